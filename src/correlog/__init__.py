@@ -1,0 +1,55 @@
+"""correlog: Windows' thin process audit events in, fat process records and alerts out.
+
+The core is sans-IO: :class:`Correlator` takes normalized events and returns records; readers
+(:func:`read`) turn bytes into events at one edge, rules and sinks turn records into alerts at the
+other. See the user guide in ``docs/``.
+"""
+
+from __future__ import annotations
+
+from ._correlator import Correlator, CorrelatorStats
+from ._errors import CorrelogError, ParseError, UsageError
+from ._events import (
+    APID_THRESHOLD,
+    Event,
+    EventKind,
+    HostEvent,
+    HostEventKind,
+    Layout,
+    ProcessEvent,
+)
+from ._policy import MERGE_POLICY, MergeRule, merge
+from ._records import Alert, Reason, Record, Status
+from ._single import is_sufficient, single_record
+from ._time import from_datetime, iso, parse_iso, to_datetime
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "APID_THRESHOLD",
+    "MERGE_POLICY",
+    "Alert",
+    "Correlator",
+    "CorrelatorStats",
+    "CorrelogError",
+    "Event",
+    "EventKind",
+    "HostEvent",
+    "HostEventKind",
+    "Layout",
+    "MergeRule",
+    "ParseError",
+    "ProcessEvent",
+    "Reason",
+    "Record",
+    "Status",
+    "UsageError",
+    "__version__",
+    "from_datetime",
+    "is_sufficient",
+    "iso",
+    "merge",
+    "parse_iso",
+    "single_record",
+    "to_datetime",
+]

@@ -1,0 +1,622 @@
+"""The correlator: the one stateful module.
+
+Theory of operation
+-------------------
+Windows logs a process's life as up to three thin events with the same (host, pid): a creation,
+maybe a token assignment, an exit. The kernel queues audits through one FIFO, so for one process
+they arrive in that order; between two processes with the same pid (pids are reused within
+seconds) the old one's exit comes before the new one's creation, unless it was lost.
+
+The correlator keeps one *open entry* per (host, pid) it has heard of and not yet closed. Each
+entry is a plain list laid out exactly like :class:`~correlog.Record`; folding an event in writes
+a few slots, and emitting it is one ``tuple.__new__``. Which event's value wins for each slot is
+:data:`~correlog.MERGE_POLICY`; the fold code below is that table specialised by hand for the
+arrival orders that can occur (a creation always opens an entry, an exit always closes one), and
+the test suite checks the two agree.
+
+Every process event ends up in exactly one emitted record:
+
+* an exit closes its entry (``exited``), or becomes a record of its own (``orphan``);
+* a creation for a pid that is still open closes the old entry first (``superseded``);
+* an entry that hears nothing for ``ttl`` seconds of its host's clock closes (``expired``);
+* when more than ``max_open`` entries are open, the oldest closes (``evicted``);
+* :meth:`Correlator.close` closes the rest (``flushed``).
+
+Clocks. There is no wall clock in here. Each host has its own clock: the latest event time seen
+from it, guarded against nonsense. A jump of more than ``max_skew`` (forwards or backwards) takes
+effect only when the host's next event agrees with it (within ``max_skew``); a single corrupt or
+skewed record is folded in normally but cannot expire every open entry or freeze the clock. An
+entry's ttl counts from its host's clock when it opened (``Record.first_seen``), so within a host
+the open entries are in deadline order and expiry only ever looks at the oldest.
+
+Epochs. Record numbers only grow within one log. A decrease on a host's Security log, or a
+log-clear event, starts a new epoch: the clock is reset to the new event's time (it may go back)
+and open entries are re-based onto it, so they neither expire at once nor live forever.
+
+Eviction order is arrival order across all hosts, kept in a FIFO of entries with lazy deletion
+(closed entries are skipped, and the FIFO is compacted once it holds more than twice the open
+count), so eviction is O(1) amortised however many hosts there are.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from typing import Any, Final
+
+import attrs
+
+from ._errors import UsageError
+from ._events import Event, EventKind, HostEvent, HostEventKind, ProcessEvent
+from ._records import Reason, Record, Status
+from ._time import seconds
+
+__all__ = ["Correlator", "CorrelatorStats"]
+
+_C: Final = EventKind.CREATED
+_T: Final = EventKind.TOKEN_ASSIGNED
+_E: Final = EventKind.EXITED
+_COMPLETE: Final = Status.COMPLETE
+_PARTIAL: Final = Status.PARTIAL
+_INF: Final = float("inf")
+
+# Slots of an entry list: the Record fields, in order.
+(
+    _HOST,
+    _PID,
+    _IMAGE,
+    _USER,
+    _DOMAIN,
+    _LOGON,
+    _OWNER_SRC,
+    _CPID,
+    _CIMAGE,
+    _START,
+    _END,
+    _STATUS,
+    _REASON,
+    _PROV,
+    _LAYOUT,
+    _FIRST_SEEN,
+) = range(16)
+assert Record._fields == (
+    "host",
+    "pid",
+    "image",
+    "user",
+    "domain",
+    "logon_id",
+    "owner_source",
+    "creator_pid",
+    "creator_image",
+    "start",
+    "end",
+    "status",
+    "reason",
+    "provenance",
+    "layout",
+    "first_seen",
+), "entry slots must mirror Record's fields"
+
+_new_record = tuple.__new__
+
+
+@attrs.define(kw_only=True)
+class CorrelatorStats:
+    """Counters a correlator keeps; read them from :attr:`Correlator.stats`."""
+
+    #: Process events folded in.
+    events: int = 0
+    #: Host events (log cleared, restart, audits discarded) seen.
+    host_events: int = 0
+    #: Records emitted, by reason.
+    records: Counter[Reason] = attrs.field(factory=Counter)
+    #: Events whose time jumped more than ``max_skew`` and was held, not trusted (yet).
+    clock_held: int = 0
+    #: Jumps of more than ``max_skew`` confirmed by a second event and taken.
+    clock_jumps: int = 0
+    #: New epochs started (record number went down, or the log was cleared).
+    epochs: int = 0
+    #: The most entries open at once.
+    peak_open: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready numbers."""
+        return {
+            "events": self.events,
+            "host_events": self.host_events,
+            "records": {str(reason): n for reason, n in sorted(self.records.items())},
+            "clock_held": self.clock_held,
+            "clock_jumps": self.clock_jumps,
+            "epochs": self.epochs,
+            "peak_open": self.peak_open,
+        }
+
+
+class _Host:
+    """Per-host state: the clock, the open entries (pid -> entry, in deadline order)."""
+
+    __slots__ = ("channels", "clock", "entries", "jump", "last_record", "name", "next_deadline")
+
+    def __init__(self, name: str, clock: int) -> None:
+        self.name = name
+        self.clock = clock
+        self.entries: dict[int, list[Any]] = {}
+        self.next_deadline: float = _INF
+        #: A far jump held by the guard: the time the next event must agree with.
+        self.jump: int | None = None
+        #: Last Security-log record number (-1: none yet).
+        self.last_record = -1
+        #: Last record number of other channels (Sysmon, ...), by channel.
+        self.channels: dict[str, int] = {}
+
+
+class Correlator:
+    """Correlate thin process events into fat records, by (host, pid), in bounded memory.
+
+    ``ttl``: seconds of a host's own clock after which an open entry is emitted as ``expired``.
+    ``max_open``: the most entries open at once, over all hosts; the oldest is ``evicted`` beyond.
+    ``max_skew``: seconds a host's clock may jump on one event's word (see the module docs).
+
+    The verbs are :meth:`feed`, :meth:`feed_many`, :meth:`advance` and :meth:`close`; each returns
+    the records that became final, in emission order. No I/O, no threads, no wall clock: time
+    comes from the events, or from the caller through :meth:`advance`.
+    """
+
+    def __init__(
+        self, *, ttl: float = 3600.0, max_open: int = 100_000, max_skew: float = 3600.0
+    ) -> None:
+        if not ttl > 0:
+            raise UsageError(f"ttl must be a positive number of seconds, not {ttl!r}")
+        if isinstance(max_open, bool) or not isinstance(max_open, int) or max_open < 1:
+            raise UsageError(f"max_open must be a positive integer, not {max_open!r}")
+        if not max_skew > 0:
+            raise UsageError(f"max_skew must be a positive number of seconds, not {max_skew!r}")
+        self._ttl = seconds(ttl)
+        self._max_open = max_open
+        self._max_skew = seconds(max_skew)
+        self._hosts: dict[str, _Host] = {}
+        self._fifo: deque[list[Any]] = deque()
+        self._open = 0
+        self._closed = False
+        self.stats = CorrelatorStats()
+
+    # -- read-only views -------------------------------------------------------------------
+
+    @property
+    def ttl(self) -> float:
+        """The ttl in seconds."""
+        return self._ttl / 1e9
+
+    @property
+    def max_open(self) -> int:
+        """The bound on open entries."""
+        return self._max_open
+
+    @property
+    def max_skew(self) -> float:
+        """The largest clock jump, in seconds, one event may cause on its own."""
+        return self._max_skew / 1e9
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._closed
+
+    def __len__(self) -> int:
+        """How many entries are open."""
+        return self._open
+
+    def __contains__(self, key: object) -> bool:
+        """``(host, pid) in correlator``: is that process open?"""
+        if not isinstance(key, tuple) or len(key) != 2:
+            return False
+        hs = self._hosts.get(key[0])
+        return hs is not None and key[1] in hs.entries
+
+    def clock(self, host: str) -> int | None:
+        """The host's clock (ns), or None for a host never seen."""
+        hs = self._hosts.get(host)
+        return None if hs is None else hs.clock
+
+    def snapshot(self, host: str, pid: int) -> Record | None:
+        """The open entry for (host, pid) as a record with reason ``open``, or None."""
+        hs = self._hosts.get(host)
+        entry = None if hs is None else hs.entries.get(pid)
+        if entry is None:
+            return None
+        view = entry[:]
+        view[_STATUS] = _PARTIAL
+        view[_REASON] = Reason.OPEN
+        return _new_record(Record, view)
+
+    def open_records(self) -> list[Record]:
+        """Snapshots of every open entry, oldest first."""
+        return [
+            rec
+            for entry in self._fifo
+            if entry[_REASON] is None
+            and (rec := self.snapshot(entry[_HOST], entry[_PID])) is not None
+        ]
+
+    # -- the verbs -------------------------------------------------------------------------
+
+    def feed(self, event: Event) -> list[Record]:
+        """Fold one event in; return the records that became final because of it."""
+        if not isinstance(event, ProcessEvent | HostEvent):
+            raise UsageError(f"not an event: {event!r}")
+        return self.feed_many((event,))
+
+    def feed_many(self, events: Iterable[Event]) -> list[Record]:
+        """Fold events in, in order; return every record that became final, in order.
+
+        This is the hot path. If an item is not an event it raises :class:`UsageError`; if
+        iterating ``events`` raises, that error propagates. Either way the events before it were
+        folded in and the records they completed are on the error's ``records`` attribute, so
+        nothing is lost. (:meth:`process` handles this for you.)
+        """
+        if self._closed:
+            raise UsageError("the correlator is closed")
+        out: list[Record] = []
+        emit = out.append
+        hosts = self._hosts
+        fifo = self._fifo
+        push = fifo.append
+        ttl = self._ttl
+        max_open = self._max_open
+        max_skew = self._max_skew
+        stats = self.stats
+        count = self._open
+        peak = stats.peak_open
+        n_events = 0
+        n_exited = 0
+        cur: str | None = None
+        hs: _Host = None  # type: ignore[assignment]  # set before first use (cur is None)
+        try:
+            for ev in events:
+                if ev.__class__ is not ProcessEvent:
+                    if isinstance(ev, HostEvent):
+                        self._open = count
+                        self._host_event(ev, out)
+                        count = self._open
+                        cur = None
+                        continue
+                    if not isinstance(ev, ProcessEvent):
+                        raise UsageError(f"not an event: {ev!r}")
+                host = ev.host
+                t = ev.time
+                if host is not cur:
+                    hs_ = hosts.get(host)
+                    if hs_ is None:
+                        hs_ = hosts[host] = _Host(host, t)
+                    hs = hs_
+                    cur = host
+                # Record numbers: a decrease on one log starts a new epoch.
+                rn = ev.record_number
+                if rn is not None:
+                    if ev.channel is None:
+                        if rn < hs.last_record:
+                            self._open = count
+                            self._new_epoch(hs, t, out)
+                            count = self._open
+                        hs.last_record = rn
+                    else:
+                        self._open = count
+                        self._channel_record(hs, ev.channel, rn, t, out)
+                        count = self._open
+                # The host's clock, guarded against single far jumps.
+                clock = hs.clock
+                if t > clock:
+                    if t - clock <= max_skew:
+                        hs.clock = t
+                        hs.jump = None
+                        if t >= hs.next_deadline:
+                            self._open = count
+                            self._expire(hs, out)
+                            count = self._open
+                    else:
+                        self._open = count
+                        self._far(hs, t, out)
+                        count = self._open
+                elif clock - t > max_skew:
+                    self._open = count
+                    self._far(hs, t, out)
+                    count = self._open
+                elif hs.jump is not None:
+                    hs.jump = None
+                n_events += 1
+                kind = ev.kind
+                pid = ev.pid
+                ents = hs.entries
+                if kind is _C:
+                    old = ents.pop(pid, None)
+                    if old is not None:
+                        count -= 1
+                        old[_STATUS] = _PARTIAL
+                        old[_REASON] = Reason.SUPERSEDED
+                        emit(_new_record(Record, old))
+                        stats.records[Reason.SUPERSEDED] += 1
+                    cpid = ev.creator_pid
+                    cimage = ev.creator_image
+                    if cimage is None and cpid is not None:
+                        creator = ents.get(cpid)
+                        if creator is not None:
+                            cimage = creator[_IMAGE]
+                    user = ev.user
+                    entry = [
+                        host,
+                        pid,
+                        ev.image,
+                        user,
+                        ev.domain,
+                        ev.logon_id,
+                        None if user is None else _C,
+                        cpid,
+                        cimage,
+                        t,
+                        None,
+                        None,
+                        None,
+                        (ev.event_id, rn),
+                        ev.layout,
+                        hs.clock,
+                    ]
+                elif kind is _E:
+                    entry = ents.pop(pid, None)  # type: ignore[assignment]
+                    if entry is None:
+                        user = ev.user
+                        emit(
+                            _new_record(
+                                Record,
+                                (
+                                    host,
+                                    pid,
+                                    ev.image,
+                                    user,
+                                    ev.domain,
+                                    ev.logon_id,
+                                    None if user is None else _E,
+                                    None,
+                                    None,
+                                    None,
+                                    t,
+                                    _PARTIAL,
+                                    Reason.ORPHAN,
+                                    (ev.event_id, rn),
+                                    ev.layout,
+                                    hs.clock,
+                                ),
+                            )
+                        )
+                        stats.records[Reason.ORPHAN] += 1
+                        continue
+                    count -= 1
+                    user = ev.user
+                    if user is not None and entry[_OWNER_SRC] is not _T:
+                        entry[_USER] = user
+                        entry[_DOMAIN] = ev.domain
+                        entry[_LOGON] = ev.logon_id
+                        entry[_OWNER_SRC] = _E
+                    if entry[_IMAGE] is None:
+                        entry[_IMAGE] = ev.image
+                    if entry[_LAYOUT] is None:
+                        entry[_LAYOUT] = ev.layout
+                    entry[_END] = t
+                    entry[_STATUS] = _PARTIAL if entry[_START] is None else _COMPLETE
+                    entry[_REASON] = Reason.EXITED
+                    entry[_PROV] += (ev.event_id, rn)
+                    emit(_new_record(Record, entry))
+                    n_exited += 1
+                    continue
+                elif kind is _T:
+                    entry = ents.get(pid)  # type: ignore[assignment]
+                    if entry is not None:
+                        user = ev.user
+                        if user is not None and entry[_OWNER_SRC] is not _T:
+                            entry[_USER] = user
+                            entry[_DOMAIN] = ev.domain
+                            entry[_LOGON] = ev.logon_id
+                            entry[_OWNER_SRC] = _T
+                        if entry[_IMAGE] is None:
+                            entry[_IMAGE] = ev.image
+                        cpid = ev.creator_pid
+                        known = entry[_CPID]
+                        if known is None:
+                            entry[_CPID] = known = cpid
+                        if entry[_CIMAGE] is None and (cpid is None or cpid == known):
+                            entry[_CIMAGE] = ev.creator_image
+                        if entry[_LAYOUT] is None:
+                            entry[_LAYOUT] = ev.layout
+                        entry[_PROV] += (ev.event_id, rn)
+                        continue
+                    user = ev.user
+                    entry = [
+                        host,
+                        pid,
+                        ev.image,
+                        user,
+                        ev.domain,
+                        ev.logon_id,
+                        None if user is None else _T,
+                        ev.creator_pid,
+                        ev.creator_image,
+                        None,
+                        None,
+                        None,
+                        None,
+                        (ev.event_id, rn),
+                        ev.layout,
+                        hs.clock,
+                    ]
+                else:
+                    n_events -= 1
+                    raise UsageError(f"unknown event kind {kind!r} in {ev!r}")
+                # A new entry opens (creation, or a token for a process not seen yet).
+                if not ents:
+                    hs.next_deadline = hs.clock + ttl
+                ents[pid] = entry
+                push(entry)
+                count += 1
+                if count > peak:
+                    peak = count
+                if count > max_open:
+                    self._open = count
+                    self._evict(out)
+                    count = self._open
+                elif len(fifo) > 2 * count + 64:
+                    self._compact()
+                    fifo = self._fifo
+                    push = fifo.append
+        except Exception as exc:
+            exc.records = out  # type: ignore[attr-defined]
+            raise
+        finally:
+            self._open = count
+            stats.events += n_events
+            stats.peak_open = peak
+            if n_exited:
+                stats.records[Reason.EXITED] += n_exited
+        return out
+
+    def process(self, events: Iterable[Event], *, chunk: int = 1024) -> Iterator[Record]:
+        """Stream: fold ``events`` in chunks and yield records as they become final.
+
+        At the end of ``events`` the correlator is closed and the open entries are yielded as
+        ``flushed``. Memory stays bounded by ``max_open`` and ``chunk``, whatever the input size.
+        """
+        if chunk < 1:
+            raise UsageError(f"chunk must be at least 1, not {chunk!r}")
+        iterator = iter(events)
+        while True:
+            batch: list[Event] = []
+            try:
+                batch.extend(islice(iterator, chunk))
+            except Exception:
+                # The source failed mid-batch: fold what it gave before failing, then re-raise.
+                yield from self.feed_many(batch)
+                raise
+            if not batch:
+                break
+            yield from self.feed_many(batch)
+        yield from self.close()
+
+    def advance(self, time: int, host: str | None = None) -> list[Record]:
+        """Move the clock of ``host`` (of every known host when None) to ``time`` if later.
+
+        The caller's clock is trusted: no skew guard. Returns the records that expired.
+        """
+        if self._closed:
+            raise UsageError("the correlator is closed")
+        if not isinstance(time, int):
+            raise UsageError(f"time must be int nanoseconds since the epoch, not {time!r}")
+        out: list[Record] = []
+        if host is None:
+            targets = list(self._hosts.values())
+        else:
+            one = self._hosts.get(host)
+            targets = [] if one is None else [one]
+        for hs in targets:
+            if time > hs.clock:
+                hs.clock = time
+                hs.jump = None
+                if time >= hs.next_deadline:
+                    self._expire(hs, out)
+        return out
+
+    def close(self) -> list[Record]:
+        """Emit every open entry as ``flushed``, oldest first; the correlator is then closed.
+
+        Closing a closed correlator returns an empty list.
+        """
+        if self._closed:
+            return []
+        self._closed = True
+        out: list[Record] = []
+        for entry in self._fifo:
+            if entry[_REASON] is None:
+                del self._hosts[entry[_HOST]].entries[entry[_PID]]
+                self._emit(entry, Reason.FLUSHED, out)
+        self._fifo.clear()
+        self._open = 0
+        return out
+
+    # -- slow paths ------------------------------------------------------------------------
+
+    def _emit(self, entry: list[Any], reason: Reason, out: list[Record]) -> None:
+        entry[_STATUS] = (
+            _COMPLETE if entry[_START] is not None and entry[_END] is not None else _PARTIAL
+        )
+        entry[_REASON] = reason
+        out.append(_new_record(Record, entry))
+        self.stats.records[reason] += 1
+
+    def _expire(self, hs: _Host, out: list[Record]) -> None:
+        limit = hs.clock - self._ttl
+        ents = hs.entries
+        expired = []
+        hs.next_deadline = _INF
+        for pid, entry in ents.items():
+            if entry[_FIRST_SEEN] > limit:
+                hs.next_deadline = entry[_FIRST_SEEN] + self._ttl
+                break
+            expired.append(pid)
+        for pid in expired:
+            self._emit(ents.pop(pid), Reason.EXPIRED, out)
+        self._open -= len(expired)
+
+    def _evict(self, out: list[Record]) -> None:
+        fifo = self._fifo
+        while self._open > self._max_open:
+            entry = fifo.popleft()
+            if entry[_REASON] is not None:
+                continue  # closed earlier; lazily deleted
+            del self._hosts[entry[_HOST]].entries[entry[_PID]]
+            self._open -= 1
+            self._emit(entry, Reason.EVICTED, out)
+
+    def _compact(self) -> None:
+        self._fifo = deque(entry for entry in self._fifo if entry[_REASON] is None)
+
+    def _far(self, hs: _Host, t: int, out: list[Record]) -> None:
+        """``t`` is more than max_skew from the host's clock: hold it, or take the jump."""
+        jump = hs.jump
+        if jump is not None and abs(t - jump) <= self._max_skew:
+            self.stats.clock_jumps += 1
+            self._reset_clock(hs, t, out)
+        else:
+            hs.jump = t
+            self.stats.clock_held += 1
+
+    def _reset_clock(self, hs: _Host, t: int, out: list[Record]) -> None:
+        """Set the host's clock to ``t`` (maybe backwards); re-base entries; expire what is due."""
+        hs.clock = t
+        hs.jump = None
+        for entry in hs.entries.values():
+            if entry[_FIRST_SEEN] > t:
+                entry[_FIRST_SEEN] = t
+        hs.next_deadline = -_INF if hs.entries else _INF
+        self._expire(hs, out)
+
+    def _new_epoch(self, hs: _Host, t: int, out: list[Record]) -> None:
+        self.stats.epochs += 1
+        self._reset_clock(hs, t, out)
+
+    def _channel_record(self, hs: _Host, channel: str, rn: int, t: int, out: list[Record]) -> None:
+        last = hs.channels.get(channel, -1)
+        if rn < last:
+            self._new_epoch(hs, t, out)
+        hs.channels[channel] = rn
+
+    def _host_event(self, ev: HostEvent, out: list[Record]) -> None:
+        self.stats.host_events += 1
+        hs = self._hosts.get(ev.host)
+        if hs is None:
+            hs = self._hosts[ev.host] = _Host(ev.host, ev.time)
+        if ev.kind is HostEventKind.LOG_CLEARED:
+            self._new_epoch(hs, ev.time, out)
+            hs.last_record = -1 if ev.record_number is None else ev.record_number
+        elif ev.time > hs.clock and ev.time - hs.clock <= self._max_skew:
+            hs.clock = ev.time
+            if ev.time >= hs.next_deadline:
+                self._expire(hs, out)

@@ -1,0 +1,144 @@
+"""The vocabulary going out: fat process records and alerts."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, NamedTuple
+
+import attrs
+
+from ._events import EventKind, Layout
+from ._time import iso
+
+__all__ = ["Alert", "Reason", "Record", "Status"]
+
+
+class Status(enum.StrEnum):
+    """Whether a record saw its process's whole life."""
+
+    #: Both the creation and the exit were seen.
+    COMPLETE = "complete"
+    #: Something is missing: no creation, no exit, or both.
+    PARTIAL = "partial"
+
+
+class Reason(enum.StrEnum):
+    """Why a record was emitted when it was."""
+
+    #: The process exited (593, 4689).
+    EXITED = "exited"
+    #: No event came for ``ttl`` seconds of the host's own clock.
+    EXPIRED = "expired"
+    #: The open set reached ``max_open``; the oldest entry made room.
+    EVICTED = "evicted"
+    #: A new creation reused the pid of a process still open, whose exit was never seen.
+    SUPERSEDED = "superseded"
+    #: An exit arrived for a process that was not open: its creation was never seen.
+    ORPHAN = "orphan"
+    #: :meth:`correlog.Correlator.close` flushed it at the end of the input.
+    FLUSHED = "flushed"
+    #: Built from one event alone by the single-event path, without any state.
+    SINGLE = "single"
+    #: A snapshot of a process that is still open (alerts carry these).
+    OPEN = "open"
+
+
+class Record(NamedTuple):
+    """One fat record per process: what the thin events said about it, merged.
+
+    Which event's value wins for each field is :data:`correlog.MERGE_POLICY`. Times are integer
+    nanoseconds since 1970-01-01 UTC (see :func:`correlog.iso`); unknown values are ``None``.
+    Records are immutable; build them with keywords, read them by name (the field order is not
+    part of the API).
+    """
+
+    host: str
+    pid: int
+    image: str | None
+    #: The owner: the process's own account when an event named it, else its creator's.
+    user: str | None
+    domain: str | None
+    logon_id: int | None
+    #: Which kind of event the owner came from (``None`` when no event named one).
+    owner_source: EventKind | None
+    creator_pid: int | None
+    creator_image: str | None
+    #: Time of the creation event (592, 4688), when seen.
+    start: int | None
+    #: Time of the exit event (593, 4689), when seen.
+    end: int | None
+    status: Status
+    reason: Reason
+    #: Every event folded into the record, in order, as flat pairs
+    #: ``(event_id, record_number, event_id, record_number, ...)``; see :attr:`events`.
+    provenance: tuple[int | None, ...]
+    layout: Layout | None
+    #: The host's clock (ns) when the correlator opened the entry; ``ttl`` counts from here.
+    first_seen: int
+
+    @property
+    def events(self) -> tuple[int, ...]:
+        """The source event ids folded into this record, one per input event, in order."""
+        return tuple(e for e in self.provenance[0::2] if e is not None)
+
+    @property
+    def record_numbers(self) -> tuple[int | None, ...]:
+        """The record numbers of those events (``None`` where the source had none)."""
+        return self.provenance[1::2]
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict: the record keys of the CLI, times as ISO 8601 UTC text."""
+        return {
+            "host": self.host,
+            "pid": self.pid,
+            "image": self.image,
+            "user": self.user,
+            "domain": self.domain,
+            "logon_id": None if self.logon_id is None else f"0x{self.logon_id:x}",
+            "owner_source": None if self.owner_source is None else str(self.owner_source),
+            "creator_pid": self.creator_pid,
+            "creator_image": self.creator_image,
+            "start": iso(self.start),
+            "end": iso(self.end),
+            "status": str(self.status),
+            "reason": str(self.reason),
+            "events": list(self.events),
+            "record_numbers": list(self.record_numbers),
+            "layout": None if self.layout is None else str(self.layout),
+        }
+
+
+@attrs.frozen(kw_only=True)
+class Alert:
+    """A rule fired on a process.
+
+    ``time``, ``event_id`` and ``record_number`` are those of the event that made the rule fire
+    (for a record emitted at the end of the input, its last event). ``record`` is the process as
+    known at that moment (reason :attr:`Reason.OPEN` while it is still running).
+    """
+
+    rule: str
+    host: str
+    pid: int
+    image: str | None
+    user: str | None
+    domain: str | None
+    time: int | None
+    event_id: int | None
+    record: Record
+    message: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict: the alert keys of the CLI, with the record nested."""
+        return {
+            "rule": self.rule,
+            "host": self.host,
+            "pid": self.pid,
+            "image": self.image,
+            "user": self.user,
+            "domain": self.domain,
+            "time": iso(self.time),
+            "event_id": self.event_id,
+            "message": self.message,
+            "record": self.record.to_json(),
+        }
