@@ -18,6 +18,7 @@ from ._events import (
     Layout,
     ProcessEvent,
 )
+from ._monitor import Monitor
 from ._policy import MERGE_POLICY, MergeRule, merge
 from ._records import Alert, Reason, Record, Status
 from ._single import is_sufficient, single_record
@@ -38,6 +39,7 @@ __all__ = [
     "HostEventKind",
     "Layout",
     "MergeRule",
+    "Monitor",
     "ParseError",
     "ProcessEvent",
     "Reason",

@@ -273,6 +273,7 @@ class Correlator:
         n_exited = 0
         cur: str | None = None
         hs: _Host = None  # type: ignore[assignment]  # set before first use (cur is None)
+        entry: list[Any] | None
         try:
             for ev in events:
                 if ev.__class__ is not ProcessEvent:
@@ -363,7 +364,7 @@ class Correlator:
                         hs.clock,
                     ]
                 elif kind is _E:
-                    entry = ents.pop(pid, None)  # type: ignore[assignment]
+                    entry = ents.pop(pid, None)
                     if entry is None:
                         user = ev.user
                         emit(
@@ -410,7 +411,7 @@ class Correlator:
                     n_exited += 1
                     continue
                 elif kind is _T:
-                    entry = ents.get(pid)  # type: ignore[assignment]
+                    entry = ents.get(pid)
                     if entry is not None:
                         user = ev.user
                         if user is not None and entry[_OWNER_SRC] is not _T:

@@ -116,7 +116,7 @@ class HostEvent(NamedTuple):
     event_id: int
     record_number: int | None = None
     #: For :attr:`HostEventKind.AUDITS_DISCARDED`: how many audits the host says it dropped.
-    count: int | None = None
+    dropped: int | None = None
 
 
 #: Anything a reader yields and the correlator accepts.

@@ -1,0 +1,197 @@
+"""The monitor: a correlator plus rules, turning events into alerts as early as possible.
+
+Theory of operation
+-------------------
+An alert should fire seconds after the intrusion, also when the process never exits. So the
+monitor does not wait for final records: after every event it asks each rule about the process
+that event touched, as it is known *now* (a snapshot, reason ``open``), until the rule fires or
+the process's record becomes final; a final record is asked once more, unless the rule already
+fired for it. On XP/2003 the 600 (or a sufficient 593) makes the anonymous-web rule fire; on
+Windows 2000 it is the 593 that joins the 592's image with the exiting account.
+
+One process raises at most one alert per rule. The monitor remembers which rules fired for each
+*open* process and forgets it when that process's record is emitted, so this memory is bounded
+by the correlator's ``max_open``.
+
+In single-event mode there is no correlator: each event that alone names image and owner
+(:func:`~correlog.is_sufficient`) becomes a record (reason ``single``) and is asked directly. A 600
+and the 593 of the same process would both qualify; a small bounded TTL cache of processes that
+already alerted keeps that to one alert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Final
+
+from cachetools import TTLCache
+
+from ._correlator import Correlator
+from ._errors import UsageError
+from ._events import Event, EventKind, ProcessEvent
+from ._records import Alert, Record
+from ._single import single_record
+from ._time import seconds
+from .rules import RuleLike, rule_name
+
+__all__ = ["Monitor"]
+
+_E: Final = EventKind.EXITED
+
+
+class Monitor:
+    """Feed events, get alerts. Records go to ``on_record`` when given.
+
+    ``rules``: callables over records (see :mod:`correlog.rules`). ``correlator``: the one to
+    use (a default :class:`Correlator` otherwise). ``single_event``: run only the stateless
+    single-event path. ``dedup_ttl``/``dedup_size``: how long and how many alerted processes the
+    single-event path remembers to avoid a second alert from the same process's exit.
+    """
+
+    def __init__(
+        self,
+        rules: Sequence[RuleLike],
+        *,
+        correlator: Correlator | None = None,
+        single_event: bool = False,
+        on_record: Callable[[Record], object] | None = None,
+        dedup_ttl: float = 3600.0,
+        dedup_size: int = 4096,
+    ) -> None:
+        if not rules:
+            raise UsageError("a monitor needs at least one rule")
+        for rule in rules:
+            if not callable(rule):
+                raise UsageError(f"a rule must be callable, not {rule!r}")
+        if single_event and correlator is not None:
+            raise UsageError("single-event mode uses no correlator")
+        self._rules: tuple[tuple[str, RuleLike], ...] = tuple((rule_name(r), r) for r in rules)
+        names = [name for name, _ in self._rules]
+        if len(set(names)) != len(names):
+            raise UsageError(f"rule names must be unique: {names}")
+        self._single = single_event
+        self._correlator = None if single_event else (correlator or Correlator())
+        self._on_record = on_record
+        self._fired: dict[tuple[str, int], set[str]] = {}
+        self._alerted: TTLCache[tuple[str, int], bool] = TTLCache(
+            maxsize=dedup_size, ttl=seconds(dedup_ttl), timer=self._now
+        )
+        self._clock = 0
+
+    def _now(self) -> int:
+        return self._clock
+
+    @property
+    def correlator(self) -> Correlator | None:
+        """The correlator in use (None in single-event mode)."""
+        return self._correlator
+
+    @property
+    def single_event(self) -> bool:
+        """True when only the stateless single-event path runs."""
+        return self._single
+
+    def feed(self, event: Event) -> list[Alert]:
+        """Fold one event in; return the alerts it raised."""
+        alerts: list[Alert] = []
+        if self._correlator is None:
+            if isinstance(event, ProcessEvent):
+                self._feed_single(event, alerts)
+            return alerts
+        records = self._correlator.feed(event)
+        self._final(records, event, alerts)
+        if isinstance(event, ProcessEvent):
+            key = (event.host, event.pid)
+            snap = self._correlator.snapshot(event.host, event.pid)
+            if snap is not None:
+                fired = self._fired.get(key)
+                if fired is None:
+                    fired = set()
+                    if self._ask(snap, fired, event, alerts):
+                        self._fired[key] = fired
+                else:
+                    self._ask(snap, fired, event, alerts)
+        return alerts
+
+    def feed_many(self, events: Iterable[Event]) -> list[Alert]:
+        """Fold events in, in order; return every alert they raised, in order."""
+        alerts: list[Alert] = []
+        for event in events:
+            alerts.extend(self.feed(event))
+        return alerts
+
+    def advance(self, time: int, host: str | None = None) -> list[Alert]:
+        """Advance the correlator's clock (see :meth:`Correlator.advance`); alerts on expiry."""
+        alerts: list[Alert] = []
+        if self._correlator is not None:
+            self._final(self._correlator.advance(time, host), None, alerts)
+        return alerts
+
+    def close(self) -> list[Alert]:
+        """Flush the correlator; alerts for records that only now became decidable."""
+        alerts: list[Alert] = []
+        if self._correlator is not None:
+            self._final(self._correlator.close(), None, alerts)
+        return alerts
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _final(self, records: list[Record], event: Event | None, alerts: list[Alert]) -> None:
+        for record in records:
+            if self._on_record is not None:
+                self._on_record(record)
+            fired = self._fired.pop((record.host, record.pid), None)
+            self._ask(record, set() if fired is None else fired, event, alerts)
+
+    def _ask(
+        self, record: Record, fired: set[str], event: Event | None, alerts: list[Alert]
+    ) -> bool:
+        """Ask every rule not yet in ``fired``; add those that fire. True if any did."""
+        any_fired = False
+        for name, rule in self._rules:
+            if name in fired:
+                continue
+            verdict = rule(record)
+            if not verdict:
+                continue
+            fired.add(name)
+            any_fired = True
+            alerts.append(_alert(name, record, event, verdict))
+        return any_fired
+
+    def _feed_single(self, event: ProcessEvent, alerts: list[Alert]) -> None:
+        if event.time > self._clock:
+            self._clock = event.time
+        record = single_record(event)
+        if record is not None and self._on_record is not None:
+            self._on_record(record)
+        key = (event.host, event.pid)
+        if event.kind is EventKind.CREATED:
+            # A creation is a new process, whatever alerted under its pid before.
+            self._alerted.pop(key, None)
+            seen = False
+        elif event.kind is _E:
+            # The process's life ends here: nothing more can come from it.
+            seen = self._alerted.pop(key, False)
+        else:
+            seen = self._alerted.get(key, False)
+        if record is None or seen:
+            return
+        if self._ask(record, set(), event, alerts) and event.kind is not _E:
+            self._alerted[key] = True
+
+
+def _alert(name: str, record: Record, event: Event | None, verdict: str | bool) -> Alert:
+    message = verdict if isinstance(verdict, str) else ""
+    return Alert(
+        rule=name,
+        host=record.host,
+        pid=record.pid,
+        image=record.image,
+        user=record.user,
+        domain=record.domain,
+        time=None if event is None else event.time,
+        event_id=None if event is None else event.event_id,
+        record=record,
+        message=message,
+    )
