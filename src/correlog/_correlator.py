@@ -350,8 +350,8 @@ class Correlator:
                         pid,
                         ev.image,
                         user,
-                        ev.domain,
-                        ev.logon_id,
+                        None if user is None else ev.domain,
+                        None if user is None else ev.logon_id,
                         None if user is None else _C,
                         cpid,
                         cimage,
@@ -375,8 +375,8 @@ class Correlator:
                                     pid,
                                     ev.image,
                                     user,
-                                    ev.domain,
-                                    ev.logon_id,
+                                    None if user is None else ev.domain,
+                                    None if user is None else ev.logon_id,
                                     None if user is None else _E,
                                     None,
                                     None,
@@ -437,8 +437,8 @@ class Correlator:
                         pid,
                         ev.image,
                         user,
-                        ev.domain,
-                        ev.logon_id,
+                        None if user is None else ev.domain,
+                        None if user is None else ev.logon_id,
                         None if user is None else _T,
                         ev.creator_pid,
                         ev.creator_image,
@@ -459,8 +459,6 @@ class Correlator:
                 ents[pid] = entry
                 push(entry)
                 count += 1
-                if count > peak:
-                    peak = count
                 if count > max_open:
                     self._open = count
                     self._evict(out)
@@ -469,6 +467,8 @@ class Correlator:
                     self._compact()
                     fifo = self._fifo
                     push = fifo.append
+                if count > peak:
+                    peak = count
         except Exception as exc:
             exc.records = out  # type: ignore[attr-defined]
             raise

@@ -70,7 +70,9 @@ class Monitor:
         if len(set(names)) != len(names):
             raise UsageError(f"rule names must be unique: {names}")
         self._single = single_event
-        self._correlator = None if single_event else (correlator or Correlator())
+        self._correlator = (
+            None if single_event else (correlator if correlator is not None else Correlator())
+        )
         self._on_record = on_record
         self._fired: dict[tuple[str, int], set[str]] = {}
         self._alerted: TTLCache[tuple[str, int], bool] = TTLCache(

@@ -15,6 +15,8 @@ Why this order:
 * **creator pid / image**: the creation names its creator; a 600 names the process that assigned
   the token, which is the creator for every documented case (CreateProcessAsUser). A creator
   image from a 600 is taken only when its assigning pid agrees with the creator pid already known.
+  A 592 names no creator image; the correlator then takes the creator's own image from its open
+  entry when it has one, at the creation's rank (this lookup is outside what :func:`merge` sees).
 """
 
 from __future__ import annotations

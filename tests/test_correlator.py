@@ -1,0 +1,372 @@
+"""The correlator, told as stories: what a user feeds in and which records come out, when."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from correlog import (
+    Correlator,
+    EventKind,
+    HostEvent,
+    HostEventKind,
+    Layout,
+    ProcessEvent,
+    Reason,
+    Record,
+    Status,
+    UsageError,
+)
+
+S = 1_000_000_000
+T0 = 1_046_769_300 * S  # 2003-03-04 09:15:00 UTC
+
+
+def created(
+    pid: int, t: float = 0, *, host: str = "iis02", rn: int | None = None, **kw: Any
+) -> ProcessEvent:
+    fields: dict[str, Any] = {
+        "image": r"C:\WINDOWS\system32\ping.exe",
+        "user": "SYSTEM",
+        "domain": "NT AUTHORITY",
+        "logon_id": 0x3E7,
+        "own_account": False,
+        "creator_pid": 3120,
+    }
+    fields.update(kw)
+    return ProcessEvent(
+        kind=EventKind.CREATED,
+        host=host,
+        pid=pid,
+        time=T0 + int(t * S),
+        event_id=592,
+        record_number=rn,
+        **fields,
+    )
+
+
+def token(
+    pid: int, t: float = 0, *, host: str = "iis02", rn: int | None = None, **kw: Any
+) -> ProcessEvent:
+    fields: dict[str, Any] = {
+        "image": r"C:\WINDOWS\system32\ping.exe",
+        "user": "IUSR_IIS02",
+        "domain": "IIS02",
+        "logon_id": 0x2A3C1,
+        "creator_pid": 3120,
+        "creator_image": r"C:\WINDOWS\system32\inetsrv\w3wp.exe",
+        "layout": Layout.XP_2003,
+    }
+    fields.update(kw)
+    return ProcessEvent(
+        kind=EventKind.TOKEN_ASSIGNED,
+        host=host,
+        pid=pid,
+        time=T0 + int(t * S),
+        event_id=600,
+        record_number=rn,
+        **fields,
+    )
+
+
+def exited(
+    pid: int, t: float = 0, *, host: str = "iis02", rn: int | None = None, **kw: Any
+) -> ProcessEvent:
+    fields: dict[str, Any] = {
+        "image": r"C:\WINDOWS\system32\ping.exe",
+        "user": "IUSR_IIS02",
+        "domain": "IIS02",
+        "logon_id": 0x2A3C1,
+        "layout": Layout.XP_2003,
+    }
+    fields.update(kw)
+    return ProcessEvent(
+        kind=EventKind.EXITED,
+        host=host,
+        pid=pid,
+        time=T0 + int(t * S),
+        event_id=593,
+        record_number=rn,
+        **fields,
+    )
+
+
+def feed_all(corr: Correlator, *events: ProcessEvent | HostEvent) -> list[Record]:
+    out: list[Record] = []
+    for event in events:
+        out.extend(corr.feed(event))
+    return out
+
+
+class TestWindows2000:
+    """Only the 592 (image, SYSTEM) and the 593 (IUSR, no image) together say "IUSR ran cmd"."""
+
+    def test_592_and_593_make_one_complete_record_owned_by_the_exiting_account(self) -> None:
+        corr = Correlator()
+        c = created(1452, host="iis01", image=r"\WINNT\system32\cmd.exe", creator_pid=1020, rn=5001)
+        e = exited(
+            1452,
+            1,
+            host="iis01",
+            image=None,
+            user="IUSR_IIS01",
+            domain="IIS01",
+            layout=Layout.NT4_2000,
+            rn=5002,
+        )
+        assert corr.feed(c) == []
+        [record] = corr.feed(e)
+        assert record.image == r"\WINNT\system32\cmd.exe"
+        assert (record.user, record.domain, record.logon_id) == ("IUSR_IIS01", "IIS01", 0x2A3C1)
+        assert record.owner_source is EventKind.EXITED
+        assert record.creator_pid == 1020
+        assert (record.start, record.end) == (c.time, e.time)
+        assert record.status is Status.COMPLETE
+        assert record.reason is Reason.EXITED
+        assert record.events == (592, 593)
+        assert record.record_numbers == (5001, 5002)
+        assert record.layout is Layout.NT4_2000
+        assert len(corr) == 0
+
+    def test_a_592_alone_keeps_the_creators_account_as_a_weak_owner(self) -> None:
+        corr = Correlator()
+        corr.feed(created(1452, host="iis01"))
+        [record] = corr.close()
+        assert record.user == "SYSTEM"
+        assert record.owner_source is EventKind.CREATED
+        assert record.reason is Reason.FLUSHED
+        assert record.status is Status.PARTIAL
+
+
+class TestWindows2003:
+    def test_600_target_account_wins_over_592_and_593(self) -> None:
+        corr = Correlator()
+        records = feed_all(
+            corr,
+            created(2208, image=r"C:\PHP\php.exe"),
+            token(2208, image=r"C:\PHP\php.exe", user="IUSR_IIS02"),
+            exited(2208, 1, image=r"C:\PHP\php.exe", user="someone_else"),
+        )
+        [record] = records
+        assert record.user == "IUSR_IIS02"
+        assert record.owner_source is EventKind.TOKEN_ASSIGNED
+        assert record.creator_image == r"C:\WINDOWS\system32\inetsrv\w3wp.exe"
+        assert record.events == (592, 600, 593)
+        assert record.status is Status.COMPLETE
+
+    def test_a_process_that_never_exits_is_flushed_at_close_with_what_was_known(self) -> None:
+        corr = Correlator()
+        assert feed_all(corr, created(2216, 5), token(2216, 5)) == []
+        assert (("iis02", 2216)) in corr
+        [record] = corr.close()
+        assert record.reason is Reason.FLUSHED
+        assert record.status is Status.PARTIAL
+        assert record.user == "IUSR_IIS02"
+        assert record.end is None
+        assert corr.closed
+
+    def test_creator_image_from_600_only_when_its_assigning_pid_is_the_creator(self) -> None:
+        corr = Correlator()
+        feed_all(corr, created(40, creator_pid=1000), token(40, creator_pid=3120))
+        [record] = corr.close()
+        assert record.creator_pid == 1000
+        assert record.creator_image is None
+
+
+class TestLifecycle:
+    def test_exit_without_start_is_an_orphan_record_of_its_own(self) -> None:
+        corr = Correlator()
+        [record] = corr.feed(exited(12, rn=7))
+        assert record.reason is Reason.ORPHAN
+        assert record.status is Status.PARTIAL
+        assert record.start is None
+        assert record.end == T0
+        assert record.provenance == (593, 7)
+
+    def test_a_token_for_an_unseen_process_opens_an_entry_the_exit_completes(self) -> None:
+        corr = Correlator()
+        assert corr.feed(token(12)) == []
+        [record] = corr.feed(exited(12, 1))
+        assert record.reason is Reason.EXITED
+        assert record.status is Status.PARTIAL  # the creation was never seen
+        assert record.events == (600, 593)
+
+    def test_a_creation_reusing_an_open_pid_supersedes_the_old_entry(self) -> None:
+        corr = Correlator()
+        corr.feed(created(8, image="old.exe"))
+        [old] = corr.feed(created(8, 17, image="new.exe"))
+        assert old.image == "old.exe"
+        assert old.reason is Reason.SUPERSEDED
+        assert old.status is Status.PARTIAL
+        assert corr.snapshot("iis02", 8) is not None
+        assert corr.snapshot("iis02", 8).image == "new.exe"  # type: ignore[union-attr]
+
+    def test_an_entry_expires_after_ttl_of_its_hosts_clock(self) -> None:
+        corr = Correlator(ttl=60)
+        corr.feed(created(8))
+        assert corr.feed(created(12, 59)) == []
+        [record] = corr.feed(created(16, 60))
+        assert record.pid == 8
+        assert record.reason is Reason.EXPIRED
+        assert [r.pid for r in corr.close()] == [12, 16]
+
+    def test_another_hosts_time_does_not_expire_this_host(self) -> None:
+        corr = Correlator(ttl=60)
+        corr.feed(created(8, host="a"))
+        assert corr.feed(created(8, 3000, host="b")) == []
+        assert ("a", 8) in corr
+
+    def test_advance_moves_the_clock_without_an_event(self) -> None:
+        corr = Correlator(ttl=60)
+        corr.feed(created(8))
+        assert corr.advance(T0 + 59 * S) == []
+        [record] = corr.advance(T0 + 61 * S, host="iis02")
+        assert record.reason is Reason.EXPIRED
+        assert corr.advance(T0 + 1000 * S, host="unknown") == []
+
+    def test_over_max_open_the_oldest_entry_is_evicted_first(self) -> None:
+        corr = Correlator(max_open=2)
+        feed_all(corr, created(4, host="a"), created(8, host="b"))
+        [record] = corr.feed(created(12, host="a"))
+        assert (record.host, record.pid, record.reason) == ("a", 4, Reason.EVICTED)
+        assert len(corr) == 2
+
+    def test_an_exit_after_eviction_becomes_an_orphan_so_nothing_is_lost(self) -> None:
+        corr = Correlator(max_open=1)
+        corr.feed(created(4))
+        [evicted] = corr.feed(created(8))
+        [orphan] = corr.feed(exited(4, 1))
+        assert evicted.reason is Reason.EVICTED
+        assert orphan.reason is Reason.ORPHAN
+
+    def test_creator_image_comes_from_the_creators_own_open_entry(self) -> None:
+        corr = Correlator()
+        corr.feed(created(3120, image=r"C:\WINDOWS\system32\inetsrv\w3wp.exe", creator_pid=4))
+        corr.feed(created(40, creator_pid=3120))
+        record = corr.snapshot("iis02", 40)
+        assert record is not None
+        assert record.creator_image == r"C:\WINDOWS\system32\inetsrv\w3wp.exe"
+        assert record.reason is Reason.OPEN
+
+
+class TestClockGuard:
+    def test_one_far_future_event_does_not_expire_everything(self) -> None:
+        corr = Correlator(ttl=60, max_skew=3600)
+        corr.feed(created(8))
+        corr.feed(created(12, 10))
+        # A corrupt record dated a year ahead is folded in, but the clock does not follow it.
+        assert corr.feed(created(16, 365 * 86400)) == []
+        assert len(corr) == 3
+        assert corr.clock("iis02") == T0 + 10 * S
+        assert corr.stats.clock_held == 1
+        # The next normal event cancels the held jump.
+        assert corr.feed(created(20, 11)) == []
+
+    def test_a_jump_confirmed_by_the_next_event_is_taken(self) -> None:
+        corr = Correlator(ttl=60, max_skew=3600)
+        corr.feed(created(8))
+        assert corr.feed(created(12, 8 * 3600)) == []
+        expired = corr.feed(created(16, 8 * 3600 + 1))
+        assert {r.pid for r in expired} == {8, 12}
+        assert corr.stats.clock_jumps == 1
+
+    def test_a_host_whose_first_event_was_corrupt_recovers(self) -> None:
+        corr = Correlator(ttl=60, max_skew=3600)
+        corr.feed(created(8, 365 * 86400))  # the first event sets the clock a year ahead
+        corr.feed(created(12, 0))
+        corr.feed(created(16, 1))  # two agreeing events bring the clock back
+        assert corr.clock("iis02") == T0 + 1 * S
+        records = corr.feed(created(20, 61))
+        # The entries opened under the bad clock were re-based, so they expire on time.
+        assert {r.pid for r in records} == {8, 12, 16}
+
+
+class TestEpochs:
+    def test_a_record_number_decrease_resets_the_clock_backwards(self) -> None:
+        corr = Correlator(ttl=60, max_skew=1e9)
+        corr.feed(created(8, 10_000, rn=100))
+        corr.feed(created(12, 0, rn=1))  # a cleared log, replayed older file, ...
+        assert corr.stats.epochs == 1
+        assert corr.clock("iis02") == T0
+        assert corr.feed(created(16, 59, rn=2)) == []
+        # 8 was re-based onto the new clock, so it neither expired at once nor lives forever.
+        assert {r.pid for r in corr.feed(created(20, 60, rn=3))} == {8, 12}
+
+    def test_a_log_clear_starts_a_new_epoch_and_keeps_running_processes(self) -> None:
+        corr = Correlator()
+        corr.feed(created(8, rn=100))
+        corr.feed(
+            HostEvent(
+                kind=HostEventKind.LOG_CLEARED,
+                host="iis02",
+                time=T0 + S,
+                event_id=517,
+                record_number=1,
+            )
+        )
+        [record] = corr.feed(exited(8, 2, rn=2))
+        assert record.reason is Reason.EXITED
+        assert corr.stats.epochs == 1
+
+    def test_other_channels_count_their_record_numbers_apart(self) -> None:
+        corr = Correlator()
+        corr.feed(created(8, rn=1000))
+        corr.feed(created(12, rn=5)._replace(channel="sysmon"))
+        corr.feed(created(16, rn=1001))
+        assert corr.stats.epochs == 0
+
+
+class TestUsage:
+    def test_bad_arguments_are_usage_errors(self) -> None:
+        with pytest.raises(UsageError):
+            Correlator(ttl=0)
+        with pytest.raises(UsageError):
+            Correlator(max_open=0)
+        with pytest.raises(UsageError):
+            Correlator(max_skew=-1)
+
+    def test_feeding_a_non_event_raises_and_changes_nothing(self) -> None:
+        corr = Correlator()
+        with pytest.raises(UsageError):
+            corr.feed("592")  # type: ignore[arg-type]
+        assert corr.stats.events == 0
+
+    def test_feed_many_keeps_the_records_of_events_before_a_bad_item(self) -> None:
+        corr = Correlator()
+        corr.feed(created(8))
+        with pytest.raises(UsageError) as info:
+            corr.feed_many([exited(8, 1), "junk"])  # type: ignore[list-item]
+        [record] = info.value.records  # type: ignore[attr-defined]
+        assert record.reason is Reason.EXITED
+
+    def test_process_yields_records_read_before_a_failing_source_then_reraises(self) -> None:
+        def source() -> Any:
+            yield created(8)
+            yield exited(8, 1)
+            raise OSError("disk gone")
+
+        corr = Correlator()
+        got: list[Record] = []
+        with pytest.raises(OSError, match="disk gone"):
+            got.extend(corr.process(source(), chunk=100))
+        assert [r.reason for r in got] == [Reason.EXITED]
+        assert not corr.closed
+
+    def test_a_closed_correlator_refuses_events(self) -> None:
+        corr = Correlator()
+        corr.close()
+        assert corr.close() == []
+        with pytest.raises(UsageError):
+            corr.feed(created(8))
+        with pytest.raises(UsageError):
+            corr.advance(T0)
+
+    def test_stats_count_events_and_records_by_reason(self) -> None:
+        corr = Correlator()
+        feed_all(corr, created(8), exited(8, 1), exited(12, 2), created(16, 3))
+        corr.close()
+        stats = corr.stats.as_dict()
+        assert stats["events"] == 4
+        assert stats["records"] == {"exited": 1, "flushed": 1, "orphan": 1}
+        assert stats["peak_open"] == 1

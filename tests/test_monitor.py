@@ -1,0 +1,145 @@
+"""The monitor: alerts as early as the events allow, one per process and rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from correlog import (
+    Alert,
+    Correlator,
+    Layout,
+    Monitor,
+    Reason,
+    Record,
+    UsageError,
+)
+from correlog.rules import AnonymousWeb, WebServerChild
+from test_correlator import created, exited, token
+
+
+def alerts_of(monitor: Monitor, *events: object) -> list[Alert]:
+    out: list[Alert] = []
+    for event in events:
+        out.extend(monitor.feed(event))  # type: ignore[arg-type]
+    return out
+
+
+class TestNormalMode:
+    def test_windows_2000_alerts_at_the_593_that_names_iusr(self) -> None:
+        monitor = Monitor([AnonymousWeb()])
+        c = created(1452, host="iis01", image=r"\WINNT\system32\cmd.exe", creator_pid=1020)
+        e = exited(
+            1452,
+            1,
+            host="iis01",
+            image=None,
+            user="IUSR_IIS01",
+            domain="IIS01",
+            layout=Layout.NT4_2000,
+        )
+        assert monitor.feed(c) == []
+        [alert] = monitor.feed(e)
+        assert (alert.rule, alert.host, alert.pid) == ("anonymous-web", "iis01", 1452)
+        assert alert.image == r"\WINNT\system32\cmd.exe"
+        assert alert.user == "IUSR_IIS01"
+        assert alert.event_id == 593
+        assert alert.time == e.time
+        assert alert.record.reason is Reason.EXITED
+
+    def test_windows_2003_alerts_at_the_600_although_the_process_never_exits(self) -> None:
+        monitor = Monitor([AnonymousWeb()])
+        assert monitor.feed(created(2216, 5)) == []
+        [alert] = monitor.feed(token(2216, 5))
+        assert alert.event_id == 600
+        assert alert.record.reason is Reason.OPEN
+        assert monitor.close() == []  # and not a second time when flushed
+
+    def test_one_alert_per_process_even_when_600_and_593_both_qualify(self) -> None:
+        monitor = Monitor([AnonymousWeb()])
+        alerts = alerts_of(monitor, created(2216), token(2216), exited(2216, 1))
+        assert [a.event_id for a in alerts] == [600]
+
+    def test_a_reused_pid_is_a_new_process_that_may_alert_again(self) -> None:
+        monitor = Monitor([AnonymousWeb()])
+        alerts = alerts_of(monitor, created(8), token(8), created(8, 20), token(8, 20))
+        assert [a.event_id for a in alerts] == [600, 600]
+
+    def test_the_allowed_script_host_does_not_alert(self) -> None:
+        monitor = Monitor([AnonymousWeb()])
+        php = r"C:\PHP\php.exe"
+        assert (
+            alerts_of(
+                monitor,
+                created(2208, image=php),
+                token(2208, image=php),
+                exited(2208, 1, image=php),
+            )
+            == []
+        )
+
+    def test_records_go_to_on_record_and_several_rules_each_alert_once(self) -> None:
+        records: list[Record] = []
+        monitor = Monitor([AnonymousWeb(), WebServerChild()], on_record=records.append)
+        alerts = alerts_of(monitor, created(2216), token(2216), exited(2216, 1))
+        assert sorted(a.rule for a in alerts) == ["anonymous-web", "web-server-child"]
+        assert [r.reason for r in records] == [Reason.EXITED]
+
+    def test_the_parent_rule_fires_on_the_592_when_the_creators_592_was_seen(self) -> None:
+        monitor = Monitor([WebServerChild()])
+        httpd = r"C:\Apache\bin\httpd.exe"
+        monitor.feed(created(600, image=httpd, creator_pid=4))
+        [alert] = monitor.feed(created(640, image=r"C:\WINNT\system32\cmd.exe", creator_pid=600))
+        assert alert.event_id == 592
+        assert alert.record.creator_image == httpd
+
+    def test_expiry_and_close_let_rules_see_final_records(self) -> None:
+        seen: list[Reason] = []
+
+        def spy(record: Record) -> bool:
+            seen.append(record.reason)
+            return record.reason is Reason.EXPIRED
+
+        monitor = Monitor([spy], correlator=Correlator(ttl=60))
+        monitor.feed(created(8))
+        [alert] = monitor.advance(created(8).time + 61 * 1_000_000_000)
+        assert alert.record.reason is Reason.EXPIRED
+        assert seen == [Reason.OPEN, Reason.EXPIRED]
+
+    def test_rules_must_be_callables_with_unique_names(self) -> None:
+        with pytest.raises(UsageError):
+            Monitor([])
+        with pytest.raises(UsageError):
+            Monitor(["not callable"])  # type: ignore[list-item]
+        with pytest.raises(UsageError):
+            Monitor([AnonymousWeb(), AnonymousWeb()])
+
+
+class TestSingleEventMode:
+    def test_a_600_alone_alerts_and_the_593_of_the_same_process_does_not_again(self) -> None:
+        monitor = Monitor([AnonymousWeb()], single_event=True)
+        alerts = alerts_of(monitor, created(2216), token(2216), exited(2216, 1))
+        assert [a.event_id for a in alerts] == [600]
+        assert alerts[0].record.reason is Reason.SINGLE
+        assert monitor.correlator is None
+
+    def test_an_xp_593_alone_is_enough(self) -> None:
+        monitor = Monitor([AnonymousWeb()], single_event=True)
+        [alert] = monitor.feed(exited(2216, 1))
+        assert alert.event_id == 593
+
+    def test_windows_2000_cannot_alert_from_single_events(self) -> None:
+        monitor = Monitor([AnonymousWeb()], single_event=True)
+        events = (
+            created(1452, image=r"\WINNT\system32\cmd.exe"),
+            exited(1452, 1, image=None, user="IUSR_IIS01"),
+        )
+        assert alerts_of(monitor, *events) == []
+
+    def test_a_new_process_on_an_alerted_pid_alerts_again(self) -> None:
+        monitor = Monitor([AnonymousWeb()], single_event=True)
+        alerts = alerts_of(monitor, token(8), created(8, 20), token(8, 20))
+        assert len(alerts) == 2
+
+    def test_single_event_mode_takes_no_correlator(self) -> None:
+        with pytest.raises(UsageError):
+            Monitor([AnonymousWeb()], single_event=True, correlator=Correlator())
