@@ -1,0 +1,149 @@
+"""The command line, through a real subprocess, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SAMPLE_EXPECTED_RECORDS = [
+    # (host, pid, image basename, user, reason, status)
+    ("web2k", 1300, "perl.exe", "IUSR_WEB2K", "exited", "complete"),
+    ("web2k", 1452, "cmd.exe", "IUSR_WEB2K", "exited", "complete"),
+    ("web2k", 1876, "notepad.exe", "administrator", "exited", "complete"),
+    ("web03", 2208, "php.exe", "IUSR_WEB03", "exited", "complete"),
+    ("web03", 2944, "wmiprvse.exe", "NETWORK SERVICE", "orphan", "partial"),
+    ("web03", 2216, "ping.exe", "IUSR_WEB03", "flushed", "partial"),
+]
+
+
+def correlog(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "correlog", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def short(record: dict[str, Any]) -> tuple[Any, ...]:
+    image = record["image"].rsplit("\\", 1)[-1] if record["image"] else None
+    return (
+        record["host"],
+        record["pid"],
+        image,
+        record["user"],
+        record["reason"],
+        record["status"],
+    )
+
+
+def test_correlate_prints_one_fat_record_per_process_of_the_bundled_sample() -> None:
+    done = correlog("correlate", "--sample")
+    assert done.returncode == 0, done.stderr
+    records = lines(done.stdout)
+    assert sorted(map(short, records)) == sorted(SAMPLE_EXPECTED_RECORDS)
+    cmd = next(r for r in records if r["pid"] == 1452)
+    assert cmd["image"] == r"\WINNT\system32\cmd.exe"
+    assert cmd["creator_pid"] == 1020
+    assert cmd["start"] == "2003-03-04T09:15:00Z"
+    assert cmd["end"] == "2003-03-04T09:15:04Z"
+    assert cmd["events"] == [592, 593]
+    assert cmd["record_numbers"] == [7104, 7105]
+    ping = next(r for r in records if r["pid"] == 2216)
+    assert ping["creator_image"] == r"C:\WINDOWS\system32\inetsrv\w3wp.exe"
+    assert ping["end"] is None
+    for key in ("host", "pid", "image", "user", "domain", "logon_id", "creator_pid",
+                "creator_image", "start", "end", "status", "reason", "events"):
+        assert all(key in r for r in records), key
+    assert "read 12 events from 12 lines" in done.stderr
+    assert "exited=4" in done.stderr
+
+
+def test_watch_prints_exactly_the_two_intrusion_alerts() -> None:
+    done = correlog("watch", "--sample")
+    assert done.returncode == 0, done.stderr
+    alerts = lines(done.stdout)
+    assert [(a["rule"], a["host"], a["pid"], a["event_id"]) for a in alerts] == [
+        ("anonymous-web", "web2k", 1452, 593),
+        ("anonymous-web", "web03", 2216, 600),
+    ]
+    for key in ("rule", "host", "pid", "image", "user", "domain", "time", "event_id", "record"):
+        assert all(key in a for a in alerts), key
+    assert alerts[1]["record"]["reason"] == "open"
+    assert "alerts 2" in done.stderr
+
+
+def test_watch_single_event_sees_only_what_one_event_can_say() -> None:
+    done = correlog("watch", "--single-event", "--sample")
+    assert done.returncode == 0, done.stderr
+    alerts = lines(done.stdout)
+    # Windows 2000 needs the 592 and the 593 together: the stateless path cannot see cmd.exe.
+    assert [(a["host"], a["pid"], a["event_id"]) for a in alerts] == [("web03", 2216, 600)]
+
+
+def test_watch_options_change_the_rule() -> None:
+    done = correlog("watch", "--sample", "--allow", "ping.exe", "--allow", "php.exe",
+                    "--allow", "perl.exe")
+    assert [a["pid"] for a in lines(done.stdout)] == [1452]
+    done = correlog("watch", "--sample", "--account", "NETWORK SERVICE")
+    assert [a["pid"] for a in lines(done.stdout)] == [2944]
+
+
+def test_stdin_is_read_when_no_path_is_given() -> None:
+    sample = correlog("sample").stdout
+    done = correlog("watch", stdin=sample)
+    assert done.returncode == 0, done.stderr
+    assert len(lines(done.stdout)) == 2
+    done = correlog("correlate", "-", stdin=sample)
+    assert len(lines(done.stdout)) == 6
+
+
+def test_a_malformed_line_is_skipped_and_counted_or_stops_in_strict_mode(tmp_path: Path) -> None:
+    sample = correlog("sample").stdout.splitlines()
+    broken = sample[:3] + [sample[3].replace("New Process ID: 1452", "New Process ID: banana")]
+    path = tmp_path / "broken.snare"
+    path.write_text("\n".join(broken + sample[4:]) + "\n", encoding="utf-8")
+    done = correlog("correlate", "--format", "snare", str(path))
+    assert done.returncode == 0, done.stderr
+    assert "skipped 1" in done.stderr
+    done = correlog("correlate", "--errors", "strict", str(path))
+    assert done.returncode == 1
+    assert f"{path}:4" in done.stderr
+    # What was read before the bad line is still written, open processes flushed.
+    assert {r["pid"] for r in lines(done.stdout)} == {1876, 1300}
+
+
+def test_exit_status_2_on_usage_errors_and_1_on_unreadable_input(tmp_path: Path) -> None:
+    assert correlog("correlate", "--ttl", "0", "--sample").returncode == 2
+    assert correlog("correlate", "--format", "nope").returncode == 2
+    assert correlog("frobnicate").returncode == 2
+    missing = correlog("correlate", str(tmp_path / "missing.snare"))
+    assert missing.returncode == 1
+    assert "missing.snare" in missing.stderr
+
+
+def test_events_prints_normalized_events_that_read_back_as_jsonl() -> None:
+    done = correlog("events", "--sample")
+    assert done.returncode == 0, done.stderr
+    events = lines(done.stdout)
+    assert len(events) == 12
+    again = correlog("correlate", "--format", "jsonl", stdin=done.stdout)
+    assert sorted(map(short, lines(again.stdout))) == sorted(SAMPLE_EXPECTED_RECORDS)
+
+
+@pytest.mark.parametrize("command", ["correlate", "watch", "events"])
+def test_help_works(command: str) -> None:
+    done = correlog(command, "--help")
+    assert done.returncode == 0
+    assert "--format" in done.stdout
