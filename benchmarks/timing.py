@@ -1,0 +1,104 @@
+"""Timing on a shared, noisy machine: alternating pairs against a baseline, and medians.
+
+An absolute rate measured here says as much about the neighbours as about the code, so every
+subject is timed right next to a baseline run in the same process on the same events: one
+*pair* is (baseline, subject) or (subject, baseline), the order alternating from one pair to
+the next so that neither side always runs warm or always runs second. Each pair gives one
+ratio of rates; a figure is the median of several pairs, which a few disturbed pairs cannot
+move much.
+
+The garbage collector stays on, as it is in production, but the inputs (a million live event
+tuples) are moved out of its reach with :func:`frozen_gc`: otherwise each full collection
+would rescan them all and the numbers would measure the collector's walk over the input, which
+a real consumer does not hold.
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from .cases import Case, Workload
+
+__all__ = ["Pairs", "frozen_gc", "measure_pairs", "time_once"]
+
+
+@contextmanager
+def frozen_gc() -> Iterator[None]:
+    """Collect, then freeze every object alive so far out of the collector's scans.
+
+    Use it after building the inputs: they stay alive (and referenced) but full collections
+    no longer walk them. Objects made inside the block are collected as usual.
+    """
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def time_once(case: Case, work: Workload) -> int:
+    """Nanoseconds one whole pass of ``case`` over ``work`` takes."""
+    run = case.run
+    start = time.perf_counter_ns()
+    run(work)
+    return max(time.perf_counter_ns() - start, 1)
+
+
+@dataclass(slots=True)
+class Pairs:
+    """Timings of a subject and of the baseline it was paired with, pair by pair."""
+
+    subject: Case
+    baseline: Case
+    subject_items: int
+    baseline_items: int
+    subject_ns: list[int] = field(default_factory=list)
+    baseline_ns: list[int] = field(default_factory=list)
+
+    def add(self, work: Workload, *, subject_first: bool) -> None:
+        """Time one more pair, in the order given."""
+        if subject_first:
+            s = time_once(self.subject, work)
+            b = time_once(self.baseline, work)
+        else:
+            b = time_once(self.baseline, work)
+            s = time_once(self.subject, work)
+        self.subject_ns.append(s)
+        self.baseline_ns.append(b)
+
+    @property
+    def ratios(self) -> list[float]:
+        """Per pair: the subject's rate over the baseline's (items per second, each)."""
+        return [
+            (self.subject_items / s) / (self.baseline_items / b)
+            for s, b in zip(self.subject_ns, self.baseline_ns, strict=True)
+        ]
+
+    @property
+    def ratio(self) -> float:
+        """Median of :attr:`ratios`: above 1 the subject is faster than the baseline."""
+        return statistics.median(self.ratios)
+
+    @property
+    def rate(self) -> float:
+        """The subject's median rate, items per second (noisy: prefer :attr:`ratio`)."""
+        return self.subject_items * 1e9 / statistics.median(self.subject_ns)
+
+    @property
+    def ns_per_item(self) -> float:
+        """The subject's median time per item, ns."""
+        return statistics.median(self.subject_ns) / self.subject_items
+
+
+def measure_pairs(subject: Case, baseline: Case, work: Workload, pairs: int) -> Pairs:
+    """Time ``pairs`` alternating pairs of ``subject`` and ``baseline`` on ``work``."""
+    result = Pairs(subject, baseline, subject.items(work), baseline.items(work))
+    for i in range(pairs):
+        result.add(work, subject_first=bool(i % 2))
+    return result
