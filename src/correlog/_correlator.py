@@ -59,6 +59,12 @@ _T: Final = EventKind.TOKEN_ASSIGNED
 _E: Final = EventKind.EXITED
 _COMPLETE: Final = Status.COMPLETE
 _PARTIAL: Final = Status.PARTIAL
+# Enum members as module constants: on Python 3.11 ``Reason.EXITED`` goes through the enum
+# metaclass's __getattr__ (about 140 ns against 27 ns for a global).
+_EXITED: Final = Reason.EXITED
+_SUPERSEDED: Final = Reason.SUPERSEDED
+_ORPHAN: Final = Reason.ORPHAN
+_EVENT_TYPES: Final = (ProcessEvent, HostEvent)
 _INF: Final = float("inf")
 
 # Slots of an entry list: the Record fields, in order.
@@ -244,7 +250,7 @@ class Correlator:
 
     def feed(self, event: Event) -> list[Record]:
         """Fold one event in; return the records that became final because of it."""
-        if not isinstance(event, ProcessEvent | HostEvent):
+        if not isinstance(event, _EVENT_TYPES):
             raise UsageError(f"not an event: {event!r}")
         return self.feed_many((event,))
 
@@ -335,9 +341,9 @@ class Correlator:
                     if old is not None:
                         count -= 1
                         old[_STATUS] = _PARTIAL
-                        old[_REASON] = Reason.SUPERSEDED
+                        old[_REASON] = _SUPERSEDED
                         emit(_new_record(Record, old))
-                        stats.records[Reason.SUPERSEDED] += 1
+                        stats.records[_SUPERSEDED] += 1
                     cpid = ev.creator_pid
                     cimage = ev.creator_image
                     if cimage is None and cpid is not None:
@@ -383,14 +389,14 @@ class Correlator:
                                     None,
                                     t,
                                     _PARTIAL,
-                                    Reason.ORPHAN,
+                                    _ORPHAN,
                                     (ev.event_id, rn),
                                     ev.layout,
                                     hs.clock,
                                 ),
                             )
                         )
-                        stats.records[Reason.ORPHAN] += 1
+                        stats.records[_ORPHAN] += 1
                         continue
                     count -= 1
                     user = ev.user
@@ -405,7 +411,7 @@ class Correlator:
                         entry[_LAYOUT] = ev.layout
                     entry[_END] = t
                     entry[_STATUS] = _PARTIAL if entry[_START] is None else _COMPLETE
-                    entry[_REASON] = Reason.EXITED
+                    entry[_REASON] = _EXITED
                     entry[_PROV] += (ev.event_id, rn)
                     emit(_new_record(Record, entry))
                     n_exited += 1
@@ -477,7 +483,7 @@ class Correlator:
             stats.events += n_events
             stats.peak_open = peak
             if n_exited:
-                stats.records[Reason.EXITED] += n_exited
+                stats.records[_EXITED] += n_exited
         return out
 
     def process(self, events: Iterable[Event], *, chunk: int = 1024) -> Iterator[Record]:
