@@ -10,8 +10,11 @@ from pathlib import Path
 
 from correlog import MERGE_POLICY
 
-NAMES = {"created": "creation (592, 4688)", "token_assigned": "token (600, 4696)",
-         "exited": "exit (593, 4689)"}
+NAMES = {
+    "created": "creation (592, 4688)",
+    "token_assigned": "token (600, 4696)",
+    "exited": "exit (593, 4689)",
+}
 
 
 def render() -> str:
@@ -20,7 +23,7 @@ def render() -> str:
         "# The merge policy",
         "",
         "Which thin event's value becomes each field of a fat record. For each row, the first",
-        "source (left to right) whose event knows the value wins; a source \"knows\" a row when",
+        'source (left to right) whose event knows the value wins; a source "knows" a row when',
         "its value for the row's first field is not null. Drawn from `correlog.MERGE_POLICY`",
         "by `docs/make_policy.py`; the correlator's hot path is tested against it for every",
         "arrival order it can see.",

@@ -63,8 +63,21 @@ def test_correlate_prints_one_fat_record_per_process_of_the_bundled_sample() -> 
     ping = next(r for r in records if r["pid"] == 2216)
     assert ping["creator_image"] == r"C:\WINDOWS\system32\inetsrv\w3wp.exe"
     assert ping["end"] is None
-    for key in ("host", "pid", "image", "user", "domain", "logon_id", "creator_pid",
-                "creator_image", "start", "end", "status", "reason", "events"):
+    for key in (
+        "host",
+        "pid",
+        "image",
+        "user",
+        "domain",
+        "logon_id",
+        "creator_pid",
+        "creator_image",
+        "start",
+        "end",
+        "status",
+        "reason",
+        "events",
+    ):
         assert all(key in r for r in records), key
     assert "read 12 events from 12 lines" in done.stderr
     assert "exited=4" in done.stderr
@@ -93,8 +106,9 @@ def test_watch_single_event_sees_only_what_one_event_can_say() -> None:
 
 
 def test_watch_options_change_the_rule() -> None:
-    done = correlog("watch", "--sample", "--allow", "ping.exe", "--allow", "php.exe",
-                    "--allow", "perl.exe")
+    done = correlog(
+        "watch", "--sample", "--allow", "ping.exe", "--allow", "php.exe", "--allow", "perl.exe"
+    )
     assert [a["pid"] for a in lines(done.stdout)] == [1452]
     done = correlog("watch", "--sample", "--account", "NETWORK SERVICE")
     assert [a["pid"] for a in lines(done.stdout)] == [2944]

@@ -267,122 +267,92 @@ class Correlator:
         out: list[Record] = []
         emit = out.append
         hosts = self._hosts
-        fifo = self._fifo
-        push = fifo.append
+        push = self._fifo.append
         ttl = self._ttl
         max_open = self._max_open
         max_skew = self._max_skew
-        stats = self.stats
+        records = self.stats.records
         count = self._open
-        peak = stats.peak_open
+        peak = self.stats.peak_open
         n_events = 0
         n_exited = 0
         cur: str | None = None
         hs: _Host = None  # type: ignore[assignment]  # set before first use (cur is None)
+        ents: dict[int, list[Any]] = {}
         entry: list[Any] | None
         try:
             for ev in events:
-                if ev.__class__ is not ProcessEvent:
-                    if isinstance(ev, HostEvent):
-                        self._open = count
-                        self._host_event(ev, out)
-                        count = self._open
-                        cur = None
-                        continue
-                    if not isinstance(ev, ProcessEvent):
-                        raise UsageError(f"not an event: {ev!r}")
-                host = ev.host
-                t = ev.time
+                # One unpack reads every field: far cheaper than ten attribute loads.
+                try:
+                    (
+                        kind,
+                        host,
+                        pid,
+                        t,
+                        event_id,
+                        rn,
+                        image,
+                        user,
+                        domain,
+                        logon_id,
+                        _own,
+                        cpid,
+                        cimage,
+                        layout,
+                        channel,
+                    ) = ev
+                except (TypeError, ValueError):
+                    if not isinstance(ev, HostEvent):
+                        raise UsageError(f"not an event: {ev!r}") from None
+                    self._open = count
+                    self._host_event(ev, out)
+                    count = self._open
+                    cur = None
+                    continue
                 if host is not cur:
                     hs_ = hosts.get(host)
                     if hs_ is None:
                         hs_ = hosts[host] = _Host(host, t)
                     hs = hs_
+                    ents = hs.entries
                     cur = host
                 # Record numbers: a decrease on one log starts a new epoch.
-                rn = ev.record_number
                 if rn is not None:
-                    if ev.channel is None:
+                    if channel is None:
                         if rn < hs.last_record:
-                            self._open = count
-                            self._new_epoch(hs, t, out)
-                            count = self._open
+                            count -= self._new_epoch(hs, t, out)
                         hs.last_record = rn
                     else:
-                        self._open = count
-                        self._channel_record(hs, ev.channel, rn, t, out)
-                        count = self._open
+                        count -= self._channel_record(hs, channel, rn, t, out)
                 # The host's clock, guarded against single far jumps.
                 clock = hs.clock
                 if t > clock:
                     if t - clock <= max_skew:
                         hs.clock = t
-                        hs.jump = None
+                        if hs.jump is not None:
+                            hs.jump = None
                         if t >= hs.next_deadline:
-                            self._open = count
-                            self._expire(hs, out)
-                            count = self._open
+                            count -= self._expire(hs, out)
                     else:
-                        self._open = count
-                        self._far(hs, t, out)
-                        count = self._open
+                        count -= self._far(hs, t, out)
                 elif clock - t > max_skew:
-                    self._open = count
-                    self._far(hs, t, out)
-                    count = self._open
+                    count -= self._far(hs, t, out)
                 elif hs.jump is not None:
                     hs.jump = None
                 n_events += 1
-                kind = ev.kind
-                pid = ev.pid
-                ents = hs.entries
-                if kind is _C:
-                    old = ents.pop(pid, None)
-                    if old is not None:
-                        count -= 1
-                        old[_STATUS] = _PARTIAL
-                        old[_REASON] = _SUPERSEDED
-                        emit(_new_record(Record, old))
-                        stats.records[_SUPERSEDED] += 1
-                    cpid = ev.creator_pid
-                    cimage = ev.creator_image
-                    if cimage is None and cpid is not None:
-                        creator = ents.get(cpid)
-                        if creator is not None:
-                            cimage = creator[_IMAGE]
-                    user = ev.user
-                    entry = [
-                        host,
-                        pid,
-                        ev.image,
-                        user,
-                        None if user is None else ev.domain,
-                        None if user is None else ev.logon_id,
-                        None if user is None else _C,
-                        cpid,
-                        cimage,
-                        t,
-                        None,
-                        None,
-                        None,
-                        (ev.event_id, rn),
-                        ev.layout,
-                        hs.clock,
-                    ]
-                elif kind is _E:
+                if kind is _E:
                     entry = ents.pop(pid, None)
                     if entry is None:
-                        user = ev.user
                         emit(
                             _new_record(
                                 Record,
                                 (
                                     host,
                                     pid,
-                                    ev.image,
+                                    image,
                                     user,
-                                    None if user is None else ev.domain,
-                                    None if user is None else ev.logon_id,
+                                    None if user is None else domain,
+                                    None if user is None else logon_id,
                                     None if user is None else _E,
                                     None,
                                     None,
@@ -390,89 +360,85 @@ class Correlator:
                                     t,
                                     _PARTIAL,
                                     _ORPHAN,
-                                    (ev.event_id, rn),
-                                    ev.layout,
+                                    (event_id, rn),
+                                    layout,
                                     hs.clock,
                                 ),
                             )
                         )
-                        stats.records[_ORPHAN] += 1
+                        records[_ORPHAN] += 1
                         continue
                     count -= 1
-                    user = ev.user
                     if user is not None and entry[_OWNER_SRC] is not _T:
                         entry[_USER] = user
-                        entry[_DOMAIN] = ev.domain
-                        entry[_LOGON] = ev.logon_id
+                        entry[_DOMAIN] = domain
+                        entry[_LOGON] = logon_id
                         entry[_OWNER_SRC] = _E
                     if entry[_IMAGE] is None:
-                        entry[_IMAGE] = ev.image
+                        entry[_IMAGE] = image
                     if entry[_LAYOUT] is None:
-                        entry[_LAYOUT] = ev.layout
+                        entry[_LAYOUT] = layout
                     entry[_END] = t
                     entry[_STATUS] = _PARTIAL if entry[_START] is None else _COMPLETE
                     entry[_REASON] = _EXITED
-                    entry[_PROV] += (ev.event_id, rn)
+                    entry[_PROV] += (event_id, rn)
                     emit(_new_record(Record, entry))
                     n_exited += 1
                     continue
+                if kind is _C:
+                    old = ents.pop(pid, None)
+                    if old is not None:
+                        count -= 1
+                        old[_STATUS] = _PARTIAL
+                        old[_REASON] = _SUPERSEDED
+                        emit(_new_record(Record, old))
+                        records[_SUPERSEDED] += 1
+                    if cimage is None and cpid is not None:
+                        creator = ents.get(cpid)
+                        if creator is not None:
+                            cimage = creator[_IMAGE]
+                    if user is None:
+                        entry = [host, pid, image, None, None, None, None, cpid, cimage, t]
+                    else:
+                        entry = [host, pid, image, user, domain, logon_id, _C, cpid, cimage, t]
                 elif kind is _T:
                     entry = ents.get(pid)
                     if entry is not None:
-                        user = ev.user
                         if user is not None and entry[_OWNER_SRC] is not _T:
                             entry[_USER] = user
-                            entry[_DOMAIN] = ev.domain
-                            entry[_LOGON] = ev.logon_id
+                            entry[_DOMAIN] = domain
+                            entry[_LOGON] = logon_id
                             entry[_OWNER_SRC] = _T
                         if entry[_IMAGE] is None:
-                            entry[_IMAGE] = ev.image
-                        cpid = ev.creator_pid
+                            entry[_IMAGE] = image
                         known = entry[_CPID]
                         if known is None:
                             entry[_CPID] = known = cpid
                         if entry[_CIMAGE] is None and (cpid is None or cpid == known):
-                            entry[_CIMAGE] = ev.creator_image
+                            entry[_CIMAGE] = cimage
                         if entry[_LAYOUT] is None:
-                            entry[_LAYOUT] = ev.layout
-                        entry[_PROV] += (ev.event_id, rn)
+                            entry[_LAYOUT] = layout
+                        entry[_PROV] += (event_id, rn)
                         continue
-                    user = ev.user
-                    entry = [
-                        host,
-                        pid,
-                        ev.image,
-                        user,
-                        None if user is None else ev.domain,
-                        None if user is None else ev.logon_id,
-                        None if user is None else _T,
-                        ev.creator_pid,
-                        ev.creator_image,
-                        None,
-                        None,
-                        None,
-                        None,
-                        (ev.event_id, rn),
-                        ev.layout,
-                        hs.clock,
-                    ]
+                    if user is None:
+                        entry = [host, pid, image, None, None, None, None, cpid, cimage, None]
+                    else:
+                        entry = [host, pid, image, user, domain, logon_id, _T, cpid, cimage, None]
                 else:
                     n_events -= 1
                     raise UsageError(f"unknown event kind {kind!r} in {ev!r}")
-                # A new entry opens (creation, or a token for a process not seen yet).
+                # A new entry opens (a creation, or a token for a process not seen yet).
+                entry += (None, None, None, (event_id, rn), layout, hs.clock)
                 if not ents:
                     hs.next_deadline = hs.clock + ttl
                 ents[pid] = entry
                 push(entry)
                 count += 1
                 if count > max_open:
-                    self._open = count
-                    self._evict(out)
-                    count = self._open
-                elif len(fifo) > 2 * count + 64:
+                    count -= self._evict(count, out)
+                elif len(self._fifo) > 2 * count + 64:
                     self._compact()
-                    fifo = self._fifo
-                    push = fifo.append
+                    push = self._fifo.append
                 if count > peak:
                     peak = count
         except Exception as exc:
@@ -480,10 +446,10 @@ class Correlator:
             raise
         finally:
             self._open = count
-            stats.events += n_events
-            stats.peak_open = peak
+            self.stats.events += n_events
+            self.stats.peak_open = peak
             if n_exited:
-                stats.records[_EXITED] += n_exited
+                records[_EXITED] += n_exited
         return out
 
     def process(self, events: Iterable[Event], *, chunk: int = 1024) -> Iterator[Record]:
@@ -528,7 +494,7 @@ class Correlator:
                 hs.clock = time
                 hs.jump = None
                 if time >= hs.next_deadline:
-                    self._expire(hs, out)
+                    self._open -= self._expire(hs, out)
         return out
 
     def close(self) -> list[Record]:
@@ -558,7 +524,8 @@ class Correlator:
         out.append(_new_record(Record, entry))
         self.stats.records[reason] += 1
 
-    def _expire(self, hs: _Host, out: list[Record]) -> None:
+    def _expire(self, hs: _Host, out: list[Record]) -> int:
+        """Emit the host's entries whose ttl ran out; return how many."""
         limit = hs.clock - self._ttl
         ents = hs.entries
         expired = []
@@ -570,50 +537,58 @@ class Correlator:
             expired.append(pid)
         for pid in expired:
             self._emit(ents.pop(pid), Reason.EXPIRED, out)
-        self._open -= len(expired)
+        return len(expired)
 
-    def _evict(self, out: list[Record]) -> None:
+    def _evict(self, count: int, out: list[Record]) -> int:
+        """Emit the oldest entries until ``count`` is within max_open; return how many."""
         fifo = self._fifo
-        while self._open > self._max_open:
+        evicted = 0
+        while count - evicted > self._max_open:
             entry = fifo.popleft()
             if entry[_REASON] is not None:
                 continue  # closed earlier; lazily deleted
             del self._hosts[entry[_HOST]].entries[entry[_PID]]
-            self._open -= 1
+            evicted += 1
             self._emit(entry, Reason.EVICTED, out)
+        return evicted
 
     def _compact(self) -> None:
         self._fifo = deque(entry for entry in self._fifo if entry[_REASON] is None)
 
-    def _far(self, hs: _Host, t: int, out: list[Record]) -> None:
-        """``t`` is more than max_skew from the host's clock: hold it, or take the jump."""
+    def _far(self, hs: _Host, t: int, out: list[Record]) -> int:
+        """``t`` is more than max_skew from the host's clock: hold it, or take the jump.
+
+        Returns how many entries the jump expired.
+        """
         jump = hs.jump
         if jump is not None and abs(t - jump) <= self._max_skew:
             self.stats.clock_jumps += 1
-            self._reset_clock(hs, t, out)
-        else:
-            hs.jump = t
-            self.stats.clock_held += 1
+            return self._reset_clock(hs, t, out)
+        hs.jump = t
+        self.stats.clock_held += 1
+        return 0
 
-    def _reset_clock(self, hs: _Host, t: int, out: list[Record]) -> None:
-        """Set the host's clock to ``t`` (maybe backwards); re-base entries; expire what is due."""
+    def _reset_clock(self, hs: _Host, t: int, out: list[Record]) -> int:
+        """Set the host's clock to ``t`` (maybe backwards); re-base entries; expire what is due.
+
+        Returns how many entries expired.
+        """
         hs.clock = t
         hs.jump = None
         for entry in hs.entries.values():
             if entry[_FIRST_SEEN] > t:
                 entry[_FIRST_SEEN] = t
         hs.next_deadline = -_INF if hs.entries else _INF
-        self._expire(hs, out)
+        return self._expire(hs, out)
 
-    def _new_epoch(self, hs: _Host, t: int, out: list[Record]) -> None:
+    def _new_epoch(self, hs: _Host, t: int, out: list[Record]) -> int:
         self.stats.epochs += 1
-        self._reset_clock(hs, t, out)
+        return self._reset_clock(hs, t, out)
 
-    def _channel_record(self, hs: _Host, channel: str, rn: int, t: int, out: list[Record]) -> None:
+    def _channel_record(self, hs: _Host, channel: str, rn: int, t: int, out: list[Record]) -> int:
         last = hs.channels.get(channel, -1)
-        if rn < last:
-            self._new_epoch(hs, t, out)
         hs.channels[channel] = rn
+        return self._new_epoch(hs, t, out) if rn < last else 0
 
     def _host_event(self, ev: HostEvent, out: list[Record]) -> None:
         self.stats.host_events += 1
@@ -621,9 +596,9 @@ class Correlator:
         if hs is None:
             hs = self._hosts[ev.host] = _Host(ev.host, ev.time)
         if ev.kind is HostEventKind.LOG_CLEARED:
-            self._new_epoch(hs, ev.time, out)
+            self._open -= self._new_epoch(hs, ev.time, out)
             hs.last_record = -1 if ev.record_number is None else ev.record_number
         elif ev.time > hs.clock and ev.time - hs.clock <= self._max_skew:
             hs.clock = ev.time
             if ev.time >= hs.next_deadline:
-                self._expire(hs, out)
+                self._open -= self._expire(hs, out)

@@ -105,9 +105,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--sample", action="store_true", help="read the bundled IIS intrusion sample"
         )
-        p.add_argument(
-            "--format", default="auto", choices=("auto", *FORMATS), help="input format"
-        )
+        p.add_argument("--format", default="auto", choices=("auto", *FORMATS), help="input format")
         p.add_argument(
             "--errors",
             default="skip",
@@ -119,9 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     def engine(p: argparse.ArgumentParser) -> None:
         p.add_argument("--ttl", type=_positive_float, default=3600.0, help="seconds (3600)")
         p.add_argument("--max-open", type=_positive_int, default=100_000, help="(100000)")
-        p.add_argument(
-            "--max-skew", type=_positive_float, default=3600.0, help="seconds (3600)"
-        )
+        p.add_argument("--max-skew", type=_positive_float, default=3600.0, help="seconds (3600)")
 
     p = sub.add_parser("correlate", help="one fat record per process, as JSON lines")
     inputs(p)
@@ -179,9 +175,7 @@ def _rules(args: argparse.Namespace) -> list[RuleLike]:
     for name in dict.fromkeys(chosen):
         if name == "anonymous-web":
             rules.append(
-                AnonymousWeb(
-                    accounts=args.account or ("IUSR_*",), allow=allow, parents=args.parent
-                )
+                AnonymousWeb(accounts=args.account or ("IUSR_*",), allow=allow, parents=args.parent)
             )
         else:
             rules.append(
