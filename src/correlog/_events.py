@@ -116,7 +116,8 @@ class HostEvent(NamedTuple):
     event_id: int
     record_number: int | None = None
     #: For :attr:`HostEventKind.AUDITS_DISCARDED`: how many audits the host says it dropped.
-    count: int | None = None
+    #: (The field shadows ``tuple.count``, which nobody calls on an event; mypy objects to that.)
+    count: int | None = None  # type: ignore[assignment]
 
 
 #: Anything a reader yields and the correlator accepts.

@@ -93,8 +93,9 @@ MERGE_POLICY: tuple[MergeRule, ...] = (
 def merge(events: Iterable[ProcessEvent]) -> dict[str, Any]:
     """Apply :data:`MERGE_POLICY` literally to the events of one process.
 
-    Returns the merged record fields (those the policy names). This is the slow, obviously-correct reference the
-    correlator is tested against; it does not look at other processes (creator lookups).
+    Returns the merged record fields (those the policy names). This is the slow,
+    obviously-correct reference the correlator is tested against; it does not look at other
+    processes (creator lookups).
     A kind seen twice (a second 600, which Windows does not log for one process) counts in
     arrival order: the earlier event wins.
     """
