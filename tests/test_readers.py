@@ -452,6 +452,12 @@ class TestRecordNumbersInErrors:
         assert (info.value.source, info.value.offset, info.value.record) == ("iis.snare", 1, 4711)
         assert str(info.value).startswith("iis.snare:1 (record 4711): bad logon id")
 
+    def test_snare_time_error_names_the_record(self) -> None:
+        bad = snare_line(592, MSG_592, when="Tue Mar 04 09:61:00 2003", record="4712")
+        with pytest.raises(ParseError, match="bad time") as info:
+            list(read([bad], "snare"))
+        assert info.value.record == 4712
+
     def test_logparser_error_names_the_record(self) -> None:
         bad = LOGPARSER[1].replace("|3120|", "|31x0|")
         with pytest.raises(ParseError) as info:
@@ -593,6 +599,47 @@ class TestErrorModes:
             assert reader.stats.events == len(found)
             assert reader.stats.lines == len(lines)
             assert_accounted(reader.stats)
+
+
+@st.composite
+def damaged_lines(draw: st.DrawFn) -> str:
+    """A valid line of some transport with a few characters replaced, cut or inserted."""
+    fmt = draw(st.sampled_from(sorted(SAMPLES)))
+    line = draw(st.sampled_from(SAMPLES[fmt]))
+    for _ in range(draw(st.integers(1, 4))):
+        at = draw(st.integers(0, len(line)))
+        cut = draw(st.integers(0, 12))
+        insert = draw(st.text(alphabet=st.sampled_from('\t ,"|:()-0x9AZé\x00'), max_size=4))
+        line = line[:at] + insert + line[at + cut :]
+    return line
+
+
+class TestNeverCrashes:
+    @given(st.lists(st.text(max_size=80) | damaged_lines(), max_size=12))
+    def test_skip_mode_reads_any_text_to_the_end(self, lines: list[str]) -> None:
+        for fmt in FORMATS:
+            reader = read(lines, fmt, errors="skip")
+            found = list(reader)
+            assert all(isinstance(event, ProcessEvent | HostEvent) for event in found)
+            assert reader.stats.lines == len(lines)
+            assert_accounted(reader.stats)
+
+    @given(st.lists(damaged_lines(), min_size=1, max_size=6))
+    def test_strict_mode_raises_only_parse_errors(self, lines: list[str]) -> None:
+        for fmt in FORMATS:
+            reader = read(lines, fmt)
+            offsets: list[int | None] = []
+            try:
+                list(reader)
+            except ParseError as error:
+                offsets.append(error.offset)
+            # Strict mode stops at the first bad record and names the line it starts on (a CSV
+            # record may have continued over the lines read after it).
+            stats = reader.stats
+            assert stats.skipped == len(offsets) <= 1
+            for offset in offsets:
+                assert offset is not None
+                assert stats.lines - stats.continued <= offset <= stats.lines
 
 
 class TestSources:

@@ -106,6 +106,14 @@ class Malformed(ParseError):
             record=self.record,
         )
 
+    def with_record(self, record: int | None) -> Malformed:
+        """Return a copy naming the record number, when it was not known where this was raised."""
+        if record is None or self.record is not None:
+            return self
+        return Malformed(
+            self.category, self.detail, source=self.source, offset=self.offset, record=record
+        )
+
 
 def value(text: str) -> str | None:
     """A string value: stripped and interned, or ``None`` for Windows' ``-`` and for empty."""

@@ -34,15 +34,22 @@ _csv_row = csv.reader
 
 
 def _row(line: str) -> list[str]:
-    return next(_csv_row((line,)), [])
+    try:
+        return next(_csv_row((line,)), [])
+    except csv.Error as exc:
+        # A record joined from several lines may still hold a bare newline outside quotes.
+        raise Malformed("bad csv", str(exc)) from None
 
 
 def sniff(line: str) -> bool:
     """True when ``line`` looks like an Event Viewer CSV record."""
-    row = _row(line)
+    try:
+        row = _row(line)
+    except Malformed:
+        return False
     return (
         len(row) >= _WIDTH
-        and row[5].strip().isdigit()
+        and row[5].strip().isdecimal()
         and _DATE(row[0].strip()) is not None
         and _TIME(row[1].strip()) is not None
     )
@@ -66,7 +73,7 @@ class EvtViewerParser:
         if len(row) < _WIDTH:
             raise Malformed("too few fields", f"{len(row)} CSV fields, not {_WIDTH}")
         id_text = row[5].strip()
-        if not id_text.isdigit():
+        if not id_text.isdecimal():
             raise Malformed("bad event id", repr(id_text))
         event_id = int(id_text)
         if event_id not in EVENT_IDS or row[2].strip() != "Security":

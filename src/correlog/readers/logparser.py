@@ -52,18 +52,25 @@ _csv_row = csv.reader
 
 
 def _row(line: str) -> list[str]:
-    return next(_csv_row((line,)), [])
+    try:
+        return next(_csv_row((line,)), [])
+    except csv.Error as exc:
+        # A record joined from several lines may still hold a bare newline outside quotes.
+        raise Malformed("bad csv", str(exc)) from None
 
 
 def sniff(line: str) -> bool:
     """True for a LogParser EVT header row, or a ``SELECT *`` data row."""
-    row = _row(line)
+    try:
+        row = _row(line)
+    except Malformed:
+        return False
     if "EventID" in row and "TimeGenerated" in row:
         return True
     return (
         len(row) >= len(COLUMNS) - 1
-        and row[1].isdigit()
-        and row[4].isdigit()
+        and row[1].isdecimal()
+        and row[4].isdecimal()
         and _looks_like_time(row[2])
     )
 
@@ -122,7 +129,7 @@ class LogParserParser:
                 return HEADER
             raise Malformed("too few fields", f"{len(row)} CSV fields, not {self._width}")
         id_text = row[self._c_id].strip()
-        if not id_text.isdigit():
+        if not id_text.isdecimal():
             if "EventID" in row:
                 self._use_columns(row)
                 return HEADER
@@ -135,7 +142,7 @@ class LogParserParser:
         if self._c_record is not None:
             record_text = row[self._c_record].strip()
             if record_text:
-                if not record_text.isdigit():
+                if not record_text.isdecimal():
                     raise Malformed("bad record number", repr(record_text))
                 record = int(record_text)
         ns = self._time(row[self._c_time].strip(), record)
@@ -168,7 +175,9 @@ class LogParserParser:
         if not (_looks_like_time(text) and text[10] in " T" and text[16] == ":"):
             return None
         fraction = text[19:]
-        if fraction and not (fraction[0] == "." and fraction[1:].isdigit() and len(fraction) <= 10):
+        if fraction and not (
+            fraction[0] == "." and fraction[1:].isdecimal() and len(fraction) <= 10
+        ):
             return None
         try:
             ns = self._local(

@@ -57,16 +57,9 @@ class SnareParser:
             raise Malformed("not a snare record", f"{len(f)} tab-separated fields")
         decode = _DECODERS.get(f[6])
         if decode is None or f[3] != "Security":
-            if not f[6].isdigit():
+            if not f[6].isdecimal():
                 raise Malformed("bad event id", repr(f[6]))
             return None
-        text = f[5]
-        if text == self._last_text:
-            ns = self._last_ns
-        else:
-            ns = self._local(*ctime_fields(text))
-            self._last_text = text
-            self._last_ns = ns
         record = None
         if len(f) > 14:
             tail = f[14]
@@ -74,4 +67,14 @@ class SnareParser:
                 tail = tail.strip()
             if tail.isdecimal():
                 record = int(tail)
+        text = f[5]
+        if text == self._last_text:
+            ns = self._last_ns
+        else:
+            try:
+                ns = self._local(*ctime_fields(text))
+            except Malformed as exc:
+                raise exc.with_record(record) from None
+            self._last_text = text
+            self._last_ns = ns
         return decode(f[13], f[11] or f[0].rpartition(" ")[2], ns, record)
