@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from itertools import pairwise
 from types import MappingProxyType
 from typing import Final
 
@@ -78,30 +79,91 @@ _host_get: Final = cached_host
 _logon_get: Final = cached_logon
 _value_get: Final = cached_value
 
-# The logon id is the last value of every process message. Taking only its token (a
-# parenthesised pair, else one word) rather than the rest of the text lets a transport append
-# something after the message without breaking it.
-_LOGON_TAIL = r"\s*(\([^)]*\)|\S*)"
-# DOTALL: NT4 and Event Viewer keep the message's newlines.
-_MSG_592: Final = re.compile(
-    r"New\s+Process\s+ID:(.*?)Image\s+File\s+Name:(.*?)Creator\s+Process\s+ID:(.*?)"
-    r"User\s+Name:(.*?)Domain:(.*?)Logon\s+ID:" + _LOGON_TAIL,
-    re.DOTALL,
-).search
-# The image label is optional: Windows 2000 logs 593 without it, XP/2003 with it.
+# -- reading rendered messages -------------------------------------------------------------------
+# A message is a sequence of labels, each followed by its value; a value runs up to the first
+# occurrence of the next label. The patterns are built from the label lists below rather than
+# written by hand, and each value is scanned in the "unrolled" form: a possessive run of
+# characters that cannot start the next label, then one such character not followed by the rest
+# of it, and so on. That finds the same first occurrence as a lazy ``(.*?)`` but without
+# trying the label at every character, which measured about 1.5x faster (these run per line).
+
+
+def _label(text: str) -> str:
+    """A label's regex: words may be separated by any whitespace, and a colon may be followed
+    by none at all (``Information:Process ID:``)."""
+    out = []
+    for word in text.split():
+        out.append(re.escape(word))
+        out.append(r"\s*" if word.endswith(":") else r"\s+")
+    return "".join(out[:-1])
+
+
+def _value_before(*labels: str) -> str:
+    """A capturing group for a value that ends where the first of ``labels`` begins."""
+    by_first: dict[str, list[str]] = {}
+    for label in labels:
+        if not label[0].isalpha():
+            raise ValueError(f"labels start with a letter: {label!r}")
+        regex = _label(label)
+        by_first.setdefault(regex[0], []).append(regex[1:])
+    firsts = "".join(by_first)
+    stops = "|".join(
+        first + "".join(f"(?!{rest})" for rest in rests) for first, rests in by_first.items()
+    )
+    return f"([^{firsts}]*+(?:(?:{stops})[^{firsts}]*+)*+)"
+
+
+def _message(*labels: str) -> Callable[[str], re.Match[str] | None]:
+    """The search function for a message with these labels, in order, each followed by a value.
+
+    The last value is a logon id, of which only the token is taken (a parenthesised pair, else
+    one word), so a transport may append text after the message without breaking it. DOTALL:
+    NT4 and Event Viewer keep the message's newlines.
+    """
+    parts = []
+    for label, following in pairwise(labels):
+        parts.append(_label(label) + _value_before(following))
+    parts.append(_label(labels[-1]) + r"\s*(\([^)]*\)|\S*)")
+    return re.compile("".join(parts), re.DOTALL).search
+
+
+_MSG_592: Final = _message(
+    "New Process ID:",
+    "Image File Name:",
+    "Creator Process ID:",
+    "User Name:",
+    "Domain:",
+    "Logon ID:",
+)
+# Windows 2000 logs 593 without the image label, XP/2003 with it: the pid runs up to whichever
+# comes first, and the image part is optional.
 _MSG_593: Final = re.compile(
-    r"Process\s+ID:(.*?)(?:Image\s+File\s+Name:(.*?))?"
-    r"User\s+Name:(.*?)Domain:(.*?)Logon\s+ID:" + _LOGON_TAIL,
+    _label("Process ID:")
+    + _value_before("Image File Name:", "User Name:")
+    + "(?:"
+    + _label("Image File Name:")
+    + _value_before("User Name:")
+    + ")?"
+    + _label("User Name:")
+    + _value_before("Domain:")
+    + _label("Domain:")
+    + _value_before("Logon ID:")
+    + _label("Logon ID:")
+    + r"\s*(\([^)]*\)|\S*)",
     re.DOTALL,
 ).search
-_MSG_600: Final = re.compile(
-    r"Process\s+ID:(.*?)Image\s+File\s+Name:(.*?)"
-    r"Primary\s+User\s+Name:(.*?)Primary\s+Domain:(.*?)Primary\s+Logon\s+ID:(.*?)"
-    r"New\s+Process\s+Information:\s*"
-    r"Process\s+ID:(.*?)Image\s+File\s+Name:(.*?)"
-    r"Target\s+User\s+Name:(.*?)Target\s+Domain:(.*?)Target\s+Logon\s+ID:" + _LOGON_TAIL,
-    re.DOTALL,
-).search
+_MSG_600: Final = _message(
+    "Process ID:",
+    "Image File Name:",
+    "Primary User Name:",
+    "Primary Domain:",
+    "Primary Logon ID:",
+    "New Process Information: Process ID:",
+    "Image File Name:",
+    "Target User Name:",
+    "Target Domain:",
+    "Target Logon ID:",
+)
 _MSG_516: Final = re.compile(r"discarded:\s*(\S*)").search
 
 
