@@ -10,10 +10,10 @@ also agree on extraction, for generated values).
 Rendered messages are read by their labels, in the documented order, not by position: transports
 collapse newlines and tabs into spaces, or drop them (Snare prints ``Domain: LE5678WSPLogon ID:``),
 and values may hold spaces (``NT AUTHORITY``, ``C:\\Program Files\\x.exe``). A value runs from one
-label to the next, so the only text that cannot be told apart from a value is a later label
-itself; no account or file name contains ``Logon ID:``. The labels are the English ones: a
-localized message raises :class:`~correlog.ParseError`, so prefer insertion strings when a
-transport has both.
+label to the next. Only a value holding a later label could be misread, and every label ends
+with a colon, which Windows forbids in account, domain and file names. The labels are the
+English ones: a localized message raises :class:`~correlog.ParseError`, so prefer insertion
+strings when a transport has both.
 
 Which account an event names, and why ``own_account`` differs: a 592 names its *creator's*
 primary token (SYSTEM for every child of an IIS worker), a 593 the exiting process's own token,

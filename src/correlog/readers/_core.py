@@ -170,12 +170,15 @@ class EventReader(Iterator[Event]):
             on_close()
 
     def __enter__(self) -> EventReader:
+        """The reader itself; leaving the block closes it."""
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        """Close the reader (see :meth:`close`)."""
         self.close()
 
     def __repr__(self) -> str:
+        """Name, format and events read so far."""
         return f"<EventReader {self.name!r} format={self.format!r} events={self.stats.events}>"
 
 
