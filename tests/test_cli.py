@@ -125,7 +125,7 @@ def test_stdin_is_read_when_no_path_is_given() -> None:
 
 def test_a_malformed_line_is_skipped_and_counted_or_stops_in_strict_mode(tmp_path: Path) -> None:
     sample = correlog("sample").stdout.splitlines()
-    broken = sample[:3] + [sample[3].replace("New Process ID: 1452", "New Process ID: banana")]
+    broken = [*sample[:3], sample[3].replace("New Process ID: 1452", "New Process ID: banana")]
     path = tmp_path / "broken.snare"
     path.write_text("\n".join(broken + sample[4:]) + "\n", encoding="utf-8")
     done = correlog("correlate", "--format", "snare", str(path))

@@ -24,7 +24,8 @@ from correlog import (
     Status,
     merge,
 )
-from strategies import S, event_fields, ident, streams
+
+from .strategies import S, event_fields, ident, streams
 
 POLICY_FIELDS = [
     name for rule in MERGE_POLICY for name in (*rule.fields, *filter(None, [rule.witness]))

@@ -23,11 +23,13 @@ from ._policy import MERGE_POLICY, MergeRule, merge
 from ._records import Alert, Reason, Record, Status
 from ._single import is_sufficient, single_record
 from ._time import from_datetime, iso, parse_iso, to_datetime
+from .readers import FORMATS, EventReader, ReadStats, read
 
 __version__ = "0.1.0"
 
 __all__ = [
     "APID_THRESHOLD",
+    "FORMATS",
     "MERGE_POLICY",
     "Alert",
     "Correlator",
@@ -35,6 +37,7 @@ __all__ = [
     "CorrelogError",
     "Event",
     "EventKind",
+    "EventReader",
     "HostEvent",
     "HostEventKind",
     "Layout",
@@ -42,6 +45,7 @@ __all__ = [
     "Monitor",
     "ParseError",
     "ProcessEvent",
+    "ReadStats",
     "Reason",
     "Record",
     "Status",
@@ -52,6 +56,7 @@ __all__ = [
     "iso",
     "merge",
     "parse_iso",
+    "read",
     "single_record",
     "to_datetime",
 ]

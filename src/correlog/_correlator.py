@@ -300,7 +300,7 @@ class Correlator:
                         cimage,
                         layout,
                         channel,
-                    ) = ev
+                    ) = ev  # type: ignore[misc]  # a HostEvent does not unpack: see below
                 except (TypeError, ValueError):
                     if not isinstance(ev, HostEvent):
                         raise UsageError(f"not an event: {ev!r}") from None

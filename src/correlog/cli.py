@@ -57,7 +57,7 @@ class _Inputs:
         events = sum(r.stats.events for r in self.readers)
         ignored = sum(r.stats.ignored for r in self.readers)
         skipped = sum(r.stats.skipped for r in self.readers)
-        formats = ",".join(sorted({r.format for r in self.readers})) or "-"
+        formats = ",".join(sorted({r.format or "empty" for r in self.readers})) or "-"
         return (
             f"read {events} events from {lines} lines ({formats}); "
             f"ignored {ignored}, skipped {skipped}"

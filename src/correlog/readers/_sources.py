@@ -1,0 +1,171 @@
+"""Inputs to lines: a path, ``"-"`` (stdin), a text or binary file object, or an iterable of lines.
+
+Bytes are decoded here, line by line, so parsers only see text without its line ending. Lines
+are UTF-8 (a byte-order mark is dropped); a file that starts with a UTF-16 byte-order mark, as
+some Windows tools write, is decoded as UTF-16. A line that is not valid UTF-8 is decoded as
+Windows-1252, the ANSI code page of the western-language Windows versions that wrote these
+logs: a ``Müller`` logged by Windows 2000 stays ``Müller`` rather than turning into replacement
+characters, and a decoding error never stops the stream.
+
+Decoding each line with ``bytes.decode`` measured faster here than iterating an
+:class:`io.TextIOWrapper` (about 190 against 300 ns a line for Snare lines), and it leaves the
+caller's binary file untouched: no wrapper that would close it when collected.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, Any
+
+from .._errors import UsageError
+
+__all__ = ["Source", "open_lines"]
+
+#: What :func:`correlog.read` accepts as its input.
+Source = str | os.PathLike[str] | IO[str] | IO[bytes] | Iterable[str] | Iterable[bytes]
+
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_UTF8_BOM = codecs.BOM_UTF8
+
+
+def open_lines(
+    source: Source, name: str | None
+) -> tuple[Iterator[str], str, Callable[[], None] | None]:
+    """Lines of ``source`` without line endings, the name to report, and what closes it.
+
+    The closer (None when nothing needs closing) closes a file opened here; a caller's file
+    object or iterable is never closed.
+    """
+    if isinstance(source, str | os.PathLike):
+        path = os.fspath(source)
+        if not isinstance(path, str):
+            raise UsageError(f"give paths as str, not bytes: {path!r}")
+        if path == "-":
+            stdin = sys.stdin
+            buffer = getattr(stdin, "buffer", None)
+            if buffer is not None:
+                lines, close = _binary(buffer)
+                return lines, name or "<stdin>", close
+            return _stripped(stdin), name or "<stdin>", None
+        raw = open(path, "rb")  # noqa: SIM115 (closed by the reader when the input ends)
+        lines, detach = _binary(raw)
+        return lines, name or path, _both(detach, raw.close)
+    if isinstance(source, io.TextIOBase):
+        return _stripped(source), name or _name_of(source, "<text>"), None
+    if isinstance(source, io.RawIOBase | io.BufferedIOBase) or "b" in str(
+        getattr(source, "mode", "")
+    ):
+        lines, close = _binary(source)  # type: ignore[arg-type]
+        return lines, name or _name_of(source, "<bytes>"), close
+    if isinstance(source, bytes | bytearray):
+        raise UsageError("give an iterable of lines or a file object, not one bytes object")
+    try:
+        items = iter(source)
+    except TypeError:
+        raise UsageError(
+            f"cannot read from {type(source).__name__}: give a path, '-', a file or lines"
+        ) from None
+    return _mixed(items), name or _name_of(source, "<lines>"), None
+
+
+def _name_of(source: object, default: str) -> str:
+    found = getattr(source, "name", None)
+    return found if isinstance(found, str) else default
+
+
+def _both(first: Callable[[], None], second: Callable[[], None]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            first()
+        finally:
+            second()
+
+    return run
+
+
+def _binary(binary: IO[bytes]) -> tuple[Iterator[str], Callable[[], None]]:
+    """Lines of a binary file, and what undoes the layers put on top of it.
+
+    The byte-order mark is looked for when the first line is wanted, not before: on a pipe that
+    would wait for input before the caller asked for any. An unbuffered file gets a buffer (its
+    ``readline`` reads a byte at a time) and a UTF-16 one a decoder; both are detached, not
+    closed, at the end, which leaves the caller's file open.
+    """
+    layers: list[Any] = []
+
+    def lines() -> Iterator[str]:
+        source: Any = binary
+        if isinstance(binary, io.RawIOBase):
+            source = io.BufferedReader(binary)
+            layers.append(source)
+        head = b""
+        peek = getattr(source, "peek", None)
+        if peek is not None:
+            head = peek(2)[:2]
+        elif source.seekable():
+            at = source.tell()
+            head = source.read(2)
+            source.seek(at)
+        if head not in _UTF16_BOMS:
+            yield from _decoded(source)
+            return
+        text = io.TextIOWrapper(source, encoding="utf-16", errors="replace")
+        layers.append(text)
+        yield from _stripped(text)
+
+    def detach() -> None:
+        while layers:
+            layers.pop().detach()
+
+    return lines(), detach
+
+
+def _decoded(raw_lines: Iterable[bytes]) -> Iterator[str]:
+    raws = iter(raw_lines)
+    for raw in raws:
+        # Only the first line can start with a byte-order mark; the loop below stays lean.
+        yield _decode(raw.removeprefix(_UTF8_BOM)).rstrip("\r\n")
+        break
+    for raw in raws:
+        try:
+            line = raw.decode()
+        except UnicodeDecodeError:
+            line = raw.decode("cp1252", "replace")
+        yield line.rstrip("\r\n")
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", "replace")
+
+
+def _stripped(text: Iterable[str]) -> Iterator[str]:
+    lines = iter(text)
+    for line in lines:
+        yield line.removeprefix("\ufeff").rstrip("\r\n")
+        break
+    for line in lines:
+        yield line.rstrip("\r\n")
+
+
+def _mixed(items: Iterator[Any]) -> Iterator[str]:
+    """Lines from an iterable of ``str`` or ``bytes`` items (one line each)."""
+    first = True
+    for item in items:
+        if isinstance(item, str):
+            line = item
+        elif isinstance(item, bytes | bytearray):
+            line = _decode(bytes(item))
+        else:
+            raise UsageError(f"lines must be str or bytes, not {type(item).__name__}")
+        if first:
+            first = False
+            yield line.removeprefix("\ufeff").rstrip("\r\n")
+        else:
+            yield line.rstrip("\r\n")
