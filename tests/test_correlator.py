@@ -23,33 +23,18 @@ S = 1_000_000_000
 T0 = 1_046_769_300 * S  # 2003-03-04 09:15:00 UTC
 
 
-def created(
-    pid: int, t: float = 0, *, host: str = "iis02", rn: int | None = None, **kw: Any
-) -> ProcessEvent:
-    fields: dict[str, Any] = {
+DEFAULTS: dict[EventKind, dict[str, Any]] = {
+    EventKind.CREATED: {
+        "event_id": 592,
         "image": r"C:\WINDOWS\system32\ping.exe",
         "user": "SYSTEM",
         "domain": "NT AUTHORITY",
         "logon_id": 0x3E7,
         "own_account": False,
         "creator_pid": 3120,
-    }
-    fields.update(kw)
-    return ProcessEvent(
-        kind=EventKind.CREATED,
-        host=host,
-        pid=pid,
-        time=T0 + int(t * S),
-        event_id=592,
-        record_number=rn,
-        **fields,
-    )
-
-
-def token(
-    pid: int, t: float = 0, *, host: str = "iis02", rn: int | None = None, **kw: Any
-) -> ProcessEvent:
-    fields: dict[str, Any] = {
+    },
+    EventKind.TOKEN_ASSIGNED: {
+        "event_id": 600,
         "image": r"C:\WINDOWS\system32\ping.exe",
         "user": "IUSR_IIS02",
         "domain": "IIS02",
@@ -57,39 +42,44 @@ def token(
         "creator_pid": 3120,
         "creator_image": r"C:\WINDOWS\system32\inetsrv\w3wp.exe",
         "layout": Layout.XP_2003,
-    }
-    fields.update(kw)
-    return ProcessEvent(
-        kind=EventKind.TOKEN_ASSIGNED,
-        host=host,
-        pid=pid,
-        time=T0 + int(t * S),
-        event_id=600,
-        record_number=rn,
-        **fields,
-    )
-
-
-def exited(
-    pid: int, t: float = 0, *, host: str = "iis02", rn: int | None = None, **kw: Any
-) -> ProcessEvent:
-    fields: dict[str, Any] = {
+    },
+    EventKind.EXITED: {
+        "event_id": 593,
         "image": r"C:\WINDOWS\system32\ping.exe",
         "user": "IUSR_IIS02",
         "domain": "IIS02",
         "logon_id": 0x2A3C1,
         "layout": Layout.XP_2003,
-    }
-    fields.update(kw)
+    },
+}
+
+
+def event(
+    kind: EventKind, pid: int, t: float, host: str, rn: int | None, kw: dict[str, Any]
+) -> ProcessEvent:
+    """An IIS-flavoured event of ``kind``, ``t`` seconds after T0; ``kw`` overrides fields."""
+    fields = {**DEFAULTS[kind], **kw}
     return ProcessEvent(
-        kind=EventKind.EXITED,
-        host=host,
-        pid=pid,
-        time=T0 + int(t * S),
-        event_id=593,
-        record_number=rn,
-        **fields,
+        kind=kind, host=host, pid=pid, time=T0 + int(t * S), record_number=rn, **fields
     )
+
+
+def created(
+    pid: int, t: float = 0, *, host: str = "iis02", rn: int | None = None, **kw: Any
+) -> ProcessEvent:
+    return event(EventKind.CREATED, pid, t, host, rn, kw)
+
+
+def token(
+    pid: int, t: float = 0, *, host: str = "iis02", rn: int | None = None, **kw: Any
+) -> ProcessEvent:
+    return event(EventKind.TOKEN_ASSIGNED, pid, t, host, rn, kw)
+
+
+def exited(
+    pid: int, t: float = 0, *, host: str = "iis02", rn: int | None = None, **kw: Any
+) -> ProcessEvent:
+    return event(EventKind.EXITED, pid, t, host, rn, kw)
 
 
 def feed_all(corr: Correlator, *events: ProcessEvent | HostEvent) -> list[Record]:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from importlib import resources
 from typing import TextIO
 
@@ -21,6 +22,7 @@ from ._correlator import Correlator
 from ._errors import CorrelogError, ParseError, UsageError
 from ._events import Event
 from ._monitor import Monitor
+from ._records import Alert, Record
 from .readers import FORMATS, EventReader, read
 from .readers.jsonl import event_to_json
 from .rules import (
@@ -158,7 +160,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="stateless: alert only from events that alone name image and owner",
     )
-    p.add_argument("--records", action="store_true", help="print records too, after alerts")
+    p.add_argument("--records", action="store_true", help="print records too, as they become final")
 
     p = sub.add_parser("events", help="the normalized events, as correlog JSON lines")
     inputs(p)
@@ -197,84 +199,94 @@ def _reasons(counts: Counter[str]) -> str:
     return "records " + (", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "none")
 
 
-def _correlate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    correlator = Correlator(ttl=args.ttl, max_open=args.max_open, max_skew=args.max_skew)
-    inputs = _Inputs(args.paths, args)
-    sink = JsonLines(out)
-    counts: Counter[str] = Counter()
+def _guarded(body: Callable[[], None], finish: Callable[[], None], err: TextIO) -> int:
+    """Run ``body``; whatever stops it, run ``finish`` (which flushes what is open).
+
+    Returns the exit status: 1 when input could not be read, 130 on Ctrl-C, else 0.
+    """
     status = 0
     try:
-        for record in correlator.process(inputs):
-            sink(record)
-            counts[record.reason] += 1
+        body()
     except (ParseError, OSError) as exc:
         print(f"correlog: {exc}", file=err)
         status = 1
     except KeyboardInterrupt:
         status = 130
     finally:
-        for record in correlator.close():  # nothing read is lost, whatever stopped us
+        finish()
+    return status
+
+
+def _correlator(args: argparse.Namespace) -> Correlator:
+    return Correlator(ttl=args.ttl, max_open=args.max_open, max_skew=args.max_skew)
+
+
+def _correlate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    correlator = _correlator(args)
+    inputs = _Inputs(args.paths, args)
+    sink = JsonLines(out)
+    counts: Counter[str] = Counter()
+
+    def write(records: Iterable[Record]) -> None:
+        for record in records:
             sink(record)
             counts[record.reason] += 1
+
+    def finish() -> None:
+        write(correlator.close())  # nothing read is lost, whatever stopped us
         out.flush()
+
+    status = _guarded(lambda: write(correlator.process(inputs)), finish, err)
     _summary(err, inputs, _reasons(counts))
     return status
 
 
 def _watch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     counts: Counter[str] = Counter()
-    alerts_sink = JsonLines(out, flush=True)
-    records: list[object] = []
+    sink = JsonLines(out, flush=True)
+    alerts = 0
 
-    def on_record(record: object) -> None:
-        counts[str(getattr(record, "reason", "?"))] += 1
+    def on_record(record: Record) -> None:
+        counts[record.reason] += 1
         if args.records:
-            records.append(record)
+            sink(record)
 
     monitor = Monitor(
         _rules(args),
-        correlator=None
-        if args.single_event
-        else Correlator(ttl=args.ttl, max_open=args.max_open, max_skew=args.max_skew),
+        correlator=None if args.single_event else _correlator(args),
         single_event=args.single_event,
         on_record=on_record,
     )
     inputs = _Inputs(args.paths, args)
-    status = 0
-    try:
+
+    def write(found: Iterable[Alert]) -> None:
+        nonlocal alerts
+        for alert in found:
+            sink(alert)
+            alerts += 1
+
+    def body() -> None:
         for event in inputs:
-            for alert in monitor.feed(event):
-                alerts_sink(alert)
-    except (ParseError, OSError) as exc:
-        print(f"correlog: {exc}", file=err)
-        status = 1
-    except KeyboardInterrupt:
-        status = 130
-    finally:
-        for alert in monitor.close():
-            alerts_sink(alert)
-        if args.records:
-            records_sink = JsonLines(out)
-            for record in records:
-                records_sink(record)  # type: ignore[arg-type]
+            write(monitor.feed(event))
+
+    def finish() -> None:
+        write(monitor.close())
         out.flush()
+
+    status = _guarded(body, finish, err)
     mode = "single-event" if args.single_event else "correlated"
-    _summary(err, inputs, f"{_reasons(counts)}; alerts {alerts_sink.written} ({mode})")
+    _summary(err, inputs, f"{_reasons(counts)}; alerts {alerts} ({mode})")
     return status
 
 
 def _events(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    import json
-
     inputs = _Inputs(args.paths, args)
-    status = 0
-    try:
+
+    def body() -> None:
         for event in inputs:
             out.write(json.dumps(event_to_json(event), separators=(",", ":")) + "\n")
-    except (ParseError, OSError) as exc:
-        print(f"correlog: {exc}", file=err)
-        status = 1
-    out.flush()
+
+    status = _guarded(body, out.flush, err)
     _summary(err, inputs, "events only")
     return status
 

@@ -21,6 +21,7 @@ generator straight to ``for`` loops (``iter(reader)``) so each event costs no ex
 
 from __future__ import annotations
 
+import csv
 import enum
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -273,3 +274,15 @@ def _join_quoted(line: str, lines: Iterator[str]) -> tuple[str, int]:
         if nxt.count('"') & 1:
             open_quotes = False
     return "\n".join(parts), extra
+
+
+_csv_reader = csv.reader
+
+
+def csv_row(line: str) -> list[str]:
+    """The fields of one CSV record (which a reader may have joined from several lines)."""
+    try:
+        return next(_csv_reader((line,)), [])
+    except csv.Error as exc:
+        # A record joined from several lines may still hold a bare newline outside quotes.
+        raise Malformed("bad csv", str(exc)) from None

@@ -12,7 +12,6 @@ Description is the rendered message; the Security log's records have Source ``Se
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Callable
 from datetime import tzinfo
@@ -20,7 +19,7 @@ from typing import ClassVar, Final
 
 from ..decoders import EVENT_IDS, decode_message
 from ..decoders._common import Malformed
-from ._core import ParseResult
+from ._core import ParseResult, csv_row
 from ._times import LocalTime
 
 __all__ = ["NAME", "EvtViewerParser", "sniff"]
@@ -30,21 +29,12 @@ NAME: Final = "evtviewer"
 _WIDTH: Final = 9
 _DATE: Final = re.compile(r"(\d{1,4})([/.-])(\d{1,2})\2(\d{1,4})").fullmatch
 _TIME: Final = re.compile(r"(\d{1,2}):(\d{2}):(\d{2})(?:\s*([AaPp])\.?[Mm]\.?)?").fullmatch
-_csv_row = csv.reader
-
-
-def _row(line: str) -> list[str]:
-    try:
-        return next(_csv_row((line,)), [])
-    except csv.Error as exc:
-        # A record joined from several lines may still hold a bare newline outside quotes.
-        raise Malformed("bad csv", str(exc)) from None
 
 
 def sniff(line: str) -> bool:
     """True when ``line`` looks like an Event Viewer CSV record."""
     try:
-        row = _row(line)
+        row = csv_row(line)
     except Malformed:
         return False
     return (
@@ -69,7 +59,7 @@ class EvtViewerParser:
 
     def __call__(self, line: str) -> ParseResult:
         """Parse one CSV record (its lines joined)."""
-        row = _row(line)
+        row = csv_row(line)
         if len(row) < _WIDTH:
             raise Malformed("too few fields", f"{len(row)} CSV fields, not {_WIDTH}")
         id_text = row[5].strip()

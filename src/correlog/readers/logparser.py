@@ -15,14 +15,13 @@ selected. ``EventLog`` may be a file path rather than a log name, so the Securit
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Sequence
 from datetime import tzinfo
 from typing import ClassVar, Final
 
 from ..decoders import EVENT_IDS, decode_message, decode_strings
 from ..decoders._common import Malformed
-from ._core import HEADER, ParseResult
+from ._core import HEADER, ParseResult, csv_row
 from ._times import LocalTime
 
 __all__ = ["COLUMNS", "NAME", "LogParserParser", "sniff"]
@@ -48,21 +47,12 @@ COLUMNS: Final = (
     "Data",
 )
 _REQUIRED: Final = ("EventID", "TimeGenerated", "ComputerName")
-_csv_row = csv.reader
-
-
-def _row(line: str) -> list[str]:
-    try:
-        return next(_csv_row((line,)), [])
-    except csv.Error as exc:
-        # A record joined from several lines may still hold a bare newline outside quotes.
-        raise Malformed("bad csv", str(exc)) from None
 
 
 def sniff(line: str) -> bool:
     """True for a LogParser EVT header row, or a ``SELECT *`` data row."""
     try:
-        row = _row(line)
+        row = csv_row(line)
     except Malformed:
         return False
     if "EventID" in row and "TimeGenerated" in row:
@@ -122,7 +112,7 @@ class LogParserParser:
 
     def __call__(self, line: str) -> ParseResult:
         """Parse one CSV record (its lines joined)."""
-        row = _row(line)
+        row = csv_row(line)
         if len(row) < self._width:
             if "EventID" in row:
                 self._use_columns(row)
