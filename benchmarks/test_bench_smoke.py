@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from correlog import EventKind, ProcessEvent
+from correlog import EventKind, ProcessEvent, Record
 
 from .cases import CASES, Case, Workload, make_workload
 from .run import main
@@ -131,7 +131,7 @@ def test_case_does_all_its_work(case: Case, work: Workload) -> None:
 
 def test_record_build_inputs_are_entries(work: Workload) -> None:
     entries = [entry for batch in work.entries for entry in batch]
-    assert all(isinstance(entry, list) and len(entry) == 16 for entry in entries)
+    assert all(isinstance(entry, list) and len(entry) == len(Record._fields) for entry in entries)
     assert all(len(batch) <= 256 for batch in work.entries)
 
 

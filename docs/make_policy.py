@@ -37,6 +37,8 @@ def render() -> str:
             fields += f" (+ `{rule.witness}`)"
         attributes = ", ".join(f"`{a}`" for a in rule.fields.values())
         sources = " > ".join(NAMES[str(k)] for k in rule.sources)
+        if rule.union:
+            sources = "all of " + sources.replace(" > ", ", ") + " (earlier wins a name)"
         why = rule.why
         if rule.agrees_with:
             why += f" (only when the event's `{rule.agrees_with}` agrees)"

@@ -258,6 +258,20 @@ def event_fields(draw: st.DrawFn, kind: EventKind) -> dict[str, Any]:
     if kind is not EventKind.EXITED:
         fields["creator_pid"] = draw(stream_creator_pids)
         fields["creator_image"] = draw(stream_creator_images)
+    if kind is EventKind.CREATED:
+        fields["command_line"] = draw(st.none() | st.sampled_from(["cmd /c whoami", "ping x"]))
+        fields["integrity"] = draw(st.none() | st.sampled_from(["High", "Medium"]))
+    if kind is EventKind.EXITED:
+        fields["exit_status"] = draw(st.none() | st.integers(0, 3))
+    fields["extra"] = draw(
+        st.none()
+        | st.dictionaries(
+            st.sampled_from(["Hashes", "CurrentDirectory", "TokenElevationType"]),
+            st.sampled_from(["a", "b"]),
+            min_size=1,
+            max_size=2,
+        )
+    )
     return fields
 
 
@@ -303,6 +317,7 @@ def streams(
                 time=t,
                 event_id=EVENT_IDS[kind],
                 record_number=numbers[i],
+                channel=draw(st.sampled_from([None, None, None, "sysmon"])),
                 **draw(event_fields(kind)),
             )
         )

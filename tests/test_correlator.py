@@ -240,6 +240,38 @@ class TestLifecycle:
         assert record.reason is Reason.OPEN
 
 
+class TestVistaFields:
+    def test_command_line_exit_status_integrity_and_extra_fields_are_merged(self) -> None:
+        corr = Correlator()
+        corr.feed(
+            created(
+                8,
+                command_line="cmd.exe /c whoami",
+                integrity="High",
+                extra={"TokenElevationType": "%%1937", "Shared": "from creation"},
+            )
+        )
+        [record] = corr.feed(exited(8, 1, exit_status=5, extra={"Shared": "from exit", "X": "y"}))
+        assert record.command_line == "cmd.exe /c whoami"
+        assert record.integrity == "High"
+        assert record.exit_status == 5
+        assert record.extra == {"TokenElevationType": "%%1937", "Shared": "from creation", "X": "y"}
+
+    def test_each_log_is_correlated_on_its_own(self) -> None:
+        """A Sysmon 1 and a 4688 for one process do not supersede each other."""
+        corr = Correlator()
+        corr.feed(created(8, rn=10, channel="sysmon"))
+        assert corr.feed(created(8, rn=500)) == []
+        assert ("iis02", 8) in corr
+        assert ("iis02", 8, "sysmon") in corr
+        [sysmon] = corr.feed(exited(8, 1, rn=11, channel="sysmon"))
+        [security] = corr.feed(exited(8, 1, rn=501))
+        assert (sysmon.channel, security.channel) == ("sysmon", None)
+        assert sysmon.status is security.status is Status.COMPLETE
+        # Record numbers count per log: Sysmon's small numbers start no Security epoch.
+        assert corr.stats.epochs == 0
+
+
 class TestClockGuard:
     def test_one_far_future_event_does_not_expire_everything(self) -> None:
         corr = Correlator(ttl=60, max_skew=3600)
@@ -298,13 +330,6 @@ class TestEpochs:
         [record] = corr.feed(exited(8, 2, rn=2))
         assert record.reason is Reason.EXITED
         assert corr.stats.epochs == 1
-
-    def test_other_channels_count_their_record_numbers_apart(self) -> None:
-        corr = Correlator()
-        corr.feed(created(8, rn=1000))
-        corr.feed(created(12, rn=5)._replace(channel="sysmon"))
-        corr.feed(created(16, rn=1001))
-        assert corr.stats.epochs == 0
 
 
 class TestUsage:

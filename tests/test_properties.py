@@ -123,9 +123,9 @@ def test_expired_records_had_been_quiet_for_ttl(events: list[ProcessEvent], ttl:
     for event in events:
         for record in corr.feed(event):
             if record.reason is Reason.EXPIRED:
-                assert corr.clock(record.host) - record.first_seen >= ttl * S  # type: ignore[operator]
+                assert corr.clock(record.host, record.channel) - record.first_seen >= ttl * S  # type: ignore[operator]
         for snap in corr.open_records():
-            assert corr.clock(snap.host) - snap.first_seen < ttl * S  # type: ignore[operator]
+            assert corr.clock(snap.host, snap.channel) - snap.first_seen < ttl * S  # type: ignore[operator]
 
 
 @given(st.data())

@@ -41,7 +41,7 @@ count), so eviction is O(1) amortised however many hosts there are.
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
 from typing import Any, Final
 
@@ -85,7 +85,12 @@ _INF: Final = float("inf")
     _PROV,
     _LAYOUT,
     _FIRST_SEEN,
-) = range(16)
+    _CHANNEL,
+    _CMDLINE,
+    _EXIT_STATUS,
+    _INTEGRITY,
+    _EXTRA,
+) = range(21)
 assert Record._fields == (
     "host",
     "pid",
@@ -103,9 +108,40 @@ assert Record._fields == (
     "provenance",
     "layout",
     "first_seen",
+    "channel",
+    "command_line",
+    "exit_status",
+    "integrity",
+    "extra",
 ), "entry slots must mirror Record's fields"
+assert ProcessEvent._fields == (
+    "kind",
+    "host",
+    "pid",
+    "time",
+    "event_id",
+    "record_number",
+    "image",
+    "user",
+    "domain",
+    "logon_id",
+    "own_account",
+    "creator_pid",
+    "creator_image",
+    "layout",
+    "channel",
+    "command_line",
+    "exit_status",
+    "integrity",
+    "extra",
+), "feed_many unpacks events positionally"
 
 _new_record = tuple.__new__
+
+
+def _union(known: Mapping[str, str] | None, more: Mapping[str, str]) -> Mapping[str, str]:
+    """Fields of ``known`` and ``more``; ``known`` (from earlier events) wins a shared name."""
+    return more if known is None else {**more, **known}
 
 
 @attrs.define(kw_only=True)
@@ -141,21 +177,20 @@ class CorrelatorStats:
 
 
 class _Host:
-    """Per-host state: the clock, the open entries (pid -> entry, in deadline order)."""
+    """Per host and log: the clock, the open entries (pid -> entry, in deadline order)."""
 
-    __slots__ = ("channels", "clock", "entries", "jump", "last_record", "name", "next_deadline")
+    __slots__ = ("channel", "clock", "entries", "jump", "last_record", "name", "next_deadline")
 
-    def __init__(self, name: str, clock: int) -> None:
+    def __init__(self, name: str, channel: str | None, clock: int) -> None:
         self.name = name
+        self.channel = channel
         self.clock = clock
         self.entries: dict[int, list[Any]] = {}
         self.next_deadline: float = _INF
         #: A far jump held by the guard: the time the next event must agree with.
         self.jump: int | None = None
-        #: Last Security-log record number (-1: none yet).
+        #: Last record number seen (-1: none yet).
         self.last_record = -1
-        #: Last record number of other channels (Sysmon, ...), by channel.
-        self.channels: dict[str, int] = {}
 
 
 class Correlator:
@@ -182,7 +217,8 @@ class Correlator:
         self._ttl = seconds(ttl)
         self._max_open = max_open
         self._max_skew = seconds(max_skew)
-        self._hosts: dict[str, _Host] = {}
+        #: Per (host, channel): each log of a host is correlated on its own.
+        self._hosts: dict[tuple[str, str | None], _Host] = {}
         self._fifo: deque[list[Any]] = deque()
         self._open = 0
         self._closed = False
@@ -215,20 +251,21 @@ class Correlator:
         return self._open
 
     def __contains__(self, key: object) -> bool:
-        """``(host, pid) in correlator``: is that process open?"""
-        if not isinstance(key, tuple) or len(key) != 2:
+        """``(host, pid) in correlator``: is that process open (``(host, pid, channel)`` for
+        another log than Security)?"""
+        if not isinstance(key, tuple) or len(key) not in (2, 3):
             return False
-        hs = self._hosts.get(key[0])
+        hs = self._hosts.get((key[0], key[2] if len(key) == 3 else None))
         return hs is not None and key[1] in hs.entries
 
-    def clock(self, host: str) -> int | None:
-        """The host's clock (ns), or None for a host never seen."""
-        hs = self._hosts.get(host)
+    def clock(self, host: str, channel: str | None = None) -> int | None:
+        """The host's clock (ns) for that log, or None for a host never seen."""
+        hs = self._hosts.get((host, channel))
         return None if hs is None else hs.clock
 
-    def snapshot(self, host: str, pid: int) -> Record | None:
+    def snapshot(self, host: str, pid: int, channel: str | None = None) -> Record | None:
         """The open entry for (host, pid) as a record with reason ``open``, or None."""
-        hs = self._hosts.get(host)
+        hs = self._hosts.get((host, channel))
         entry = None if hs is None else hs.entries.get(pid)
         if entry is None:
             return None
@@ -243,7 +280,7 @@ class Correlator:
             rec
             for entry in self._fifo
             if entry[_REASON] is None
-            and (rec := self.snapshot(entry[_HOST], entry[_PID])) is not None
+            and (rec := self.snapshot(entry[_HOST], entry[_PID], entry[_CHANNEL])) is not None
         ]
 
     # -- the verbs -------------------------------------------------------------------------
@@ -277,6 +314,7 @@ class Correlator:
         n_events = 0
         n_exited = 0
         cur: str | None = None
+        cur_channel: str | None = None
         hs: _Host = None  # type: ignore[assignment]  # set before first use (cur is None)
         ents: dict[int, list[Any]] = {}
         entry: list[Any] | None
@@ -300,6 +338,10 @@ class Correlator:
                         cimage,
                         layout,
                         channel,
+                        cmdline,
+                        exit_status,
+                        integrity,
+                        extra,
                     ) = ev  # type: ignore[misc]  # a HostEvent does not unpack: see below
                 except (TypeError, ValueError):
                     if not isinstance(ev, HostEvent):
@@ -309,21 +351,19 @@ class Correlator:
                     count = self._open
                     cur = None
                     continue
-                if host is not cur:
-                    hs_ = hosts.get(host)
+                if host is not cur or channel is not cur_channel:
+                    hs_ = hosts.get((host, channel))
                     if hs_ is None:
-                        hs_ = hosts[host] = _Host(host, t)
+                        hs_ = hosts[host, channel] = _Host(host, channel, t)
                     hs = hs_
                     ents = hs.entries
                     cur = host
+                    cur_channel = channel
                 # Record numbers: a decrease on one log starts a new epoch.
                 if rn is not None:
-                    if channel is None:
-                        if rn < hs.last_record:
-                            count -= self._new_epoch(hs, t, out)
-                        hs.last_record = rn
-                    else:
-                        count -= self._channel_record(hs, channel, rn, t, out)
+                    if rn < hs.last_record:
+                        count -= self._new_epoch(hs, t, out)
+                    hs.last_record = rn
                 # The host's clock, guarded against single far jumps.
                 clock = hs.clock
                 if t > clock:
@@ -363,6 +403,11 @@ class Correlator:
                                     (event_id, rn),
                                     layout,
                                     hs.clock,
+                                    channel,
+                                    cmdline,
+                                    exit_status,
+                                    integrity,
+                                    extra,
                                 ),
                             )
                         )
@@ -378,7 +423,10 @@ class Correlator:
                         entry[_IMAGE] = image
                     if entry[_LAYOUT] is None:
                         entry[_LAYOUT] = layout
+                    if extra is not None:
+                        entry[_EXTRA] = _union(entry[_EXTRA], extra)
                     entry[_END] = t
+                    entry[_EXIT_STATUS] = exit_status
                     entry[_STATUS] = _PARTIAL if entry[_START] is None else _COMPLETE
                     entry[_REASON] = _EXITED
                     entry[_PROV] += (event_id, rn)
@@ -418,6 +466,8 @@ class Correlator:
                             entry[_CIMAGE] = cimage
                         if entry[_LAYOUT] is None:
                             entry[_LAYOUT] = layout
+                        if extra is not None:
+                            entry[_EXTRA] = _union(entry[_EXTRA], extra)
                         entry[_PROV] += (event_id, rn)
                         continue
                     if user is None:
@@ -428,7 +478,19 @@ class Correlator:
                     n_events -= 1
                     raise UsageError(f"unknown event kind {kind!r} in {ev!r}")
                 # A new entry opens (a creation, or a token for a process not seen yet).
-                entry += (None, None, None, (event_id, rn), layout, hs.clock)
+                entry += (
+                    None,
+                    None,
+                    None,
+                    (event_id, rn),
+                    layout,
+                    hs.clock,
+                    channel,
+                    cmdline if kind is _C else None,
+                    None,
+                    integrity if kind is _C else None,
+                    extra,
+                )
                 if not ents:
                     hs.next_deadline = hs.clock + ttl
                 ents[pid] = entry
@@ -484,12 +546,9 @@ class Correlator:
         if not isinstance(time, int):
             raise UsageError(f"time must be int nanoseconds since the epoch, not {time!r}")
         out: list[Record] = []
-        if host is None:
-            targets = list(self._hosts.values())
-        else:
-            one = self._hosts.get(host)
-            targets = [] if one is None else [one]
-        for hs in targets:
+        for hs in list(self._hosts.values()):
+            if host is not None and hs.name != host:
+                continue
             if time > hs.clock:
                 hs.clock = time
                 hs.jump = None
@@ -508,7 +567,7 @@ class Correlator:
         out: list[Record] = []
         for entry in self._fifo:
             if entry[_REASON] is None:
-                del self._hosts[entry[_HOST]].entries[entry[_PID]]
+                del self._hosts[entry[_HOST], entry[_CHANNEL]].entries[entry[_PID]]
                 self._emit(entry, Reason.FLUSHED, out)
         self._fifo.clear()
         self._open = 0
@@ -547,7 +606,7 @@ class Correlator:
             entry = fifo.popleft()
             if entry[_REASON] is not None:
                 continue  # closed earlier; lazily deleted
-            del self._hosts[entry[_HOST]].entries[entry[_PID]]
+            del self._hosts[entry[_HOST], entry[_CHANNEL]].entries[entry[_PID]]
             evicted += 1
             self._emit(entry, Reason.EVICTED, out)
         return evicted
@@ -585,16 +644,12 @@ class Correlator:
         self.stats.epochs += 1
         return self._reset_clock(hs, t, out)
 
-    def _channel_record(self, hs: _Host, channel: str, rn: int, t: int, out: list[Record]) -> int:
-        last = hs.channels.get(channel, -1)
-        hs.channels[channel] = rn
-        return self._new_epoch(hs, t, out) if rn < last else 0
-
     def _host_event(self, ev: HostEvent, out: list[Record]) -> None:
         self.stats.host_events += 1
-        hs = self._hosts.get(ev.host)
+        # Host events come from the Security (or System) log: they act on its entries.
+        hs = self._hosts.get((ev.host, None))
         if hs is None:
-            hs = self._hosts[ev.host] = _Host(ev.host, ev.time)
+            hs = self._hosts[ev.host, None] = _Host(ev.host, None, ev.time)
         if ev.kind is HostEventKind.LOG_CLEARED:
             self._open -= self._new_epoch(hs, ev.time, out)
             hs.last_record = -1 if ev.record_number is None else ev.record_number

@@ -15,6 +15,7 @@ Build them with keywords; the field order is not part of the API.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from typing import NamedTuple
 
 __all__ = [
@@ -97,9 +98,21 @@ class ProcessEvent(NamedTuple):
     creator_pid: int | None = None
     creator_image: str | None = None
     layout: Layout | None = None
-    #: The log the event came from when it is not the Security log (``"sysmon"``). Record
-    #: numbers are compared within one log only.
+    #: The log the event came from when it is not the Security log (``"sysmon"``). Each log is
+    #: correlated on its own: record numbers and clocks are per host and log, and a Sysmon 1 and
+    #: a 4688 for one process make two records (which agree).
     channel: str | None = None
+    #: The command line (4688 v1+, Sysmon 1).
+    command_line: str | None = None
+    #: The exit code (4689 ``Status``); legacy 593 has none.
+    exit_status: int | None = None
+    #: The integrity level, in Sysmon's words (``Low``, ``Medium``, ``High``, ``System``): from
+    #: 4688 v2's mandatory label or Sysmon's IntegrityLevel.
+    integrity: str | None = None
+    #: Everything else the source said that a user may want, under the source's own field names
+    #: (Sysmon ``Hashes``, ``OriginalFileName``, ``CurrentDirectory``, ``ParentCommandLine``; 4688
+    #: ``TokenElevationType``, ...). Read-only; None when there is nothing.
+    extra: Mapping[str, str] | None = None
 
     @property
     def is_apid(self) -> bool:

@@ -74,7 +74,7 @@ class Monitor:
             None if single_event else (correlator if correlator is not None else Correlator())
         )
         self._on_record = on_record
-        self._fired: dict[tuple[str, int], set[str]] = {}
+        self._fired: dict[tuple[str, int, str | None], set[str]] = {}
         self._alerted: TTLCache[tuple[str, int], bool] = TTLCache(
             maxsize=dedup_size, ttl=seconds(dedup_ttl), timer=self._now
         )
@@ -103,8 +103,8 @@ class Monitor:
         records = self._correlator.feed(event)
         self._final(records, event, alerts)
         if isinstance(event, ProcessEvent):
-            key = (event.host, event.pid)
-            snap = self._correlator.snapshot(event.host, event.pid)
+            key = (event.host, event.pid, event.channel)
+            snap = self._correlator.snapshot(event.host, event.pid, event.channel)
             if snap is not None:
                 fired = self._fired.get(key)
                 if fired is None:
@@ -142,7 +142,7 @@ class Monitor:
         for record in records:
             if self._on_record is not None:
                 self._on_record(record)
-            fired = self._fired.pop((record.host, record.pid), None)
+            fired = self._fired.pop((record.host, record.pid, record.channel), None)
             self._ask(record, set() if fired is None else fired, event, alerts)
 
     def _ask(

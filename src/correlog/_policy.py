@@ -50,6 +50,9 @@ class MergeRule:
     sources: tuple[EventKind, ...]
     witness: str | None = None
     agrees_with: str | None = None
+    #: For a mapping-valued field: the union of every source's mapping, the earlier source
+    #: winning a name two share (None when no source has any).
+    union: bool = False
     why: str = ""
 
 
@@ -89,6 +92,32 @@ MERGE_POLICY: tuple[MergeRule, ...] = (
         sources=(_C, _T, _E),
         why="whichever event could tell the Windows generation",
     ),
+    MergeRule(
+        name="command line",
+        fields={"command_line": "command_line"},
+        sources=(_C,),
+        why="only the creation (4688 v1+, Sysmon 1) logs it",
+    ),
+    MergeRule(
+        name="exit status",
+        fields={"exit_status": "exit_status"},
+        sources=(_E,),
+        why="only the exit (4689) logs it",
+    ),
+    MergeRule(
+        name="integrity",
+        fields={"integrity": "integrity"},
+        sources=(_C,),
+        why="4688 v2's mandatory label, Sysmon 1's IntegrityLevel",
+    ),
+    MergeRule(
+        name="extra",
+        fields={"extra": "extra"},
+        sources=(_C, _T, _E),
+        union=True,
+        why="every source-specific field any event named; for a name two events share, the "
+        "creation's value",
+    ),
 )
 
 
@@ -111,6 +140,14 @@ def merge(events: Iterable[ProcessEvent]) -> dict[str, Any]:
         if rule.witness is not None:
             merged[rule.witness] = None
         first_attr = next(iter(rule.fields.values()))
+        if rule.union:
+            combined: dict[str, Any] = {}
+            for kind in rule.sources:
+                for event in by_kind.get(kind, ()):
+                    for name, value in (getattr(event, first_attr) or {}).items():
+                        combined.setdefault(name, value)
+            merged[next(iter(rule.fields))] = combined or None
+            continue
         chosen: ProcessEvent | None = None
         for kind in rule.sources:
             for event in by_kind.get(kind, ()):

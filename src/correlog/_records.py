@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import attrs
@@ -75,6 +76,13 @@ class Record(NamedTuple):
     layout: Layout | None
     #: The host's clock (ns) when the correlator opened the entry; ``ttl`` counts from here.
     first_seen: int
+    #: The log the events came from, when not the Security log (``"sysmon"``).
+    channel: str | None = None
+    command_line: str | None = None
+    exit_status: int | None = None
+    integrity: str | None = None
+    #: Source-specific fields of every event folded in (see :attr:`ProcessEvent.extra`).
+    extra: Mapping[str, str] | None = None
 
     @property
     def events(self) -> tuple[int, ...]:
@@ -105,6 +113,11 @@ class Record(NamedTuple):
             "events": list(self.events),
             "record_numbers": list(self.record_numbers),
             "layout": None if self.layout is None else str(self.layout),
+            "channel": self.channel,
+            "command_line": self.command_line,
+            "exit_status": self.exit_status,
+            "integrity": self.integrity,
+            "extra": None if self.extra is None else dict(self.extra),
         }
 
 

@@ -54,5 +54,10 @@ def single_record(event: ProcessEvent) -> Record | None:
             (event.event_id, event.record_number),
             event.layout,
             t,
+            event.channel,
+            event.command_line,
+            event.exit_status,
+            event.integrity,
+            event.extra,
         ),
     )

@@ -67,6 +67,10 @@ if ProcessEvent._fields != (
     "creator_image",
     "layout",
     "channel",
+    "command_line",
+    "exit_status",
+    "integrity",
+    "extra",
 ) or HostEvent._fields != ("kind", "host", "time", "event_id", "record_number", "dropped"):
     raise ImportError("correlog.decoders builds events positionally: update it to the new fields")
 

@@ -337,6 +337,10 @@ def _created(
             None,
             layout,
             None,
+            None,
+            None,
+            None,
+            None,
         ),
     )
 
@@ -374,6 +378,10 @@ def _exited(
             None,
             None,
             layout,
+            None,
+            None,
+            None,
+            None,
             None,
         ),
     )
@@ -415,6 +423,10 @@ def _token(
             cpid,
             _value_get(assigning_image_s) or value(assigning_image_s),
             _XP_2003,
+            None,
+            None,
+            None,
+            None,
             None,
         ),
     )

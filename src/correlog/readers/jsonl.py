@@ -50,6 +50,10 @@ def event_to_json(event: Event) -> dict[str, Any]:
             "creator_image": event.creator_image,
             "layout": None if event.layout is None else event.layout.value,
             "channel": event.channel,
+            "command_line": event.command_line,
+            "exit_status": event.exit_status,
+            "integrity": event.integrity,
+            "extra": None if event.extra is None else dict(event.extra),
         }
     return {
         "kind": event.kind.value,
@@ -101,6 +105,10 @@ def event_from_json(data: Mapping[str, Any]) -> Event:
             creator_image=get.text("creator_image", required=False),
             layout=layout,
             channel=get.text("channel", required=False),
+            command_line=get.text("command_line", required=False),
+            exit_status=get.integer("exit_status", required=False),
+            integrity=get.text("integrity", required=False),
+            extra=get.fields("extra"),
         )
     host_kind = _HOST_KINDS.get(kind_text)
     if host_kind is None:
@@ -142,6 +150,16 @@ class _Fields:
         if not isinstance(found, str):
             raise Malformed("bad json event", f"{key!r} must be a string, not {found!r}")
         return _intern(found)
+
+    def fields(self, key: str) -> dict[str, str] | None:
+        found = self._get(key, False)
+        if found is None:
+            return None
+        if not isinstance(found, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in found.items()
+        ):
+            raise Malformed("bad json event", f"{key!r} must map names to strings")
+        return found
 
     def host(self) -> str:
         return host_name(self.text("host"))
