@@ -272,6 +272,50 @@ class TestVistaFields:
         assert corr.stats.epochs == 0
 
 
+class TestCreatorMemo:
+    W3WP = r"C:\WINDOWS\system32\inetsrv\w3wp.exe"
+
+    def test_a_creator_that_expired_still_names_its_childrens_creator_image(self) -> None:
+        corr = Correlator(ttl=60)
+        corr.feed(created(3120, image=self.W3WP, creator_pid=4))
+        [expired] = corr.feed(created(40, 100, creator_pid=8))  # w3wp outlives the ttl
+        assert expired.pid == 3120
+        corr.feed(created(44, 101, creator_pid=3120))
+        child = corr.snapshot("iis02", 44)
+        assert child is not None
+        assert child.creator_image == self.W3WP
+
+    def test_an_evicted_creator_is_remembered_too(self) -> None:
+        corr = Correlator(max_open=1)
+        corr.feed(created(3120, image=self.W3WP, creator_pid=4))
+        corr.feed(created(44, 1, creator_pid=3120))  # evicts w3wp's entry
+        child = corr.snapshot("iis02", 44)
+        assert child is not None
+        assert child.creator_image == self.W3WP
+
+    def test_an_exit_or_a_new_process_on_the_pid_forgets_it(self) -> None:
+        corr = Correlator(ttl=60)
+        corr.feed(created(3120, image=self.W3WP, creator_pid=4))
+        corr.feed(created(40, 100, creator_pid=8))
+        corr.feed(exited(3120, 101))  # orphan now: w3wp is gone
+        corr.feed(created(44, 102, creator_pid=3120))
+        child = corr.snapshot("iis02", 44)
+        assert child is not None
+        assert child.creator_image is None
+
+    def test_the_memo_is_bounded(self) -> None:
+        corr = Correlator(ttl=1, memo_size=2)
+        for i, pid in enumerate((100, 104, 108)):
+            corr.feed(created(pid, i * 10, image=f"p{pid}.exe"))
+        corr.feed(created(200, 100.5))  # expires 108; the memo keeps the newest two
+        for creator in (100, 104, 108):
+            corr.feed(created(300 + creator, 101, creator_pid=creator))
+        images = {r.creator_pid: r.creator_image for r in corr.close() if r.pid > 300}
+        assert images == {100: None, 104: "p104.exe", 108: "p108.exe"}
+        with pytest.raises(UsageError):
+            Correlator(memo_size=-1)
+
+
 class TestClockGuard:
     def test_one_far_future_event_does_not_expire_everything(self) -> None:
         corr = Correlator(ttl=60, max_skew=3600)

@@ -33,6 +33,11 @@ Epochs. Record numbers only grow within one log. A decrease on a host's Security
 log-clear event, starts a new epoch: the clock is reset to the new event's time (it may go back)
 and open entries are re-based onto it, so they neither expire at once nor live forever.
 
+Creator images. A 592 names its creator's pid, not its image. The correlator takes the image
+from the creator's open entry; when that entry already closed by expiry or eviction (a long-lived
+w3wp.exe outlives any ttl) a small per-host memo of such images answers instead. Exits and new
+creations drop a pid from the memo, so it never names a process that is known to be gone.
+
 Eviction order is arrival order across all hosts, kept in a FIFO of entries with lazy deletion
 (closed entries are skipped, and the FIFO is compacted once it holds more than twice the open
 count), so eviction is O(1) amortised however many hosts there are.
@@ -179,7 +184,16 @@ class CorrelatorStats:
 class _Host:
     """Per host and log: the clock, the open entries (pid -> entry, in deadline order)."""
 
-    __slots__ = ("channel", "clock", "entries", "jump", "last_record", "name", "next_deadline")
+    __slots__ = (
+        "channel",
+        "clock",
+        "entries",
+        "gone",
+        "jump",
+        "last_record",
+        "name",
+        "next_deadline",
+    )
 
     def __init__(self, name: str, channel: str | None, clock: int) -> None:
         self.name = name
@@ -191,6 +205,9 @@ class _Host:
         self.jump: int | None = None
         #: Last record number seen (-1: none yet).
         self.last_record = -1
+        #: pid -> image of processes whose entry closed while they may still be running
+        #: (expired, evicted): a child created later still learns its creator's image.
+        self.gone: dict[int, str] = {}
 
 
 class Correlator:
@@ -199,6 +216,8 @@ class Correlator:
     ``ttl``: seconds of a host's own clock after which an open entry is emitted as ``expired``.
     ``max_open``: the most entries open at once, over all hosts; the oldest is ``evicted`` beyond.
     ``max_skew``: seconds a host's clock may jump on one event's word (see the module docs).
+    ``memo_size``: per host and log, how many images of processes that expired or were evicted
+    (so may still be running) are remembered, for the creator image of children created later.
 
     The verbs are :meth:`feed`, :meth:`feed_many`, :meth:`advance` and :meth:`close`; each returns
     the records that became final, in emission order. No I/O, no threads, no wall clock: time
@@ -206,7 +225,12 @@ class Correlator:
     """
 
     def __init__(
-        self, *, ttl: float = 3600.0, max_open: int = 100_000, max_skew: float = 3600.0
+        self,
+        *,
+        ttl: float = 3600.0,
+        max_open: int = 100_000,
+        max_skew: float = 3600.0,
+        memo_size: int = 1024,
     ) -> None:
         if not ttl > 0:
             raise UsageError(f"ttl must be a positive number of seconds, not {ttl!r}")
@@ -214,6 +238,9 @@ class Correlator:
             raise UsageError(f"max_open must be a positive integer, not {max_open!r}")
         if not max_skew > 0:
             raise UsageError(f"max_skew must be a positive number of seconds, not {max_skew!r}")
+        if isinstance(memo_size, bool) or not isinstance(memo_size, int) or memo_size < 0:
+            raise UsageError(f"memo_size must be a non-negative integer, not {memo_size!r}")
+        self._memo_size = memo_size
         self._ttl = seconds(ttl)
         self._max_open = max_open
         self._max_skew = seconds(max_skew)
@@ -383,6 +410,8 @@ class Correlator:
                 if kind is _E:
                     entry = ents.pop(pid, None)
                     if entry is None:
+                        if hs.gone:
+                            hs.gone.pop(pid, None)  # it has exited now
                         emit(
                             _new_record(
                                 Record,
@@ -445,6 +474,11 @@ class Correlator:
                         creator = ents.get(cpid)
                         if creator is not None:
                             cimage = creator[_IMAGE]
+                        elif hs.gone:
+                            cimage = hs.gone.get(cpid)
+                    if hs.gone:
+                        # A new process holds this pid now: what was remembered under it is stale.
+                        hs.gone.pop(pid, None)
                     if user is None:
                         entry = [host, pid, image, None, None, None, None, cpid, cimage, t]
                     else:
@@ -595,7 +629,9 @@ class Correlator:
                 break
             expired.append(pid)
         for pid in expired:
-            self._emit(ents.pop(pid), Reason.EXPIRED, out)
+            entry = ents.pop(pid)
+            self._remember(hs, entry)
+            self._emit(entry, Reason.EXPIRED, out)
         return len(expired)
 
     def _evict(self, count: int, out: list[Record]) -> int:
@@ -606,10 +642,23 @@ class Correlator:
             entry = fifo.popleft()
             if entry[_REASON] is not None:
                 continue  # closed earlier; lazily deleted
-            del self._hosts[entry[_HOST], entry[_CHANNEL]].entries[entry[_PID]]
+            hs = self._hosts[entry[_HOST], entry[_CHANNEL]]
+            del hs.entries[entry[_PID]]
+            self._remember(hs, entry)
             evicted += 1
             self._emit(entry, Reason.EVICTED, out)
         return evicted
+
+    def _remember(self, hs: _Host, entry: list[Any]) -> None:
+        """Keep the image of a process whose entry closed before its exit was seen."""
+        image = entry[_IMAGE]
+        if image is None:
+            return
+        gone = hs.gone
+        gone.pop(entry[_PID], None)
+        gone[entry[_PID]] = image
+        if len(gone) > self._memo_size:
+            del gone[next(iter(gone))]
 
     def _compact(self) -> None:
         self._fifo = deque(entry for entry in self._fifo if entry[_REASON] is None)
