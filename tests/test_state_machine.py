@@ -70,10 +70,12 @@ class Model:
 
     def feed(self, ev: ProcessEvent) -> list[Summary]:
         out: list[Summary] = []
-        self._tick(ev.host, ev.time, out)
         key = (ev.host, ev.pid)
         mine = [ev.event_id, ev.record_number]
+        # A host's clock starts at its first event; then only events that open an entry move it.
+        self.clock.setdefault(ev.host, ev.time)
         if ev.kind is EventKind.CREATED:
+            self._tick(ev.host, ev.time, out)
             if key in self.open:
                 self._close(key, Reason.SUPERSEDED, out)
             self._open(key, mine, True, out)
@@ -81,6 +83,7 @@ class Model:
             if key in self.open:
                 self.open[key][1].extend(mine)
             else:
+                self._tick(ev.host, ev.time, out)
                 self._open(key, mine, False, out)
         elif key in self.open:
             self.open[key][1].extend(mine)

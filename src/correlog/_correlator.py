@@ -22,15 +22,18 @@ Every process event ends up in exactly one emitted record:
 * when more than ``max_open`` entries are open, the oldest closes (``evicted``);
 * :meth:`Correlator.close` closes the rest (``flushed``).
 
-Clocks. There is no wall clock in here. Each host has its own clock: the latest event time seen
-from it, guarded against nonsense. A jump of more than ``max_skew`` (forwards or backwards) takes
+Clocks. There is no wall clock in here. Each host (and log) has its own clock: it starts at the
+host's first event and then follows the events that open entries (creations, and tokens for
+processes not seen yet), guarded against nonsense. Exits only close entries: they neither move
+the clock nor expire anything, so an exit that arrives after its process's deadline still
+completes it (and costs the hot path nothing more). A jump of more than ``max_skew`` (forwards or backwards) takes
 effect only when the host's next event agrees with it (within ``max_skew``); a single corrupt or
 skewed record is folded in normally but cannot expire every open entry or freeze the clock. An
 entry's ttl counts from its host's clock when it opened (``Record.first_seen``), so within a host
 the open entries are in deadline order and expiry only ever looks at the oldest.
 
-Epochs. Record numbers only grow within one log. A decrease on a host's Security log, or a
-log-clear event, starts a new epoch: the clock is reset to the new event's time (it may go back)
+Epochs. Record numbers only grow within one log. A decrease (seen on an event that opens an
+entry) on one of a host's logs, or a log-clear event, starts a new epoch: the clock is reset to the new event's time (it may go back)
 and open entries are re-based onto it, so they neither expire at once nor live forever.
 
 Creator images. A 592 names its creator's pid, not its image. The correlator takes the image
@@ -386,26 +389,6 @@ class Correlator:
                     ents = hs.entries
                     cur = host
                     cur_channel = channel
-                # Record numbers: a decrease on one log starts a new epoch.
-                if rn is not None:
-                    if rn < hs.last_record:
-                        count -= self._new_epoch(hs, t, out)
-                    hs.last_record = rn
-                # The host's clock, guarded against single far jumps.
-                clock = hs.clock
-                if t > clock:
-                    if t - clock <= max_skew:
-                        hs.clock = t
-                        if hs.jump is not None:
-                            hs.jump = None
-                        if t >= hs.next_deadline:
-                            count -= self._expire(hs, out)
-                    else:
-                        count -= self._far(hs, t, out)
-                elif clock - t > max_skew:
-                    count -= self._far(hs, t, out)
-                elif hs.jump is not None:
-                    hs.jump = None
                 n_events += 1
                 if kind is _E:
                     entry = ents.pop(pid, None)
@@ -462,6 +445,50 @@ class Correlator:
                     emit(_new_record(Record, entry))
                     n_exited += 1
                     continue
+                if kind is _T:
+                    entry = ents.get(pid)
+                    if entry is not None:
+                        if user is not None and entry[_OWNER_SRC] is not _T:
+                            entry[_USER] = user
+                            entry[_DOMAIN] = domain
+                            entry[_LOGON] = logon_id
+                            entry[_OWNER_SRC] = _T
+                        if entry[_IMAGE] is None:
+                            entry[_IMAGE] = image
+                        known = entry[_CPID]
+                        if known is None:
+                            entry[_CPID] = known = cpid
+                        if entry[_CIMAGE] is None and (cpid is None or cpid == known):
+                            entry[_CIMAGE] = cimage
+                        if entry[_LAYOUT] is None:
+                            entry[_LAYOUT] = layout
+                        if extra is not None:
+                            entry[_EXTRA] = _union(entry[_EXTRA], extra)
+                        entry[_PROV] += (event_id, rn)
+                        continue
+                elif kind is not _C:
+                    n_events -= 1
+                    raise UsageError(f"unknown event kind {kind!r} in {ev!r}")
+                # An entry opens: only these events move the host's clock and check its record
+                # numbers (exits just close; see the module docs).
+                if rn is not None:
+                    if rn < hs.last_record:
+                        count -= self._new_epoch(hs, t, out)
+                    hs.last_record = rn
+                clock = hs.clock
+                if t > clock:
+                    if t - clock <= max_skew:
+                        hs.clock = t
+                        if hs.jump is not None:
+                            hs.jump = None
+                        if t >= hs.next_deadline:
+                            count -= self._expire(hs, out)
+                    else:
+                        count -= self._far(hs, t, out)
+                elif clock - t > max_skew:
+                    count -= self._far(hs, t, out)
+                elif hs.jump is not None:
+                    hs.jump = None
                 if kind is _C:
                     old = ents.pop(pid, None)
                     if old is not None:
@@ -483,34 +510,10 @@ class Correlator:
                         entry = [host, pid, image, None, None, None, None, cpid, cimage, t]
                     else:
                         entry = [host, pid, image, user, domain, logon_id, _C, cpid, cimage, t]
-                elif kind is _T:
-                    entry = ents.get(pid)
-                    if entry is not None:
-                        if user is not None and entry[_OWNER_SRC] is not _T:
-                            entry[_USER] = user
-                            entry[_DOMAIN] = domain
-                            entry[_LOGON] = logon_id
-                            entry[_OWNER_SRC] = _T
-                        if entry[_IMAGE] is None:
-                            entry[_IMAGE] = image
-                        known = entry[_CPID]
-                        if known is None:
-                            entry[_CPID] = known = cpid
-                        if entry[_CIMAGE] is None and (cpid is None or cpid == known):
-                            entry[_CIMAGE] = cimage
-                        if entry[_LAYOUT] is None:
-                            entry[_LAYOUT] = layout
-                        if extra is not None:
-                            entry[_EXTRA] = _union(entry[_EXTRA], extra)
-                        entry[_PROV] += (event_id, rn)
-                        continue
-                    if user is None:
-                        entry = [host, pid, image, None, None, None, None, cpid, cimage, None]
-                    else:
-                        entry = [host, pid, image, user, domain, logon_id, _T, cpid, cimage, None]
+                elif user is None:
+                    entry = [host, pid, image, None, None, None, None, cpid, cimage, None]
                 else:
-                    n_events -= 1
-                    raise UsageError(f"unknown event kind {kind!r} in {ev!r}")
+                    entry = [host, pid, image, user, domain, logon_id, _T, cpid, cimage, None]
                 # A new entry opens (a creation, or a token for a process not seen yet).
                 entry += (
                     None,
