@@ -26,15 +26,17 @@ Clocks. There is no wall clock in here. Each host (and log) has its own clock: i
 host's first event and then follows the events that open entries (creations, and tokens for
 processes not seen yet), guarded against nonsense. Exits only close entries: they neither move
 the clock nor expire anything, so an exit that arrives after its process's deadline still
-completes it (and costs the hot path nothing more). A jump of more than ``max_skew`` (forwards or backwards) takes
-effect only when the host's next event agrees with it (within ``max_skew``); a single corrupt or
-skewed record is folded in normally but cannot expire every open entry or freeze the clock. An
-entry's ttl counts from its host's clock when it opened (``Record.first_seen``), so within a host
-the open entries are in deadline order and expiry only ever looks at the oldest.
+completes it (and costs the hot path nothing more). A jump of more than ``max_skew`` (forwards
+or backwards) takes effect only when the host's next opening event agrees with it (within
+``max_skew``); a single corrupt or skewed record is folded in normally but cannot expire every
+open entry or freeze the clock. An entry's ttl counts from its host's clock when it opened
+(``Record.first_seen``), so within a host the open entries are in deadline order and expiry only
+ever looks at the oldest.
 
 Epochs. Record numbers only grow within one log. A decrease (seen on an event that opens an
-entry) on one of a host's logs, or a log-clear event, starts a new epoch: the clock is reset to the new event's time (it may go back)
-and open entries are re-based onto it, so they neither expire at once nor live forever.
+entry) on one of a host's logs, or a log-clear event, starts a new epoch: the clock is reset to
+the new event's time (it may go back) and open entries are re-based onto it, so they neither
+expire at once nor live forever.
 
 Creator images. A 592 names its creator's pid, not its image. The correlator takes the image
 from the creator's open entry; when that entry already closed by expiry or eviction (a long-lived
