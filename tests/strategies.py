@@ -283,13 +283,16 @@ def streams(
     max_step: int = 30 * S,
     jumps: bool = False,
     shuffled_records: bool = False,
-) -> list[ProcessEvent]:
+    lifecycle: bool = False,
+) -> list[ProcessEvent | HostEvent]:
     """A stream of process events over a few hosts and pids.
 
     Every event has a unique record number, so ``(event_id, record_number)`` identifies it in a
     record's provenance. Per host, times never go back unless ``jumps`` (then they may leap far
     forwards or backwards, to exercise the clock guard); record numbers grow unless
-    ``shuffled_records`` (then they come in any order, to exercise epochs).
+    ``shuffled_records`` (then they come in any order, to exercise epochs). With ``lifecycle``,
+    host events (restart, log clear, dropped audits) are mixed in; they are not process events
+    and carry no record number, so provenance still names process events only.
     """
     n = draw(st.integers(min_value=0, max_value=max_size))
     if shuffled_records:
@@ -299,7 +302,7 @@ def streams(
     else:
         numbers = list(range(1, n + 1))
     clock: dict[str, int] = {}
-    out: list[ProcessEvent] = []
+    out: list[ProcessEvent | HostEvent] = []
     for i in range(n):
         host = draw(stream_hosts)
         kind = draw(st.sampled_from(KINDS))
@@ -309,6 +312,15 @@ def streams(
         else:
             t += draw(st.integers(min_value=0, max_value=max_step))
         clock[host] = t
+        if lifecycle and draw(st.integers(0, 14)) == 0:
+            out.append(
+                HostEvent(
+                    kind=draw(st.sampled_from(list(HostEventKind))),
+                    host=host,
+                    time=t,
+                    event_id=0,
+                )
+            )
         out.append(
             ProcessEvent(
                 kind=kind,

@@ -17,6 +17,8 @@ from correlog import (
     Record,
     Status,
     UsageError,
+    format_process_id,
+    process_id,
 )
 
 S = 1_000_000_000
@@ -359,21 +361,81 @@ class TestEpochs:
         # 8 was re-based onto the new clock, so it neither expired at once nor lives forever.
         assert {r.pid for r in corr.feed(created(20, 60, rn=3))} == {8, 12}
 
-    def test_a_log_clear_starts_a_new_epoch_and_keeps_running_processes(self) -> None:
+    def test_a_log_clear_closes_open_processes_and_starts_a_new_epoch(self) -> None:
         corr = Correlator()
         corr.feed(created(8, rn=100))
-        corr.feed(
-            HostEvent(
-                kind=HostEventKind.LOG_CLEARED,
-                host="iis02",
-                time=T0 + S,
-                event_id=517,
-                record_number=1,
-            )
+        clear = HostEvent(
+            kind=HostEventKind.LOG_CLEARED, host="iis02", time=T0 + S, event_id=517, record_number=1
         )
-        [record] = corr.feed(exited(8, 2, rn=2))
-        assert record.reason is Reason.EXITED
+        [cleared] = corr.feed(clear)
+        assert (cleared.pid, cleared.reason) == (8, Reason.LOG_CLEARED)
         assert corr.stats.epochs == 1
+        # Its exit, logged in the new log, is an orphan: nothing is lost, nothing merged wrongly.
+        [orphan] = corr.feed(exited(8, 2, rn=2))
+        assert orphan.reason is Reason.ORPHAN
+        assert corr.stats.epochs == 1  # record 2 after the clear's record 1 is no decrease
+
+
+class TestHostLifecycle:
+    def test_a_restart_closes_every_process_of_the_host_in_every_log(self) -> None:
+        corr = Correlator()
+        corr.feed(created(8))
+        corr.feed(created(8, channel="sysmon"))
+        corr.feed(created(12, host="other"))
+        start = HostEvent(kind=HostEventKind.HOST_STARTED, host="iis02", time=T0 + S, event_id=512)
+        closed = corr.feed(start)
+        assert [(r.pid, r.channel, r.reason) for r in closed] == [
+            (8, None, Reason.HOST_RESTART),
+            (8, "sysmon", Reason.HOST_RESTART),
+        ]
+        assert ("other", 12) in corr
+
+    def test_dropped_audits_mark_open_processes_and_those_from_the_gap(self) -> None:
+        corr = Correlator()
+        corr.feed(created(8, 0))
+        lost = HostEvent(
+            kind=HostEventKind.AUDITS_DISCARDED,
+            host="iis02",
+            time=T0 + 5 * S,
+            event_id=516,
+            dropped=37,
+        )
+        assert corr.feed(lost) == []
+        corr.feed(created(12, 4))  # its first event predates the report: it is in the gap
+        corr.feed(created(16, 6))
+        flags = {r.pid: r.audits_lost for r in corr.close()}
+        assert flags == {8: True, 12: True, 16: False}
+        assert corr.stats.audits_lost == 1
+
+
+class TestProcessIds:
+    def test_ids_are_stable_unique_and_name_the_creator(self) -> None:
+        def run() -> list[Record]:
+            corr = Correlator()
+            out = feed_all(
+                corr,
+                created(3120, 0, rn=1, image="w3wp.exe"),
+                created(40, 1, rn=2, creator_pid=3120),
+                exited(40, 2, rn=3),
+                created(40, 3, rn=4, creator_pid=3120),  # the pid reused: a new process
+            )
+            return out + corr.close()
+
+        first, second = run(), run()
+        assert [r.process_id for r in first] == [r.process_id for r in second]
+        ids = [r.process_id for r in first]
+        assert len(set(ids)) == len(ids) == 3
+        w3wp = next(r for r in first if r.pid == 3120)
+        children = [r for r in first if r.pid == 40]
+        assert all(r.creator_process_id == w3wp.process_id for r in children)
+        assert w3wp.creator_process_id is None
+        assert w3wp.process_id == process_id("iis02", None, 3120, T0, 1)
+
+    def test_the_id_renders_like_a_guid_of_its_parts(self) -> None:
+        value = process_id("iis02", None, 0x1A4, 0x10, 7)
+        text = format_process_id(value)
+        assert text.split("-")[1:] == ["000001a4", "0000000000000010", "0000000000000007"]
+        assert process_id("iis02", "sysmon", 0x1A4, 0x10, 7) != value
 
 
 class TestUsage:

@@ -20,7 +20,7 @@ from ._events import (
 )
 from ._monitor import Monitor
 from ._policy import MERGE_POLICY, MergeRule, merge
-from ._records import Alert, Reason, Record, Status
+from ._records import Alert, Reason, Record, Status, format_process_id, process_id
 from ._single import is_sufficient, single_record
 from ._time import from_datetime, iso, parse_iso, to_datetime
 from .readers import FORMATS, EventReader, ReadStats, read
@@ -51,11 +51,13 @@ __all__ = [
     "Status",
     "UsageError",
     "__version__",
+    "format_process_id",
     "from_datetime",
     "is_sufficient",
     "iso",
     "merge",
     "parse_iso",
+    "process_id",
     "read",
     "single_record",
     "to_datetime",

@@ -59,7 +59,7 @@ import attrs
 
 from ._errors import UsageError
 from ._events import Event, EventKind, HostEvent, HostEventKind, ProcessEvent
-from ._records import Reason, Record, Status
+from ._records import Reason, Record, Status, host_seed
 from ._time import seconds
 
 __all__ = ["Correlator", "CorrelatorStats"]
@@ -76,6 +76,8 @@ _SUPERSEDED: Final = Reason.SUPERSEDED
 _ORPHAN: Final = Reason.ORPHAN
 _EVENT_TYPES: Final = (ProcessEvent, HostEvent)
 _INF: Final = float("inf")
+_NEVER: Final = -(2**63)
+_M64: Final = 0xFFFF_FFFF_FFFF_FFFF
 
 # Slots of an entry list: the Record fields, in order.
 (
@@ -100,7 +102,10 @@ _INF: Final = float("inf")
     _EXIT_STATUS,
     _INTEGRITY,
     _EXTRA,
-) = range(21)
+    _PROCESS_ID,
+    _CREATOR_PROCESS_ID,
+    _AUDITS_LOST,
+) = range(24)
 assert Record._fields == (
     "host",
     "pid",
@@ -123,6 +128,9 @@ assert Record._fields == (
     "exit_status",
     "integrity",
     "extra",
+    "process_id",
+    "creator_process_id",
+    "audits_lost",
 ), "entry slots must mirror Record's fields"
 assert ProcessEvent._fields == (
     "kind",
@@ -172,6 +180,8 @@ class CorrelatorStats:
     epochs: int = 0
     #: The most entries open at once.
     peak_open: int = 0
+    #: Reports of dropped audits (516, 1101) seen.
+    audits_lost: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready numbers."""
@@ -183,6 +193,7 @@ class CorrelatorStats:
             "clock_jumps": self.clock_jumps,
             "epochs": self.epochs,
             "peak_open": self.peak_open,
+            "audits_lost": self.audits_lost,
         }
 
 
@@ -196,8 +207,10 @@ class _Host:
         "gone",
         "jump",
         "last_record",
+        "lost_until",
         "name",
         "next_deadline",
+        "seed",
     )
 
     def __init__(self, name: str, channel: str | None, clock: int) -> None:
@@ -210,9 +223,13 @@ class _Host:
         self.jump: int | None = None
         #: Last record number seen (-1: none yet).
         self.last_record = -1
-        #: pid -> image of processes whose entry closed while they may still be running
-        #: (expired, evicted): a child created later still learns its creator's image.
-        self.gone: dict[int, str] = {}
+        #: pid -> (image, process id) of processes whose entry closed while they may still be
+        #: running (expired, evicted): a child created later still learns its creator.
+        self.gone: dict[int, tuple[str | None, int]] = {}
+        #: Host CRC, shifted into place for :func:`process_id`.
+        self.seed = host_seed(name, channel) << 32
+        #: Processes whose first event is at or before this time may miss events (516, 1101).
+        self.lost_until = _NEVER
 
 
 class Correlator:
@@ -422,6 +439,10 @@ class Correlator:
                                     exit_status,
                                     integrity,
                                     extra,
+                                    (((hs.seed | pid) << 64 | (t & _M64)) << 64)
+                                    | (_M64 if rn is None else rn & _M64),
+                                    None,
+                                    t <= hs.lost_until,
                                 ),
                             )
                         )
@@ -499,12 +520,19 @@ class Correlator:
                         old[_REASON] = _SUPERSEDED
                         emit(_new_record(Record, old))
                         records[_SUPERSEDED] += 1
-                    if cimage is None and cpid is not None:
+                    creator_id = None
+                    if cpid is not None:
                         creator = ents.get(cpid)
                         if creator is not None:
-                            cimage = creator[_IMAGE]
+                            if cimage is None:
+                                cimage = creator[_IMAGE]
+                            creator_id = creator[_PROCESS_ID]
                         elif hs.gone:
-                            cimage = hs.gone.get(cpid)
+                            known_creator = hs.gone.get(cpid)
+                            if known_creator is not None:
+                                if cimage is None:
+                                    cimage = known_creator[0]
+                                creator_id = known_creator[1]
                     if hs.gone:
                         # A new process holds this pid now: what was remembered under it is stale.
                         hs.gone.pop(pid, None)
@@ -512,10 +540,13 @@ class Correlator:
                         entry = [host, pid, image, None, None, None, None, cpid, cimage, t]
                     else:
                         entry = [host, pid, image, user, domain, logon_id, _C, cpid, cimage, t]
-                elif user is None:
-                    entry = [host, pid, image, None, None, None, None, cpid, cimage, None]
                 else:
-                    entry = [host, pid, image, user, domain, logon_id, _T, cpid, cimage, None]
+                    creator = None if cpid is None else ents.get(cpid)
+                    creator_id = None if creator is None else creator[_PROCESS_ID]
+                    if user is None:
+                        entry = [host, pid, image, None, None, None, None, cpid, cimage, None]
+                    else:
+                        entry = [host, pid, image, user, domain, logon_id, _T, cpid, cimage, None]
                 # A new entry opens (a creation, or a token for a process not seen yet).
                 entry += (
                     None,
@@ -529,6 +560,10 @@ class Correlator:
                     None,
                     integrity if kind is _C else None,
                     extra,
+                    (((hs.seed | pid) << 64 | (t & _M64)) << 64)
+                    | (_M64 if rn is None else rn & _M64),
+                    creator_id,
+                    t <= hs.lost_until,
                 )
                 if not ents:
                     hs.next_deadline = hs.clock + ttl
@@ -655,13 +690,10 @@ class Correlator:
         return evicted
 
     def _remember(self, hs: _Host, entry: list[Any]) -> None:
-        """Keep the image of a process whose entry closed before its exit was seen."""
-        image = entry[_IMAGE]
-        if image is None:
-            return
+        """Keep who a process was when its entry closed before its exit was seen."""
         gone = hs.gone
         gone.pop(entry[_PID], None)
-        gone[entry[_PID]] = image
+        gone[entry[_PID]] = (entry[_IMAGE], entry[_PROCESS_ID])
         if len(gone) > self._memo_size:
             del gone[next(iter(gone))]
 
@@ -699,15 +731,40 @@ class Correlator:
         return self._reset_clock(hs, t, out)
 
     def _host_event(self, ev: HostEvent, out: list[Record]) -> None:
+        """What a host event does to the host's open processes (see :class:`HostEventKind`)."""
         self.stats.host_events += 1
-        # Host events come from the Security (or System) log: they act on its entries.
+        # Host events come from the Security (or System) log: they act on its entries, except a
+        # restart, after which no process of the host, in any log, is still running.
         hs = self._hosts.get((ev.host, None))
         if hs is None:
             hs = self._hosts[ev.host, None] = _Host(ev.host, None, ev.time)
-        if ev.kind is HostEventKind.LOG_CLEARED:
-            self._open -= self._new_epoch(hs, ev.time, out)
+        kind = ev.kind
+        if kind is HostEventKind.HOST_STARTED:
+            for other in list(self._hosts.values()):
+                if other.name == ev.host:
+                    self._close_all(other, Reason.HOST_RESTART, out)
+                    other.gone.clear()
+        elif kind is HostEventKind.LOG_CLEARED:
+            self._close_all(hs, Reason.LOG_CLEARED, out)
+            self.stats.epochs += 1
+            self._reset_clock(hs, ev.time, out)
             hs.last_record = -1 if ev.record_number is None else ev.record_number
-        elif ev.time > hs.clock and ev.time - hs.clock <= self._max_skew:
+            return
+        elif kind is HostEventKind.AUDITS_DISCARDED:
+            self.stats.audits_lost += 1
+            for entry in hs.entries.values():
+                entry[_AUDITS_LOST] = True
+            if ev.time > hs.lost_until:
+                hs.lost_until = ev.time
+        if ev.time > hs.clock and ev.time - hs.clock <= self._max_skew:
             hs.clock = ev.time
             if ev.time >= hs.next_deadline:
                 self._open -= self._expire(hs, out)
+
+    def _close_all(self, hs: _Host, reason: Reason, out: list[Record]) -> None:
+        """Emit every open entry of one host and log with ``reason``, oldest first."""
+        for entry in hs.entries.values():
+            self._emit(entry, reason, out)
+        self._open -= len(hs.entries)
+        hs.entries.clear()
+        hs.next_deadline = _INF

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import zlib
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -11,7 +12,45 @@ import attrs
 from ._events import EventKind, Layout
 from ._time import iso
 
-__all__ = ["Alert", "Reason", "Record", "Status"]
+__all__ = [
+    "Alert",
+    "Reason",
+    "Record",
+    "Status",
+    "format_process_id",
+    "host_seed",
+    "process_id",
+]
+
+
+_M32 = 0xFFFF_FFFF
+_M64 = 0xFFFF_FFFF_FFFF_FFFF
+
+
+def host_seed(host: str, channel: str | None) -> int:
+    """The 32-bit CRC of a host (and log) name, the first part of its processes' ids."""
+    return zlib.crc32(f"{host}\x00{channel or ''}".encode())
+
+
+def process_id(
+    host: str, channel: str | None, pid: int, time: int, record_number: int | None
+) -> int:
+    """The stable id of the process whose first event (as seen) has this time and record number.
+
+    Like Sysmon's ProcessGuid it is made from the host, the pid and a start: here the time and
+    record number of the process's first event, so the same input always gives the same ids and
+    two processes never share one (a pid is not reused within one event). It is an int of 192
+    bits: host CRC (32), pid (32), time (64), record number (64, all ones when unknown); see
+    :func:`format_process_id`.
+    """
+    rn = _M64 if record_number is None else record_number & _M64
+    return ((((host_seed(host, channel) << 32) | (pid & _M32)) << 64 | (time & _M64)) << 64) | rn
+
+
+def format_process_id(value: int) -> str:
+    """``8-8-16-16`` hex digits: host CRC, pid, time, record number (as the CLI prints it)."""
+    text = f"{value:048x}"
+    return f"{text[:8]}-{text[8:16]}-{text[16:32]}-{text[32:]}"
 
 
 class Status(enum.StrEnum):
@@ -42,6 +81,12 @@ class Reason(enum.StrEnum):
     SINGLE = "single"
     #: A snapshot of a process that is still open (alerts carry these).
     OPEN = "open"
+    #: The host restarted (512, 4608): every process it had is gone.
+    HOST_RESTART = "host_restart"
+    #: The host's log was cleared (517, 1102): what was open is closed, a new epoch begins.
+    LOG_CLEARED = "log_cleared"
+    #: An event came later than the ordering window allows and its process was not open.
+    LATE = "late"
 
 
 class Record(NamedTuple):
@@ -83,6 +128,14 @@ class Record(NamedTuple):
     integrity: str | None = None
     #: Source-specific fields of every event folded in (see :attr:`ProcessEvent.extra`).
     extra: Mapping[str, str] | None = None
+    #: A stable id for this process's lifetime (see :func:`correlog.process_id`), the same for
+    #: the same input, to join records across outputs and rebuild process trees.
+    process_id: int = 0
+    #: The creator's :attr:`process_id`, when the creator was seen.
+    creator_process_id: int | None = None
+    #: True when the host reported dropped audits (516, 1101) while this process was open, or
+    #: before its first event was released: some of its events may be missing.
+    audits_lost: bool = False
 
     @property
     def events(self) -> tuple[int, ...]:
@@ -118,6 +171,11 @@ class Record(NamedTuple):
             "exit_status": self.exit_status,
             "integrity": self.integrity,
             "extra": None if self.extra is None else dict(self.extra),
+            "process_id": format_process_id(self.process_id),
+            "creator_process_id": None
+            if self.creator_process_id is None
+            else format_process_id(self.creator_process_id),
+            "audits_lost": self.audits_lost,
         }
 
 

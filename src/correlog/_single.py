@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Final
 
 from ._events import EventKind, ProcessEvent
-from ._records import Reason, Record, Status
+from ._records import Reason, Record, Status, process_id
 
 __all__ = ["is_sufficient", "single_record"]
 
@@ -59,5 +59,8 @@ def single_record(event: ProcessEvent) -> Record | None:
             event.exit_status,
             event.integrity,
             event.extra,
+            process_id(event.host, event.channel, event.pid, t, event.record_number),
+            None,
+            False,
         ),
     )
