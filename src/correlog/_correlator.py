@@ -59,7 +59,8 @@ import attrs
 
 from ._errors import UsageError
 from ._events import Event, EventKind, HostEvent, HostEventKind, ProcessEvent
-from ._records import Reason, Record, Status, host_seed
+from ._records import Reason, Record, Status, host_seed, process_id
+from ._sequencer import Sequencer
 from ._time import seconds
 
 __all__ = ["Correlator", "CorrelatorStats"]
@@ -182,6 +183,10 @@ class CorrelatorStats:
     peak_open: int = 0
     #: Reports of dropped audits (516, 1101) seen.
     audits_lost: int = 0
+    #: Events that came later than the ordering window (folded in, or ``late`` records).
+    late: int = 0
+    #: Exact duplicates (same host, log and record number) the window folded once.
+    duplicates: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready numbers."""
@@ -194,6 +199,8 @@ class CorrelatorStats:
             "epochs": self.epochs,
             "peak_open": self.peak_open,
             "audits_lost": self.audits_lost,
+            "late": self.late,
+            "duplicates": self.duplicates,
         }
 
 
@@ -240,6 +247,10 @@ class Correlator:
     ``max_skew``: seconds a host's clock may jump on one event's word (see the module docs).
     ``memo_size``: per host and log, how many images of processes that expired or were evicted
     (so may still be running) are remembered, for the creator image of children created later.
+    ``lateness``: seconds of the ordering window (0: arrival order). Each host's events are put
+    back in (time, record number) order before they are correlated, so any arrival order within
+    the window gives the same records; later events are still folded in, or become ``late``
+    records; duplicates are folded once. See :mod:`correlog._sequencer`.
 
     The verbs are :meth:`feed`, :meth:`feed_many`, :meth:`advance` and :meth:`close`; each returns
     the records that became final, in emission order. No I/O, no threads, no wall clock: time
@@ -253,6 +264,7 @@ class Correlator:
         max_open: int = 100_000,
         max_skew: float = 3600.0,
         memo_size: int = 1024,
+        lateness: float = 0.0,
     ) -> None:
         if not ttl > 0:
             raise UsageError(f"ttl must be a positive number of seconds, not {ttl!r}")
@@ -272,6 +284,22 @@ class Correlator:
         self._open = 0
         self._closed = False
         self.stats = CorrelatorStats()
+        if not lateness >= 0:
+            raise UsageError(
+                f"lateness must be zero or a positive number of seconds, not {lateness!r}"
+            )
+        self._lateness = seconds(lateness)
+        #: Events the ordering window let go (False) or handed on as late (True), to fold next.
+        self._pending: list[tuple[bool, Event]] = []
+        self._sequencer = (
+            Sequencer(
+                self._lateness,
+                release=lambda ev: self._pending.append((False, ev)),
+                late=lambda ev: self._pending.append((True, ev)),
+            )
+            if self._lateness
+            else None
+        )
 
     # -- read-only views -------------------------------------------------------------------
 
@@ -346,10 +374,52 @@ class Correlator:
         This is the hot path. If an item is not an event it raises :class:`UsageError`; if
         iterating ``events`` raises, that error propagates. Either way the events before it were
         folded in and the records they completed are on the error's ``records`` attribute, so
-        nothing is lost. (:meth:`process` handles this for you.)
+        nothing is lost. (:meth:`process` handles this for you.) With a ``lateness`` window the
+        events first go through it (see :mod:`correlog._sequencer`).
         """
         if self._closed:
             raise UsageError("the correlator is closed")
+        if self._sequencer is not None:
+            return self._feed_window(events)
+        return self._fold(events)
+
+    def _feed_window(self, events: Iterable[Event]) -> list[Record]:
+        out: list[Record] = []
+        push = self._sequencer.push  # type: ignore[union-attr]
+        try:
+            for ev in events:
+                if not isinstance(ev, _EVENT_TYPES):
+                    raise UsageError(f"not an event: {ev!r}")
+                push(ev)
+                if self._pending:
+                    self._fold_pending(out)
+        except Exception as exc:
+            exc.records = out  # type: ignore[attr-defined]
+            raise
+        return out
+
+    def _fold_pending(self, out: list[Record]) -> None:
+        """Fold what the window released, in order: runs of in-order events, and late ones."""
+        pending = self._pending
+        self._pending = []
+        run: list[Event] = []
+        for late, ev in pending:
+            if late:
+                if run:
+                    out += self._fold(run)
+                    run = []
+                self._fold_late(ev, out)
+            else:
+                run.append(ev)
+        if run:
+            out += self._fold(run)
+        sequencer = self._sequencer
+        if sequencer is not None:
+            self.stats.late = sequencer.late_events
+            self.stats.duplicates = sequencer.duplicates
+
+    def _fold(self, events: Iterable[Event]) -> list[Record]:
+        """The hot path proper: fold events, in the order given."""
         out: list[Record] = []
         emit = out.append
         hosts = self._hosts
@@ -620,6 +690,9 @@ class Correlator:
         if not isinstance(time, int):
             raise UsageError(f"time must be int nanoseconds since the epoch, not {time!r}")
         out: list[Record] = []
+        if self._sequencer is not None:
+            self._sequencer.advance(time, host)
+            self._fold_pending(out)
         for hs in list(self._hosts.values()):
             if host is not None and hs.name != host:
                 continue
@@ -637,8 +710,11 @@ class Correlator:
         """
         if self._closed:
             return []
-        self._closed = True
         out: list[Record] = []
+        if self._sequencer is not None:
+            self._sequencer.flush()
+            self._fold_pending(out)
+        self._closed = True
         for entry in self._fifo:
             if entry[_REASON] is None:
                 del self._hosts[entry[_HOST], entry[_CHANNEL]].entries[entry[_PID]]
@@ -648,6 +724,90 @@ class Correlator:
         return out
 
     # -- slow paths ------------------------------------------------------------------------
+
+    def _fold_late(self, ev: Event, out: list[Record]) -> None:
+        """An event the window could not put in order: into its open process, or on its own."""
+        if isinstance(ev, HostEvent):
+            self._host_event(ev, out)
+            return
+        hs = self._hosts.get((ev.host, ev.channel))
+        entry = None if hs is None else hs.entries.get(ev.pid)
+        if entry is None:
+            self._lone(ev, Reason.LATE, ev.time if hs is None else hs.clock, out)
+        elif ev.kind is _C:
+            self._fold_late_creation(entry, ev)
+            self.stats.events += 1
+        else:
+            out += self._fold((ev,))  # a token or an exit folds into an open entry as usual
+
+    def _fold_late_creation(self, entry: list[Any], ev: ProcessEvent) -> None:
+        """A creation that arrived after other events of its (still open) process.
+
+        The merge policy, applied to a creation coming last: it wins image, creator, start,
+        command line, integrity, layout and extra names it shares; it names the owner only
+        when no other event did.
+        """
+        if entry[_OWNER_SRC] is None and ev.user is not None:
+            entry[_USER] = ev.user
+            entry[_DOMAIN] = ev.domain
+            entry[_LOGON] = ev.logon_id
+            entry[_OWNER_SRC] = _C
+        if ev.image is not None:
+            entry[_IMAGE] = ev.image
+        if ev.creator_pid is not None:
+            if entry[_CPID] != ev.creator_pid:
+                entry[_CIMAGE] = None
+            entry[_CPID] = ev.creator_pid
+        if ev.creator_image is not None:
+            entry[_CIMAGE] = ev.creator_image
+        if ev.layout is not None:
+            entry[_LAYOUT] = ev.layout
+        entry[_START] = ev.time
+        entry[_CMDLINE] = ev.command_line
+        entry[_INTEGRITY] = ev.integrity
+        if ev.extra is not None:
+            entry[_EXTRA] = _union(ev.extra, entry[_EXTRA] or {})
+        entry[_PROV] = (ev.event_id, ev.record_number, *entry[_PROV])
+
+    def _lone(self, ev: ProcessEvent, reason: Reason, first_seen: int, out: list[Record]) -> None:
+        """A record of one event on its own (status partial)."""
+        kind = ev.kind
+        user = ev.user
+        t = ev.time
+        creates = kind is _C
+        out.append(
+            _new_record(
+                Record,
+                (
+                    ev.host,
+                    ev.pid,
+                    ev.image,
+                    user,
+                    None if user is None else ev.domain,
+                    None if user is None else ev.logon_id,
+                    None if user is None else kind,
+                    None if kind is _E else ev.creator_pid,
+                    None if kind is _E else ev.creator_image,
+                    t if creates else None,
+                    t if kind is _E else None,
+                    _PARTIAL,
+                    reason,
+                    (ev.event_id, ev.record_number),
+                    ev.layout,
+                    first_seen,
+                    ev.channel,
+                    ev.command_line if creates else None,
+                    ev.exit_status if kind is _E else None,
+                    ev.integrity if creates else None,
+                    ev.extra,
+                    process_id(ev.host, ev.channel, ev.pid, t, ev.record_number),
+                    None,
+                    False,
+                ),
+            )
+        )
+        self.stats.events += 1
+        self.stats.records[reason] += 1
 
     def _emit(self, entry: list[Any], reason: Reason, out: list[Record]) -> None:
         entry[_STATUS] = (

@@ -1,0 +1,134 @@
+"""The ordering window: each host's events, put back in order before they are correlated.
+
+Theory of operation
+-------------------
+Events reach a collector late and shuffled (UDP syslog, relays, several files of the same hosts).
+The sequencer holds each host's events (per host and log) in a heap keyed by (time, record
+number, arrival) and releases an event once the host's *watermark*, the latest event time seen
+from it, has moved ``lateness`` past it. If every event arrives less than ``lateness`` after the
+latest event of its host seen before it, events are released in exactly (time, record number)
+order, whatever the arrival order: the correlator then sees the same sequence, and emits the same
+records, for any such permutation. (Ties without record numbers keep arrival order.)
+
+An event that arrives after a later one of its host was already released cannot be put in order:
+it is *late*, counted, and handed on as such (the correlator folds it into its process when that
+is still open, or makes it a record of its own with reason ``late``). Nothing is dropped, except
+exact duplicates: an event whose host, log and record number were already seen (the same event
+from two sources, e.g. a Snare feed and an EVTX export) is folded once and counted.
+
+Memory: the events inside the window (per host: its event rate times ``lateness``), plus the
+record numbers released in the last ``2 * lateness`` of each host, for duplicate detection.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Final
+
+from ._events import Event
+
+__all__ = ["Sequencer"]
+
+_Key = tuple[str, str | None]
+
+
+class _Stream:
+    """One host and log: its heap, watermark, last released position, recent record numbers."""
+
+    __slots__ = ("heap", "last", "recent", "recent_order", "watermark")
+
+    def __init__(self, watermark: int) -> None:
+        self.heap: list[tuple[int, int, int, Event]] = []
+        self.watermark = watermark
+        #: (time, record number) of the last event released; an arrival below it is late.
+        self.last: tuple[int, int] | None = None
+        #: Record numbers buffered or recently released, for duplicate detection.
+        self.recent: set[int] = set()
+        self.recent_order: deque[tuple[int, int]] = deque()
+
+
+_NO_RECORD: Final = -1
+
+
+class Sequencer:
+    """Release each host's events in (time, record number) order, ``lateness`` ns behind.
+
+    ``release(event)`` is called for every event in order, ``late(event)`` for each event that
+    came too late to be put in order. Both are the correlator's.
+    """
+
+    def __init__(
+        self,
+        lateness: int,
+        release: Callable[[Event], Any],
+        late: Callable[[Event], Any],
+    ) -> None:
+        self.lateness = lateness
+        self._release = release
+        self._late = late
+        self._streams: dict[_Key, _Stream] = {}
+        self._arrivals = 0
+        #: Events that came later than the window: handed on as late.
+        self.late_events = 0
+        #: Exact duplicates (same host, log and record number) folded once.
+        self.duplicates = 0
+
+    def __len__(self) -> int:
+        """How many events are waiting in the window."""
+        return sum(len(s.heap) for s in self._streams.values())
+
+    def push(self, event: Event) -> None:
+        """Take one event; release whatever the window now lets go."""
+        channel = getattr(event, "channel", None)
+        key = (event.host, channel)
+        stream = self._streams.get(key)
+        if stream is None:
+            stream = self._streams[key] = _Stream(event.time)
+        rn = event.record_number
+        if rn is not None:
+            if rn in stream.recent:
+                self.duplicates += 1
+                return
+            stream.recent.add(rn)
+            stream.recent_order.append((event.time, rn))
+        position = (event.time, _NO_RECORD if rn is None else rn)
+        if stream.last is not None and position < stream.last:
+            self.late_events += 1
+            self._late(event)
+            return
+        self._arrivals += 1
+        heapq.heappush(stream.heap, (*position, self._arrivals, event))
+        if event.time > stream.watermark:
+            stream.watermark = event.time
+        self._drain(stream, stream.watermark - self.lateness)
+
+    def advance(self, time: int, host: str | None = None) -> None:
+        """Move the watermark of ``host`` (every host when None) to ``time``, releasing."""
+        for (name, _), stream in list(self._streams.items()):
+            if host is None or name == host:
+                if time > stream.watermark:
+                    stream.watermark = time
+                self._drain(stream, stream.watermark - self.lateness)
+
+    def flush(self) -> None:
+        """Release everything still waiting, host by host, in order."""
+        for stream in list(self._streams.values()):
+            while stream.heap:
+                self._pop(stream)
+
+    def _drain(self, stream: _Stream, until: int) -> None:
+        heap = stream.heap
+        while heap and heap[0][0] <= until:
+            self._pop(stream)
+        # Forget record numbers too old to come again through the window.
+        horizon = stream.watermark - 2 * self.lateness
+        order = stream.recent_order
+        while order and order[0][0] < horizon:
+            stream.recent.discard(order.popleft()[1])
+
+    def _pop(self, stream: _Stream) -> None:
+        time, rn, _, event = heapq.heappop(stream.heap)
+        stream.last = (time, rn)
+        self._release(event)
