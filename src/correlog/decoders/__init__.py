@@ -1,4 +1,4 @@
-"""Decoders: one Windows event (id + insertion strings, rendered text, or named fields) -> one event.
+"""Decoders: one Windows event (id + strings, rendered text, or named fields) -> one event.
 
 Decoders are pure functions with no I/O: readers find the event id, host, time and record
 number in their transport and hand the rest here. An id a decoder does not know decodes to

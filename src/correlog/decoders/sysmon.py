@@ -81,7 +81,9 @@ def sysmon_time(text: str) -> int:
         ):
             raise ValueError(text)
     except (ValueError, IndexError):
-        raise Malformed("bad time", f"{text!r} is not a time like '2021-06-12 01:07:15.633'") from None
+        raise Malformed(
+            "bad time", f"{text!r} is not a time like '2021-06-12 01:07:15.633'"
+        ) from None
     return (day * 86_400 + hour * 3600 + minute * 60 + second) * NS_PER_SECOND + ns
 
 

@@ -121,7 +121,7 @@ _HEX: Final = frozenset("0123456789abcdefABCDEF")
 
 def optional_field_pid(raw: Any, what: str, event_id: int, record: int | None) -> int | None:
     """A process id that may be missing (``None``, empty or ``-``)."""
-    if raw is None or raw == "" or raw == "-":
+    if raw is None or raw in ("", "-"):
         return None
     return field_pid(raw, what, event_id, record)
 
@@ -137,7 +137,7 @@ def field_logon(raw: Any, event_id: int, record: int | None) -> int | None:
 
 def _status(raw: Any, event_id: int, record: int | None) -> int | None:
     """An exit status: ``0x0`` hex text, decimal text or an integer; ``None`` when missing."""
-    if raw is None or raw == "" or raw == "-":
+    if raw is None or raw in ("", "-"):
         return None
     if type(raw) is int:
         return raw

@@ -37,8 +37,16 @@ from . import (
     snare,
     winlogbeat,
 )
-from ._core import MAX_KEPT_ERRORS, EventReader, LineParser, ParseResult, ReadStats, drive, drive_units
-from ._sources import Source, binary_lines, open_input
+from ._core import (
+    MAX_KEPT_ERRORS,
+    EventReader,
+    LineParser,
+    ParseResult,
+    ReadStats,
+    drive,
+    drive_units,
+)
+from ._sources import Source, _detach, binary_lines, open_input
 from ._times import resolve_tz
 
 __all__ = ["BINARY_FORMATS", "DETECTION_ORDER", "FORMATS", "read"]
@@ -199,8 +207,8 @@ def _peek(stream: IO[bytes], closers: list[Callable[[], None]]) -> tuple[bytes, 
         head = stream.read(8)
         stream.seek(at)
         return head, stream
-    buffered = io.BufferedReader(stream)  # type: ignore[arg-type]
-    closers.append(buffered.detach)
+    buffered = io.BufferedReader(stream)  # type: ignore[type-var]
+    closers.append(lambda: _detach(buffered))
     return buffered.peek(8)[:8], buffered
 
 
@@ -346,4 +354,3 @@ class _NoFormat:
 
     def __call__(self, line: str) -> ParseResult:
         raise Malformed("unexpected line", "the input was blank when its format was detected")
-

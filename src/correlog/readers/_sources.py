@@ -66,11 +66,18 @@ def open_input(source: Source, name: str | None) -> Opened:
         return Opened(None, _stripped(source), name or _name_of(source, "<text>"), None)
     if isinstance(source, io.RawIOBase):
         buffered = io.BufferedReader(source)
-        return Opened(buffered, None, name or _name_of(source, "<bytes>"), buffered.detach)
+        return Opened(
+            buffered, None, name or _name_of(source, "<bytes>"), lambda: _detach(buffered)
+        )
     if isinstance(source, io.BufferedIOBase) or "b" in str(getattr(source, "mode", "")):
         return Opened(source, None, name or _name_of(source, "<bytes>"), None)  # type: ignore[arg-type]
     lines, label, _ = open_lines(source, name)
     return Opened(None, lines, label, None)
+
+
+def _detach(buffered: Any) -> None:
+    """Take a buffer off the caller's raw file without closing that file."""
+    buffered.detach()
 
 
 def binary_lines(binary: IO[bytes]) -> tuple[Iterator[str], Callable[[], None]]:

@@ -118,4 +118,3 @@ def json_loads() -> tuple[Callable[[str | bytes], Any], tuple[type[Exception], .
     if not _LOADS:
         _LOADS.append(_pick_loads())
     return _LOADS[0]
-

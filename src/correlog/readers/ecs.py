@@ -12,15 +12,20 @@
 The ECS fields are mapped back onto the Windows field names and decoded by the same decoders
 as the raw formats, so one process reads the same whichever way it was shipped:
 
-| ECS | 4688 | 4689 | Sysmon 1 / 5 |
-| --- | --- | --- | --- |
-| ``process.pid`` | NewProcessId | ProcessId | ProcessId |
-| ``process.executable`` | NewProcessName | ProcessName | Image |
-| ``process.command_line`` | CommandLine | | CommandLine |
-| ``process.parent.pid`` / ``.executable`` | ProcessId / ParentProcessName | | ParentProcessId / ParentImage |
-| ``user.name`` / ``user.domain`` | SubjectUserName / SubjectDomainName | the same | User (``domain\\name``) |
-| ``user.effective.name`` / ``.domain`` | TargetUserName / TargetDomainName | | |
-| ``process.exit_code`` | | Status | |
+======================== ================== =============== =================
+ECS                      4688               4689            Sysmon 1 / 5
+======================== ================== =============== =================
+process.pid              NewProcessId       ProcessId       ProcessId
+process.executable       NewProcessName     ProcessName     Image
+process.command_line     CommandLine                        CommandLine
+process.parent.pid       ProcessId                          ParentProcessId
+process.parent.executable ParentProcessName                 ParentImage
+user.name, user.domain   SubjectUserName,   the same        User (domain\\name)
+                         SubjectDomainName
+user.effective.*         TargetUserName,
+                         TargetDomainName
+process.exit_code                           Status
+======================== ================== =============== =================
 
 ECS keeps no target logon id, so a 4688 with ``user.effective`` is owned by that account
 (``own_account=True``) and one without by its creator's (``own_account=False``: ECS cannot say
@@ -116,9 +121,7 @@ def sniff(line: str) -> bool:
     except ValueError:
         return False
     return (
-        isinstance(data, dict)
-        and isinstance(data.get("event"), dict)
-        and "code" in data["event"]
+        isinstance(data, dict) and isinstance(data.get("event"), dict) and "code" in data["event"]
     )
 
 

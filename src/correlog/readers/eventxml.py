@@ -65,9 +65,11 @@ class _Wrapped:
                 if not stripped:
                     continue
                 self._state = 1
-                chunk = _DECLARATION.sub("", stripped, count=1)
-            parts.append(chunk)
-            total += len(chunk)
+                text = _DECLARATION.sub("", stripped, count=1)
+            else:
+                text = chunk
+            parts.append(text)
+            total += len(text)
             if total >= want:
                 return "".join(parts)
         if self._state < 2:

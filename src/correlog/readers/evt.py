@@ -140,7 +140,7 @@ def _eof_at(area: _Circular, offset: int) -> tuple[int, int, int] | None:
     data = area.read(offset, _EOF_SIZE)
     if len(data) < _EOF_SIZE:
         return None
-    length, signature, begin, end, _current, oldest, tail = _EOF.unpack(data[:_EOF.size])
+    length, signature, begin, end, _current, oldest, tail = _EOF.unpack(data[: _EOF.size])
     if length != _EOF_SIZE or signature != EOF_SIGNATURE or tail != _EOF_SIZE:
         return None
     if not (HEADER_SIZE <= begin < area.size and HEADER_SIZE <= end < area.size):
@@ -180,20 +180,27 @@ def _live(area: _Circular, start: int, end: int) -> Iterator[tuple[int, Any]]:
     while offset != end:
         head = area.read(offset, 8)
         if len(head) < 8:
-            yield offset, Malformed("bad evt record", "the file ends inside a record", offset=offset)
+            yield (
+                offset,
+                Malformed("bad evt record", "the file ends inside a record", offset=offset),
+            )
             return
         length = int.from_bytes(head[:4], "little")
         if head[4:8] != b"LfLe" or not _RECORD_FIXED <= length <= limit - seen or length % 4:
             if head[4:8] == EOF_SIGNATURE[:4]:
                 return  # an end-of-file record where the header said none would be
-            yield offset, Malformed(
-                "bad evt record", f"no record signature (length {length})", offset=offset
+            yield (
+                offset,
+                Malformed(
+                    "bad evt record", f"no record signature (length {length})", offset=offset
+                ),
             )
             return
         data = area.read(offset, length)
         if int.from_bytes(data[-4:], "little") != length:
-            yield offset, Malformed(
-                "bad evt record", "the record's closing length differs", offset=offset
+            yield (
+                offset,
+                Malformed("bad evt record", "the record's closing length differs", offset=offset),
             )
             return
         yield offset, data

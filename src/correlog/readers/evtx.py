@@ -18,7 +18,7 @@ goes on with the next chunk; its records are lost, and the error message names t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import IO, Any, Final
 
 from .._errors import UsageError
@@ -140,4 +140,3 @@ def _unnamed(data: Any) -> Any:
     if data is None:
         return []
     return [str(data)]
-
