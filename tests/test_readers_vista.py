@@ -11,6 +11,7 @@ import gzip
 import io
 import json
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,13 @@ SAME_TOKEN = {
 }
 
 
+def processes(events: Iterable[correlog.Event]) -> list[ProcessEvent]:
+    """The events, checked to be process events (and typed as such)."""
+    found = list(events)
+    assert all(isinstance(event, ProcessEvent) for event in found)
+    return [event for event in found if isinstance(event, ProcessEvent)]
+
+
 def decode(event_id: int, fields: dict[str, Any]) -> ProcessEvent:
     event = decode_fields(event_id, fields, host="FS03.offsec.lan", time=T0, record_number=7)
     assert isinstance(event, ProcessEvent)
@@ -93,7 +101,8 @@ class TestVistaDecoder:
         assert (event.user, event.logon_id, event.own_account) == ("FS03$", 0x3E7, True)
         assert event.creator_image == "C:\\Windows\\explorer.exe"
         assert event.integrity == "High"
-        assert event.extra is not None and event.extra["MandatoryLabel"] == "S-1-16-12288"
+        assert event.extra is not None
+        assert event.extra["MandatoryLabel"] == "S-1-16-12288"
 
     def test_4688_v1_and_v0_name_the_creator(self) -> None:
         event = decode(4688, V1)
@@ -284,7 +293,11 @@ ECS_4688 = {
         "command_line": "cmd.exe",
         "parent": {"pid": 0x85C},
     },
-    "user": {"name": "FS03$", "domain": "OFFSEC", "effective": {"name": "hack1", "domain": "OFFSEC"}},
+    "user": {
+        "name": "FS03$",
+        "domain": "OFFSEC",
+        "effective": {"name": "hack1", "domain": "OFFSEC"},
+    },
 }
 
 
@@ -319,8 +332,8 @@ class TestJsonFormats:
         assert (event.pid, event.event_id, event.own_account) == (2208, 592, False)
 
     def test_winlogbeat_and_ecs_read_the_same_process(self) -> None:
-        (beat,) = read([line(WINLOGBEAT_4688)])
-        (ecs,) = read([line(ECS_4688)])
+        (beat,) = processes(read([line(WINLOGBEAT_4688)]))
+        (ecs,) = processes(read([line(ECS_4688)]))
         for event in (beat, ecs):
             assert isinstance(event, ProcessEvent)
             assert (event.host, event.pid, event.image, event.creator_pid) == (
@@ -337,7 +350,7 @@ class TestJsonFormats:
 
     def test_ecs_without_an_effective_user_names_the_creator(self) -> None:
         data = {**ECS_4688, "user": {"name": "bob", "domain": "D"}}
-        (event,) = read([line(data)], "ecs")
+        (event,) = processes(read([line(data)], "ecs"))
         assert (event.user, event.own_account) == ("bob", False)
 
     def test_ecs_sysmon(self) -> None:
@@ -348,7 +361,7 @@ class TestJsonFormats:
             "process": {"pid": 2164, "executable": "C:\\p.exe", "entity_id": "{g}"},
             "user": {"name": "x", "domain": "W5"},
         }
-        (event,) = read([line(data)], "ecs")
+        (event,) = processes(read([line(data)], "ecs"))
         assert (event.channel, event.user, event.domain, event.extra) == (
             "sysmon",
             "x",
@@ -415,7 +428,7 @@ class TestEventXml:
         path = tmp_path / "events"
         path.write_text(text, encoding="utf-8")
         reader = read(path)
-        events = list(reader)
+        events = processes(reader)
         assert reader.format == "xml"
         assert [(e.record_number, e.user) for e in events] == [(1, "hack1"), (2, "FS03$")]
         # The 100 ns digits of SystemTime are kept.
@@ -462,7 +475,7 @@ ASSEMBLY = [
 class TestEvt:
     def check(self, data: bytes) -> correlog.EventReader:
         reader = read(io.BytesIO(data))
-        events = list(reader)
+        events = processes(reader)
         assert reader.format == "evt"
         assert [e.event_id for e in events] == [592, 600, 593]
         assert [e.record_number for e in events] == [100, 101, 103]
@@ -516,7 +529,7 @@ class TestEvt:
             def seekable(self) -> bool:
                 return False
 
-        pipe = Pipe(io.BytesIO(evt_bytes(ASSEMBLY)))  # type: ignore[arg-type]
+        pipe = Pipe(io.BytesIO(evt_bytes(ASSEMBLY)))
         monkeypatch.setattr("sys.stdin", io.TextIOWrapper(pipe))
         assert len(list(read("-"))) == 3
 
@@ -526,7 +539,7 @@ class TestCompressed:
         lines = (line(NXLOG_4688) + "\n").encode()
         gz = tmp_path / "a"
         gz.write_bytes(gzip.compress(lines))
-        assert [e.user for e in read(gz)] == ["hack1"]
+        assert [e.user for e in processes(read(gz))] == ["hack1"]
         zipped = tmp_path / "b"
         with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr("one.json", lines)
