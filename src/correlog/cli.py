@@ -68,16 +68,19 @@ class _Progress:
         self._err.write("\r\x1b[K")
         self._err.flush()
 
+    def line(self) -> str:
+        """The progress text now (the file descriptor's offset against the file's size)."""
+        done = os.lseek(self._fd, 0, os.SEEK_CUR)
+        share = f" ({100 * done // self._total}%)" if self._total else ""
+        return f"correlog: {self._label}: {done / 1e6:.1f} of {self._total / 1e6:.1f} MB{share}"
+
     def _run(self) -> None:
         while not self._stop.wait(self.INTERVAL):
             try:
-                done = os.lseek(self._fd, 0, os.SEEK_CUR)
+                text = self.line()
             except OSError:
                 return
-            share = f" ({100 * done // self._total}%)" if self._total else ""
-            self._err.write(
-                f"\rcorrelog: {self._label}: {done / 1e6:.1f} of {self._total / 1e6:.1f} MB{share}"
-            )
+            self._err.write("\r" + text)
             self._err.flush()
 
 
