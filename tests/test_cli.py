@@ -161,3 +161,46 @@ def test_help_works(command: str) -> None:
     done = correlog(command, "--help")
     assert done.returncode == 0
     assert "--format" in done.stdout
+
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "path", "count"),
+    [
+        ("evtx", "evtx/hayabusa_mitre_T1134_runas_4688_4648_4624.evtx", 4),
+        ("nxlog", "json/covenant_sharpsc_query_dcerpc_smb_svcctl.zip", 4),
+        ("evt", "evt/plaso_test_data_SysEvent.Evt", 0),
+    ],
+)
+def test_correlate_reads_the_new_formats(fmt: str, path: str, count: int) -> None:
+    if not (DATA / path).is_file():
+        pytest.skip("the shared data folder is not beside this checkout")
+    pytest.importorskip("evtx")
+    for chosen in (fmt, "auto"):
+        done = correlog("correlate", "--format", chosen, str(DATA / path))
+        assert done.returncode == 0, done.stderr
+        assert len(lines(done.stdout)) == count
+        assert f"({fmt})" in done.stderr
+        # stderr is a pipe here: no progress line, only the summary.
+        assert "\r" not in done.stderr
+
+
+def test_progress_line_says_bytes_read_of_the_total(tmp_path: Path) -> None:
+    import io
+
+    from correlog.cli import _Progress
+
+    path = tmp_path / "x.log"
+    path.write_bytes(b"x" * 2_000_000)
+    with path.open("rb") as handle:
+        handle.seek(500_000)
+        progress = _Progress(handle, "x.log", io.StringIO())
+        assert progress.line() == "correlog: x.log: 0.5 of 2.0 MB (25%)"
+
+
+def test_help_lists_the_new_formats_and_no_progress() -> None:
+    done = correlog("correlate", "--help")
+    for fmt in ("evtx", "xml", "nxlog", "winlogbeat", "ecs", "evt", "--no-progress"):
+        assert fmt in done.stdout

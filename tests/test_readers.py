@@ -37,7 +37,13 @@ from correlog import (
     iso,
     read,
 )
-from correlog.readers import DETECTION_ORDER, MAX_KEPT_ERRORS, event_from_json, event_to_json
+from correlog.readers import (
+    BINARY_FORMATS,
+    DETECTION_ORDER,
+    MAX_KEPT_ERRORS,
+    event_from_json,
+    event_to_json,
+)
 
 from .strategies import events
 
@@ -101,6 +107,10 @@ PHP_593 = ProcessEvent(
     layout=Layout.XP_2003,
 )
 STORY = [PHP_592, PHP_600, PHP_593]
+#: The formats read from lines of text (the binary ones need a file).
+TEXT_FORMATS = tuple(fmt for fmt in FORMATS if fmt not in BINARY_FORMATS)
+#: The formats whose unit is one line (an XML reader counts ``<Event>`` elements instead).
+LINE_FORMATS = tuple(fmt for fmt in TEXT_FORMATS if fmt != "xml")
 
 
 def numbered(*records: int) -> list[ProcessEvent]:
@@ -511,7 +521,21 @@ class TestDetection:
 
     def test_detection_order_covers_every_format(self) -> None:
         assert sorted(DETECTION_ORDER) == sorted(FORMATS)
-        assert FORMATS == ("snare", "eventreporter", "ossec", "logparser", "evtviewer", "jsonl")
+        assert FORMATS == (
+            "snare",
+            "eventreporter",
+            "ossec",
+            "logparser",
+            "evtviewer",
+            "jsonl",
+            "nxlog",
+            "winlogbeat",
+            "ecs",
+            "xml",
+            "evtx",
+            "evt",
+        )
+        assert DETECTION_ORDER[:2] == BINARY_FORMATS
 
     def test_detection_is_lazy_about_the_rest_of_the_input(self) -> None:
         pulled: list[str] = []
@@ -593,7 +617,7 @@ class TestErrorModes:
 
     @given(st.lists(st.sampled_from([*MIXED, "\x00\x01", "\t" * 20, '"', "{}"]), max_size=30))
     def test_every_line_is_accounted_for(self, lines: list[str]) -> None:
-        for fmt in FORMATS:
+        for fmt in LINE_FORMATS:
             reader = read(lines, fmt, errors="skip")
             found = list(reader)
             assert reader.stats.events == len(found)
@@ -617,7 +641,7 @@ def damaged_lines(draw: st.DrawFn) -> str:
 class TestNeverCrashes:
     @given(st.lists(st.text(max_size=80) | damaged_lines(), max_size=12))
     def test_skip_mode_reads_any_text_to_the_end(self, lines: list[str]) -> None:
-        for fmt in FORMATS:
+        for fmt in LINE_FORMATS:
             reader = read(lines, fmt, errors="skip")
             found = list(reader)
             assert all(isinstance(event, ProcessEvent | HostEvent) for event in found)
@@ -626,7 +650,7 @@ class TestNeverCrashes:
 
     @given(st.lists(damaged_lines(), min_size=1, max_size=6))
     def test_strict_mode_raises_only_parse_errors(self, lines: list[str]) -> None:
-        for fmt in FORMATS:
+        for fmt in LINE_FORMATS:
             reader = read(lines, fmt)
             offsets: list[int | None] = []
             try:
@@ -765,6 +789,8 @@ class TestSources:
 
     def test_bad_arguments(self) -> None:
         with pytest.raises(UsageError, match="unknown format"):
+            read(SNARE, "evtx2")
+        with pytest.raises(UsageError, match="needs a path or a binary file"):
             read(SNARE, "evtx")
         with pytest.raises(UsageError, match="errors"):
             read(SNARE, "snare", errors="ignore")

@@ -12,10 +12,11 @@ import contextlib
 import json
 import os
 import sys
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from importlib import resources
-from typing import TextIO
+from typing import Any, TextIO
 
 from . import __version__
 from ._correlator import Correlator
@@ -40,6 +41,49 @@ SAMPLE = "iis-intrusion.snare"
 RULES = ("anonymous-web", "web-server-child")
 
 
+class _Progress:
+    """``bytes read / total`` of one input file on a terminal's stderr, a few times a second.
+
+    A thread polls the file descriptor's offset, so the line moves even while the reader finds
+    nothing to yield, and the read loop pays nothing for it.
+    """
+
+    INTERVAL = 0.25
+
+    def __init__(self, handle: Any, label: str, err: TextIO) -> None:
+        self._fd = handle.fileno()
+        self._total = os.fstat(self._fd).st_size
+        self._label = label
+        self._err = err
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="correlog-progress", daemon=True)
+
+    def __enter__(self) -> _Progress:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._err.write("\r\x1b[K")
+        self._err.flush()
+
+    def line(self) -> str:
+        """The progress text now (the file descriptor's offset against the file's size)."""
+        done = os.lseek(self._fd, 0, os.SEEK_CUR)
+        share = f" ({100 * done // self._total}%)" if self._total else ""
+        return f"correlog: {self._label}: {done / 1e6:.1f} of {self._total / 1e6:.1f} MB{share}"
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.INTERVAL):
+            try:
+                text = self.line()
+            except OSError:
+                return
+            self._err.write("\r" + text)
+            self._err.flush()
+
+
 class _Inputs:
     """The events of every input in turn, with per-input read statistics."""
 
@@ -47,12 +91,22 @@ class _Inputs:
         self.paths = list(paths) or ["-"]
         self.args = args
         self.readers: list[EventReader] = []
+        #: A progress line only for a person watching: stderr a terminal, not silenced.
+        self.progress = not getattr(args, "no_progress", True) and sys.stderr.isatty()
 
     def __iter__(self) -> Iterator[Event]:
         for path in self.paths:
-            reader = read(path, self.args.format, errors=self.args.errors, tz=self.args.tz)
-            self.readers.append(reader)
-            yield from reader
+            if not self.progress or path == "-" or not os.path.isfile(path):
+                yield from self._read(path, path)
+                continue
+            with open(path, "rb") as handle, _Progress(handle, path, sys.stderr):
+                yield from self._read(handle, path)
+
+    def _read(self, source: Any, name: str) -> Iterator[Event]:
+        args = self.args
+        reader = read(source, args.format, errors=args.errors, tz=args.tz, name=name)
+        self.readers.append(reader)
+        yield from reader
 
     def summary(self) -> str:
         lines = sum(r.stats.lines for r in self.readers)
@@ -97,7 +151,8 @@ def _positive_int(text: str) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="correlog",
-        description="Correlate Windows process audit events (592/600/593) into fat records.",
+        description="Correlate Windows process audit events (592/600/593, 4688/4689, Sysmon 1/5) "
+        "into fat records.",
     )
     parser.add_argument("--version", action="version", version=f"correlog {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -115,6 +170,11 @@ def _parser() -> argparse.ArgumentParser:
             help="on a malformed line: stop (strict) or count it and go on (skip, the default)",
         )
         p.add_argument("--tz", default=None, help="zone of times that carry none (default UTC)")
+        p.add_argument(
+            "--no-progress",
+            action="store_true",
+            help="no progress line on stderr (shown only when stderr is a terminal)",
+        )
 
     def engine(p: argparse.ArgumentParser) -> None:
         p.add_argument("--ttl", type=_positive_float, default=3600.0, help="seconds (3600)")

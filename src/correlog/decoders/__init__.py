@@ -1,13 +1,18 @@
-"""Decoders: one Windows event (id + insertion strings, or id + rendered text) -> one event.
+"""Decoders: one Windows event (id + strings, rendered text, or named fields) -> one event.
 
 Decoders are pure functions with no I/O: readers find the event id, host, time and record
 number in their transport and hand the rest here. An id a decoder does not know decodes to
 ``None``; a known id whose values cannot be read raises :class:`~correlog.ParseError`.
-:data:`MESSAGE_DECODERS` and :data:`STRING_DECODERS` map each known id to its decoder, called
-positionally, which is how readers call them on their hot path.
+:data:`MESSAGE_DECODERS` and :data:`STRING_DECODERS` map each legacy id to its decoder,
+:data:`VISTA_DECODERS` and :data:`SYSMON_DECODERS` each Vista+ Security and Sysmon id to a
+decoder of named fields; all are called positionally, which is how readers call them on their
+hot path. :func:`fields_decoders` says which table serves a log.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
 
 from .legacy import (
     EVENT_IDS,
@@ -19,14 +24,58 @@ from .legacy import (
     decode_message,
     decode_strings,
 )
+from .sysmon import SYSMON_DECODERS, decode_sysmon
+from .vista import INTEGRITY_LEVELS, VISTA_DECODERS, FieldsDecoder, decode_fields
 
 __all__ = [
     "EVENT_IDS",
+    "INTEGRITY_LEVELS",
     "MESSAGE_DECODERS",
     "PROCESS_EVENT_IDS",
     "STRING_DECODERS",
+    "SYSMON_DECODERS",
+    "VISTA_DECODERS",
+    "FieldsDecoder",
     "MessageDecoder",
     "StringsDecoder",
+    "decode_fields",
     "decode_message",
     "decode_strings",
+    "decode_sysmon",
+    "fields_decoders",
 ]
+
+_SECURITY_PROVIDERS: Final = frozenset(
+    {"microsoft-windows-security-auditing", "microsoft-windows-eventlog"}
+)
+_tables: dict[tuple[str | None, str | None], Mapping[int, FieldsDecoder] | None] = {}
+
+
+def fields_decoders(
+    channel: str | None, provider: str | None = None
+) -> Mapping[int, FieldsDecoder] | None:
+    """The decoder table for events of this log (``Channel``) and provider, or None.
+
+    ``Security`` -> :data:`VISTA_DECODERS`; ``Microsoft-Windows-Sysmon/Operational`` (or the
+    ``Microsoft-Windows-Sysmon`` provider) -> :data:`SYSMON_DECODERS`. Without a channel the
+    provider decides (the Security-Auditing and Eventlog providers write the Security log).
+    Any other log is None: its events are not process events. Case does not matter.
+    """
+    key = (channel, provider)
+    try:
+        return _tables[key]
+    except KeyError:
+        pass
+    table: Mapping[int, FieldsDecoder] | None = None
+    name = (channel or "").strip().casefold()
+    source = (provider or "").strip().casefold()
+    if name == "security":
+        table = VISTA_DECODERS
+    elif name.startswith("microsoft-windows-sysmon") or source == "microsoft-windows-sysmon":
+        table = SYSMON_DECODERS
+    elif not name and source in _SECURITY_PROVIDERS:
+        table = VISTA_DECODERS
+    if len(_tables) > 256:
+        _tables.clear()
+    _tables[key] = table
+    return table

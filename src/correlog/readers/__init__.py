@@ -1,25 +1,32 @@
-"""Readers: Windows event log transports in, normalized events out, one line at a time.
+"""Readers: Windows event log transports in, normalized events out, one record at a time.
 
 :func:`read` opens a path, standard input, a file object or an iterable of lines, detects or
 takes the format, and returns an :class:`EventReader`: an iterator of
 :class:`~correlog.ProcessEvent` and :class:`~correlog.HostEvent` with :class:`ReadStats`.
-Each format lives in its own module (:mod:`.snare`, :mod:`.eventreporter`, :mod:`.ossec`,
-:mod:`.logparser`, :mod:`.evtviewer`, :mod:`.jsonl`); ``docs/formats.md`` shows a line of each.
+Each format lives in its own module: text lines (:mod:`.snare`, :mod:`.eventreporter`,
+:mod:`.ossec`, :mod:`.logparser`, :mod:`.evtviewer`, :mod:`.jsonl`, :mod:`.nxlog`,
+:mod:`.winlogbeat`, :mod:`.ecs`), Event XML (:mod:`.eventxml`), and the binary logs
+(:mod:`.evtx`, :mod:`.evt`, whose :func:`evt_bytes` also writes ``.evt`` files for tests);
+``docs/formats.md`` shows an example of each.
 """
 
 from __future__ import annotations
 
 from ._core import MAX_KEPT_ERRORS, EventReader, ReadStats
-from ._read import DETECTION_ORDER, FORMATS, read
+from ._read import BINARY_FORMATS, DETECTION_ORDER, FORMATS, read
+from .evt import EvtRecord, evt_bytes
 from .jsonl import event_from_json, event_to_json
 
 __all__ = [
+    "BINARY_FORMATS",
     "DETECTION_ORDER",
     "FORMATS",
     "MAX_KEPT_ERRORS",
     "EventReader",
+    "EvtRecord",
     "ReadStats",
     "event_from_json",
     "event_to_json",
+    "evt_bytes",
     "read",
 ]

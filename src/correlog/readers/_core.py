@@ -41,6 +41,7 @@ __all__ = [
     "ParseResult",
     "ReadStats",
     "drive",
+    "drive_units",
 ]
 
 #: How many :class:`~correlog.ParseError` a :class:`ReadStats` keeps for reporting.
@@ -49,6 +50,8 @@ MAX_KEPT_ERRORS: Final = 20
 # field, so one bad line cannot make the reader hold the rest of the file.
 _MAX_CONTINUATION_LINES: Final = 100
 _MAX_RECORD_CHARS: Final = 1 << 20
+#: What a parser may raise for bad input (see :func:`drive`).
+_BAD_INPUT: Final = (ValueError, LookupError, TypeError, AttributeError)
 
 
 class _Marker(enum.Enum):
@@ -80,7 +83,8 @@ class ReadStats:
     ``lines`` whenever the reader is between two events or finished.
     """
 
-    #: Lines taken from the input.
+    #: Lines taken from the input (records, for the binary and XML formats, whose offsets
+    #: are byte offsets or record ordinals rather than line numbers).
     lines: int = 0
     #: Events yielded (one per line).
     events: int = 0
@@ -199,6 +203,8 @@ def drive(
     """
     multiline = parse.multiline
     n = stats.lines
+    # Line numbers in errors count from this input's start (a zip member's, say).
+    base = n
     events = stats.events
     try:
         for line in lines:
@@ -214,11 +220,67 @@ def drive(
                 stats.continued += extra
             try:
                 result = parse(record)
-            except (ValueError, LookupError) as exc:
+            except _BAD_INPUT as exc:
                 # Parsers raise ParseError for bad input; a bare ValueError or IndexError (an
-                # int() or a field a parser did not guard) is still bad input on this line, and
-                # must not end a stream that may run for months.
-                error = _locate(exc, source, first)
+                # int() or a field a parser did not guard), or a TypeError from a JSON value of
+                # an unexpected type, is still bad input on this line, and must not end a
+                # stream that may run for months.
+                error = _locate(exc, source, first - base)
+                stats.lines = n
+                stats.events = events
+                stats.skipped += 1
+                category = error.category if isinstance(error, Malformed) else error.reason
+                stats.skipped_by_reason[category] += 1
+                if len(stats.errors) < MAX_KEPT_ERRORS:
+                    stats.errors.append(error)
+                if strict:
+                    raise error from None
+                continue
+            if result is None:
+                stats.ignored += 1
+                continue
+            if result is HEADER:
+                stats.headers += 1
+                continue
+            events += 1
+            stats.lines = n
+            stats.events = events
+            yield result
+    finally:
+        stats.lines = n
+        stats.events = events
+        if on_end is not None:
+            on_end()
+
+
+def drive_units(
+    units: Iterator[tuple[int, Any]],
+    decode: Callable[[Any], ParseResult],
+    stats: ReadStats,
+    *,
+    strict: bool,
+    source: str,
+    on_end: Callable[[], None] | None = None,
+) -> Iterator[Event]:
+    """Like :func:`drive`, for formats made of records rather than lines (EVTX, XML, ``.evt``).
+
+    ``units`` yields ``(offset, raw)``: ``offset`` locates the record in errors (a byte offset,
+    or a 1-based ordinal where the container has no byte offsets), ``raw`` goes to ``decode``.
+    A container that finds a record damaged yields ``(offset, error)`` with a
+    :class:`~correlog.ParseError` instead, counted like a record ``decode`` rejected. Each unit
+    lands in exactly one counter (``lines`` counts records here).
+    """
+    n = stats.lines
+    events = stats.events
+    try:
+        for offset, raw in units:
+            n += 1
+            try:
+                if isinstance(raw, ParseError):
+                    raise raw
+                result = decode(raw)
+            except _BAD_INPUT as exc:
+                error = _locate(exc, source, offset)
                 stats.lines = n
                 stats.events = events
                 stats.skipped += 1

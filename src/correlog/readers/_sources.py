@@ -19,17 +19,70 @@ import io
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from .._errors import UsageError
 
-__all__ = ["Source", "open_lines"]
+__all__ = ["Opened", "Source", "binary_lines", "open_input", "open_lines"]
 
 #: What :func:`correlog.read` accepts as its input.
 Source = str | os.PathLike[str] | IO[str] | IO[bytes] | Iterable[str] | Iterable[bytes]
 
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _UTF8_BOM = codecs.BOM_UTF8
+
+
+class Opened(NamedTuple):
+    """An input opened by :func:`open_input`: bytes to look at, or lines already decoded."""
+
+    #: A binary stream with ``peek`` (paths, standard input, binary files), else None.
+    binary: IO[bytes] | None
+    #: Lines without line endings (text files, iterables of lines), else None.
+    lines: Iterator[str] | None
+    name: str
+    #: Closes what was opened here (None when nothing was); never the caller's file.
+    close: Callable[[], None] | None
+
+
+def open_input(source: Source, name: str | None) -> Opened:
+    """Open ``source`` for reading as bytes when it is bytes, so formats can be told by magic.
+
+    A path, ``"-"`` (when standard input has a binary buffer) or a binary file object gives a
+    buffered binary stream (an unbuffered file is wrapped, and the wrapper detached at the
+    end); a text file object or an iterable gives lines, as :func:`open_lines` does.
+    """
+    if isinstance(source, str | os.PathLike):
+        path = os.fspath(source)
+        if not isinstance(path, str):
+            raise UsageError(f"give paths as str, not bytes: {path!r}")
+        if path == "-":
+            buffer = getattr(sys.stdin, "buffer", None)
+            if buffer is not None:
+                return Opened(buffer, None, name or "<stdin>", None)
+            return Opened(None, _stripped(sys.stdin), name or "<stdin>", None)
+        raw = open(path, "rb")  # noqa: SIM115 (closed by the reader when the input ends)
+        return Opened(raw, None, name or path, raw.close)
+    if isinstance(source, io.TextIOBase):
+        return Opened(None, _stripped(source), name or _name_of(source, "<text>"), None)
+    if isinstance(source, io.RawIOBase):
+        buffered = io.BufferedReader(source)
+        return Opened(
+            buffered, None, name or _name_of(source, "<bytes>"), lambda: _detach(buffered)
+        )
+    if isinstance(source, io.BufferedIOBase) or "b" in str(getattr(source, "mode", "")):
+        return Opened(source, None, name or _name_of(source, "<bytes>"), None)  # type: ignore[arg-type]
+    lines, label, _ = open_lines(source, name)
+    return Opened(None, lines, label, None)
+
+
+def _detach(buffered: Any) -> None:
+    """Take a buffer off the caller's raw file without closing that file."""
+    buffered.detach()
+
+
+def binary_lines(binary: IO[bytes]) -> tuple[Iterator[str], Callable[[], None]]:
+    """Lines of a binary stream (see the module docs), and what undoes the layers put on it."""
+    return _binary(binary)
 
 
 def open_lines(

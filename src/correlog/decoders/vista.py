@@ -1,0 +1,333 @@
+"""Decoders for the Vista+ Security events: 4688, 4689, 4696, and host events 4608, 1102, 1101.
+
+Vista+ events carry named fields (EVTX ``EventData/Data[@Name]``, NXLog's flattened keys,
+Winlogbeat's ``winlog.event_data``), so these decoders take a mapping of field name to value and
+read it by name, never by position: real 4688 v2 events come with 13 or 15 fields, v0 has no
+``CommandLine``, v1 no ``Target*``. Every field but the process id may be missing. Values may
+be strings (``"0x1a4"``, as rendered XML and JSON carry them) or integers (ECS, or a JSON
+renderer that keeps numbers); both are accepted.
+
+Whose account a 4688 names, and why ``own_account`` differs by version:
+
+* v2 with ``Target*`` naming another logon (a runas child, a service started by services.exe):
+  the Target account is the new process's own token, ``own_account=True``;
+* v2 with ``Target*`` empty (``-`` / ``0x0``): the new process has its creator's token, so the
+  Subject is its own account, ``own_account=True``;
+* v0/v1, no ``Target*`` at all: the Subject is the creator's account, and the new process may
+  have been given another token (the 592 situation), ``own_account=False``.
+
+The creator's account always goes into ``extra`` (``SubjectUserName``, ``SubjectDomainName``,
+``SubjectLogonId``) with the raw ``TokenElevationType`` and ``MandatoryLabel``, under Windows'
+own field names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any, Final
+
+from .._events import Event, EventKind, HostEvent, HostEventKind, Layout, ProcessEvent
+from ._common import Malformed, cached_host, cached_value, host_name, logon_id, new_event, value
+
+__all__ = [
+    "EVENT_IDS",
+    "INTEGRITY_LEVELS",
+    "PROCESS_EVENT_IDS",
+    "VISTA_DECODERS",
+    "FieldsDecoder",
+    "decode_fields",
+    "field_logon",
+    "field_pid",
+    "field_text",
+]
+
+#: The Vista+ process events this module decodes.
+PROCESS_EVENT_IDS: Final = frozenset({4688, 4689, 4696})
+#: Every event id of the Security log this module decodes; any other decodes to ``None``.
+EVENT_IDS: Final = frozenset({4608, 1101, 1102, *PROCESS_EVENT_IDS})
+
+#: Mandatory label SIDs (4688 v2 ``MandatoryLabel``) -> integrity level in Sysmon's words.
+#: Medium Plus is a Medium variant and Protected Process sits above System: each maps to the
+#: level Sysmon's ``IntegrityLevel`` reports for the same process.
+INTEGRITY_LEVELS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "S-1-16-0": "Untrusted",
+        "S-1-16-4096": "Low",
+        "S-1-16-8192": "Medium",
+        "S-1-16-8448": "Medium",
+        "S-1-16-12288": "High",
+        "S-1-16-16384": "System",
+        "S-1-16-20480": "System",
+    }
+)
+
+_CREATED: Final = EventKind.CREATED
+_TOKEN: Final = EventKind.TOKEN_ASSIGNED
+_EXITED: Final = EventKind.EXITED
+_VISTA: Final = Layout.VISTA
+_host_get: Final = cached_host
+_value_get: Final = cached_value
+
+
+# -- field readers -------------------------------------------------------------------------------
+# Called several times per event: the common case (a string seen before, a lower-case hex pid as
+# rendered XML writes it) is the first branch.
+
+
+def field_text(raw: Any) -> str | None:
+    """A string field: stripped and interned; ``None`` for missing, empty or ``-``."""
+    if raw is None:
+        return None
+    if type(raw) is not str:
+        raw = str(raw)
+    return _value_get(raw) or value(raw)
+
+
+def field_pid(raw: Any, what: str, event_id: int, record: int | None) -> int:
+    """A required process id: ``0x1a4`` (either case), decimal text, or an integer."""
+    if type(raw) is str:
+        if raw[:2] == "0x":
+            try:
+                return int(raw, 16)
+            except ValueError:
+                pass
+        elif raw.isdecimal() and raw.isascii():
+            return int(raw)
+        return _slow_pid(raw.strip(), what, event_id, record)
+    if type(raw) is int and raw >= 0:
+        return raw
+    if raw is None:
+        raise Malformed("missing process id", f"event {event_id} has no {what}", record=record)
+    raise Malformed(
+        "bad process id", f"{what} {raw!r} of event {event_id} is not a number", record=record
+    )
+
+
+def _slow_pid(text: str, what: str, event_id: int, record: int | None) -> int:
+    if text.isascii() and text.isdecimal():
+        return int(text)
+    if text[:2] in ("0x", "0X") and len(text) > 2 and all(c in _HEX for c in text[2:]):
+        return int(text, 16)
+    if not text or text == "-":
+        raise Malformed("missing process id", f"event {event_id} has no {what}", record=record)
+    raise Malformed(
+        "bad process id", f"{what} {text!r} of event {event_id} is not a number", record=record
+    )
+
+
+_HEX: Final = frozenset("0123456789abcdefABCDEF")
+
+
+def optional_field_pid(raw: Any, what: str, event_id: int, record: int | None) -> int | None:
+    """A process id that may be missing (``None``, empty or ``-``)."""
+    if raw is None or raw in ("", "-"):
+        return None
+    return field_pid(raw, what, event_id, record)
+
+
+def field_logon(raw: Any, event_id: int, record: int | None) -> int | None:
+    """A logon id: ``0x3e7`` (either case) or an integer; ``None`` when missing."""
+    if raw is None:
+        return None
+    if type(raw) is int:
+        return raw
+    return logon_id(raw if type(raw) is str else str(raw), event_id, record)
+
+
+def _status(raw: Any, event_id: int, record: int | None) -> int | None:
+    """An exit status: ``0x0`` hex text, decimal text or an integer; ``None`` when missing."""
+    if raw is None or raw in ("", "-"):
+        return None
+    if type(raw) is int:
+        return raw
+    text = str(raw).strip()
+    try:
+        return int(text, 16) if text[:2] in ("0x", "0X") else int(text)
+    except ValueError:
+        raise Malformed(
+            "bad exit status", f"{text!r} of event {event_id} is not a number", record=record
+        ) from None
+
+
+def _extra(fields: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, str] | None:
+    """The named fields that are present and not empty, as strings; None when there are none."""
+    found: dict[str, str] | None = None
+    for name in names:
+        raw = fields.get(name)
+        if raw is None or raw == "":
+            continue
+        if found is None:
+            found = {}
+        found[name] = raw if type(raw) is str else str(raw)
+    return found
+
+
+def _host(host: str, record: int | None) -> str:
+    return _host_get(host) or host_name(host, record)
+
+
+# -- decoders ------------------------------------------------------------------------------------
+
+_EXTRA_4688: Final = (
+    "TokenElevationType",
+    "MandatoryLabel",
+    "SubjectUserName",
+    "SubjectDomainName",
+    "SubjectLogonId",
+)
+
+
+def _decode_4688(fields: Mapping[str, Any], host: str, time: int, record: int | None) -> Event:
+    get = fields.get
+    pid = field_pid(get("NewProcessId"), "NewProcessId", 4688, record)
+    cpid = optional_field_pid(get("ProcessId"), "ProcessId", 4688, record)
+    target_user = get("TargetUserName")
+    target_logon = get("TargetLogonId")
+    if target_user is None and target_logon is None:
+        # v0/v1: only the creator's account is known (like 592).
+        own = False
+        user = field_text(get("SubjectUserName"))
+        domain = field_text(get("SubjectDomainName"))
+        logon = field_logon(get("SubjectLogonId"), 4688, record)
+    else:
+        own = True
+        user = field_text(target_user)
+        logon = field_logon(target_logon, 4688, record)
+        # Target names another logon unless it is "-" / 0x0 (the creator's own token). A source
+        # that keeps the target's name but not its logon id (ECS' user.effective) still names it.
+        if user is not None and logon != 0:
+            domain = field_text(get("TargetDomainName"))
+        else:
+            user = field_text(get("SubjectUserName"))
+            domain = field_text(get("SubjectDomainName"))
+            logon = field_logon(get("SubjectLogonId"), 4688, record)
+    command = get("CommandLine")
+    label = get("MandatoryLabel")
+    return new_event(
+        ProcessEvent,
+        (
+            _CREATED,
+            _host(host, record),
+            pid,
+            time,
+            4688,
+            record,
+            field_text(get("NewProcessName")),
+            user,
+            domain,
+            logon,
+            own,
+            cpid,
+            field_text(get("ParentProcessName")),
+            _VISTA,
+            None,
+            command or None,
+            None,
+            None if label is None else INTEGRITY_LEVELS.get(label),
+            _extra(fields, _EXTRA_4688),
+        ),
+    )
+
+
+def _decode_4689(fields: Mapping[str, Any], host: str, time: int, record: int | None) -> Event:
+    get = fields.get
+    return new_event(
+        ProcessEvent,
+        (
+            _EXITED,
+            _host(host, record),
+            field_pid(get("ProcessId"), "ProcessId", 4689, record),
+            time,
+            4689,
+            record,
+            field_text(get("ProcessName")),
+            field_text(get("SubjectUserName")),
+            field_text(get("SubjectDomainName")),
+            field_logon(get("SubjectLogonId"), 4689, record),
+            True,
+            None,
+            None,
+            _VISTA,
+            None,
+            None,
+            _status(get("Status"), 4689, record),
+            None,
+            None,
+        ),
+    )
+
+
+def _decode_4696(fields: Mapping[str, Any], host: str, time: int, record: int | None) -> Event:
+    get = fields.get
+    return new_event(
+        ProcessEvent,
+        (
+            _TOKEN,
+            _host(host, record),
+            field_pid(get("TargetProcessId"), "TargetProcessId", 4696, record),
+            time,
+            4696,
+            record,
+            field_text(get("TargetProcessName")),
+            field_text(get("TargetUserName")),
+            field_text(get("TargetDomainName")),
+            field_logon(get("TargetLogonId"), 4696, record),
+            True,
+            optional_field_pid(get("ProcessId"), "ProcessId", 4696, record),
+            field_text(get("ProcessName")),
+            _VISTA,
+            None,
+            None,
+            None,
+            None,
+            _extra(fields, ("SubjectUserName", "SubjectDomainName", "SubjectLogonId")),
+        ),
+    )
+
+
+def _host_decoder(event_id: int, kind: HostEventKind) -> FieldsDecoder:
+    def decode(fields: Mapping[str, Any], host: str, time: int, record: int | None) -> Event:
+        # 1101 says why audits were dropped, not how many: ``dropped`` stays unknown.
+        return new_event(HostEvent, (kind, _host(host, record), time, event_id, record, None))
+
+    decode.__name__ = f"_decode_{event_id}"
+    return decode
+
+
+#: A decoder of one event's named fields: (fields, host, time, record number) -> event.
+FieldsDecoder = Callable[[Mapping[str, Any], str, int, "int | None"], Event]
+
+#: Security-log event id -> decoder of its named fields, called positionally (see
+#: :data:`correlog.decoders.STRING_DECODERS` for why).
+VISTA_DECODERS: Final[Mapping[int, FieldsDecoder]] = MappingProxyType(
+    {
+        4688: _decode_4688,
+        4689: _decode_4689,
+        4696: _decode_4696,
+        4608: _host_decoder(4608, HostEventKind.HOST_STARTED),
+        1102: _host_decoder(1102, HostEventKind.LOG_CLEARED),
+        1101: _host_decoder(1101, HostEventKind.AUDITS_DISCARDED),
+    }
+)
+
+
+def decode_fields(
+    event_id: int,
+    fields: Mapping[str, Any],
+    *,
+    host: str,
+    time: int,
+    record_number: int | None = None,
+) -> ProcessEvent | HostEvent | None:
+    """Decode a Vista+ Security event from its named fields (``EventData`` name -> value).
+
+    ``host`` is the computer name as the source spells it (case-folded here), ``time`` integer
+    nanoseconds since the epoch (UTC), ``record_number`` the ``EventRecordID``. Returns ``None``
+    for an event id this module does not know; raises :class:`~correlog.ParseError` when a known
+    event lacks its process id or has a value that cannot be read.
+    """
+    decoder = VISTA_DECODERS.get(event_id)
+    if decoder is None:
+        return None
+    return decoder(fields, host, time, record_number)

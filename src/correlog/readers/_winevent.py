@@ -1,0 +1,120 @@
+"""What the Vista+ readers share: routing an event to its decoder, event times, JSON parsing.
+
+EVTX, Event XML, NXLog, Winlogbeat and ECS all describe one Windows event the same way once
+unpacked: an event id, the log (``Channel``) and provider it came from, the computer, a time, a
+record number and named fields. :func:`decode_event` takes those and picks the decoder: the
+Vista+ Security table, the Sysmon table, or (for a legacy event in a modern container, whose
+fields have no names) the legacy insertion-string decoders.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from .._events import Event
+from .._time import parse_iso
+from ..decoders import STRING_DECODERS, VISTA_DECODERS, fields_decoders
+from ..decoders._common import Malformed
+from ..decoders.sysmon import sysmon_time
+
+__all__ = ["decode_event", "event_id_of", "json_loads", "record_of", "utc_time", "wanted"]
+
+
+def decode_event(
+    event_id: int,
+    channel: str | None,
+    provider: str | None,
+    fields: Mapping[str, Any] | Sequence[str],
+    host: str,
+    time: int,
+    record: int | None,
+) -> Event | None:
+    """The event these parts describe, or None when no decoder knows it (not an error)."""
+    table = fields_decoders(channel, provider)
+    if table is None:
+        return None
+    decode = table.get(event_id)
+    if decode is not None:
+        if not isinstance(fields, Mapping):
+            raise Malformed("unnamed fields", f"event {event_id} has no field names")
+        return decode(fields, host, time, record)
+    if table is VISTA_DECODERS:
+        legacy = STRING_DECODERS.get(event_id)
+        if legacy is not None:
+            strings = list(fields.values()) if isinstance(fields, Mapping) else fields
+            return legacy([s if type(s) is str else str(s) for s in strings], host, time, record)
+    return None
+
+
+def wanted(event_id: int, channel: str | None, provider: str | None) -> bool:
+    """True when :func:`decode_event` would decode this event id from this log (cheap check)."""
+    table = fields_decoders(channel, provider)
+    if table is None:
+        return False
+    return event_id in table or (table is VISTA_DECODERS and event_id in STRING_DECODERS)
+
+
+def utc_time(text: Any, record: int | None = None) -> int:
+    """ISO 8601 event time -> ns; the common ``...Z`` form without going through datetime."""
+    if type(text) is not str or not text:
+        raise Malformed("bad time", f"{text!r} is not a time", record=record)
+    try:
+        return sysmon_time(text)
+    except Malformed:
+        pass
+    try:
+        return parse_iso(text)
+    except ValueError:
+        raise Malformed("bad time", f"{text!r} is not ISO 8601", record=record) from None
+
+
+def event_id_of(raw: Any) -> int:
+    """An event id as JSON carries it: an integer, decimal text, or ``{"#text": ...}``."""
+    if type(raw) is int:
+        return raw
+    if type(raw) is dict:
+        raw = raw.get("#text")
+        if type(raw) is int:
+            return raw
+    if type(raw) is str and raw.isdecimal():
+        return int(raw)
+    raise Malformed("bad event id", repr(raw))
+
+
+def record_of(raw: Any) -> int | None:
+    """A record number (EventRecordID, RecordNumber, record_id): integer or decimal text."""
+    if raw is None or type(raw) is int:
+        return raw
+    if type(raw) is str and raw.isdecimal():
+        return int(raw)
+    raise Malformed("bad record number", repr(raw))
+
+
+def _pick_loads() -> tuple[Callable[[str | bytes], Any], tuple[type[Exception], ...]]:
+    """The fastest JSON parser installed (the ``fast`` extra), imported on first use."""
+    try:
+        import orjson
+    except ImportError:
+        pass
+    else:
+        return orjson.loads, (ValueError,)
+    try:
+        import msgspec
+    except ImportError:
+        pass
+    else:
+        decoder = msgspec.json.Decoder()
+        return decoder.decode, (ValueError, msgspec.DecodeError)
+    return json.loads, (ValueError,)
+
+
+_LOADS: list[tuple[Callable[[str | bytes], Any], tuple[type[Exception], ...]]] = []
+
+
+def json_loads() -> tuple[Callable[[str | bytes], Any], tuple[type[Exception], ...]]:
+    """``(loads, errors)``: the JSON parser to use and the exceptions it raises on bad input."""
+    if not _LOADS:
+        _LOADS.append(_pick_loads())
+    return _LOADS[0]
