@@ -204,3 +204,32 @@ def test_help_lists_the_new_formats_and_no_progress() -> None:
     done = correlog("correlate", "--help")
     for fmt in ("evtx", "xml", "nxlog", "winlogbeat", "ecs", "evt", "--no-progress"):
         assert fmt in done.stdout
+
+
+def test_lateness_makes_a_stream_shuffled_within_the_window_give_the_ordered_records(
+    tmp_path: Path,
+) -> None:
+    lines = correlog("sample").stdout.splitlines()
+    # Swap neighbours: each line moves by one place, a few seconds at most.
+    shuffled = [lines[i ^ 1] if (i ^ 1) < len(lines) else lines[i] for i in range(len(lines))]
+    path = tmp_path / "shuffled.snare"
+    path.write_text("\n".join(shuffled) + "\n", encoding="utf-8")
+    ordered = correlog("correlate", "--lateness", "5", "--sample")
+    reordered = correlog("correlate", "--lateness", "5", str(path))
+    assert reordered.returncode == 0, reordered.stderr
+    assert sorted(reordered.stdout.splitlines()) == sorted(ordered.stdout.splitlines())
+    # Without the window the disorder shows: a creation read after its own exit.
+    plain = correlog("correlate", str(path))
+    assert sorted(plain.stdout.splitlines()) != sorted(ordered.stdout.splitlines())
+
+
+def test_several_sources_of_the_same_hosts_are_merged_and_duplicates_folded(
+    tmp_path: Path,
+) -> None:
+    sample = correlog("sample", "--path").stdout.strip()
+    events = tmp_path / "events.jsonl"
+    events.write_text(correlog("events", "--sample").stdout, encoding="utf-8")
+    done = correlog("correlate", "--lateness", "5", sample, str(events))
+    assert done.returncode == 0, done.stderr
+    assert sorted(map(short, lines(done.stdout))) == sorted(SAMPLE_EXPECTED_RECORDS)
+    assert "duplicates 12" in done.stderr

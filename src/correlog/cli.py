@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import heapq
 import json
 import os
 import sys
@@ -85,7 +86,13 @@ class _Progress:
 
 
 class _Inputs:
-    """The events of every input in turn, with per-input read statistics."""
+    """The events of every input, with per-input read statistics.
+
+    One input is read as it comes. Several inputs (files of the same hosts from different
+    sources, say a Snare feed and an EVTX export) are merged by event time, each assumed roughly
+    in time order; the correlator's ordering window (``--lateness``) then puts each host's events
+    back in order and folds duplicates once.
+    """
 
     def __init__(self, paths: Sequence[str], args: argparse.Namespace) -> None:
         self.paths = list(paths) or ["-"]
@@ -95,12 +102,20 @@ class _Inputs:
         self.progress = not getattr(args, "no_progress", True) and sys.stderr.isatty()
 
     def __iter__(self) -> Iterator[Event]:
-        for path in self.paths:
-            if not self.progress or path == "-" or not os.path.isfile(path):
-                yield from self._read(path, path)
-                continue
-            with open(path, "rb") as handle, _Progress(handle, path, sys.stderr):
-                yield from self._read(handle, path)
+        if len(self.paths) == 1:
+            yield from self._one(self.paths[0], self.progress)
+            return
+        if self.paths.count("-") > 1:
+            raise UsageError("stdin ('-') can be read only once")
+        # Several progress lines would overwrite each other: none when merging.
+        yield from heapq.merge(*(self._one(path, False) for path in self.paths), key=_time)
+
+    def _one(self, path: str, progress: bool) -> Iterator[Event]:
+        if not progress or path == "-" or not os.path.isfile(path):
+            yield from self._read(path, path)
+            return
+        with open(path, "rb") as handle, _Progress(handle, path, sys.stderr):
+            yield from self._read(handle, path)
 
     def _read(self, source: Any, name: str) -> Iterator[Event]:
         args = self.args
@@ -123,6 +138,10 @@ class _Inputs:
         return [str(err) for r in self.readers for err in r.stats.errors]
 
 
+def _time(event: Event) -> int:
+    return event.time
+
+
 def _sample_path() -> str:
     with resources.as_file(resources.files("correlog") / "samples" / SAMPLE) as path:
         return str(path)
@@ -135,6 +154,16 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be zero or more: {text!r}")
     return value
 
 
@@ -180,6 +209,12 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--ttl", type=_positive_float, default=3600.0, help="seconds (3600)")
         p.add_argument("--max-open", type=_positive_int, default=100_000, help="(100000)")
         p.add_argument("--max-skew", type=_positive_float, default=3600.0, help="seconds (3600)")
+        p.add_argument(
+            "--lateness",
+            type=_non_negative_float,
+            default=0.0,
+            help="seconds of the per-host ordering window (0: arrival order, the default)",
+        )
 
     p = sub.add_parser("correlate", help="one fat record per process, as JSON lines")
     inputs(p)
@@ -278,7 +313,16 @@ def _guarded(body: Callable[[], None], finish: Callable[[], None], err: TextIO) 
 
 
 def _correlator(args: argparse.Namespace) -> Correlator:
-    return Correlator(ttl=args.ttl, max_open=args.max_open, max_skew=args.max_skew)
+    return Correlator(
+        ttl=args.ttl, max_open=args.max_open, max_skew=args.max_skew, lateness=args.lateness
+    )
+
+
+def _window(correlator: Correlator | None) -> str:
+    if correlator is None:
+        return ""
+    stats = correlator.stats
+    return f"; late {stats.late}, duplicates {stats.duplicates}"
 
 
 def _correlate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -297,7 +341,7 @@ def _correlate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.flush()
 
     status = _guarded(lambda: write(correlator.process(inputs)), finish, err)
-    _summary(err, inputs, _reasons(counts))
+    _summary(err, inputs, _reasons(counts) + _window(correlator))
     return status
 
 
@@ -335,7 +379,8 @@ def _watch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     status = _guarded(body, finish, err)
     mode = "single-event" if args.single_event else "correlated"
-    _summary(err, inputs, f"{_reasons(counts)}; alerts {alerts} ({mode})")
+    window = _window(monitor.correlator)
+    _summary(err, inputs, f"{_reasons(counts)}; alerts {alerts} ({mode}){window}")
     return status
 
 
