@@ -20,7 +20,15 @@ from ._events import (
 )
 from ._monitor import Monitor
 from ._policy import MERGE_POLICY, MergeRule, merge
-from ._records import Alert, Reason, Record, Status, format_process_id, process_id
+from ._records import (
+    Alert,
+    ProcessId,
+    Reason,
+    Record,
+    Status,
+    format_process_id,
+    process_id,
+)
 from ._single import is_sufficient, single_record
 from ._time import from_datetime, iso, parse_iso, to_datetime
 from .readers import FORMATS, EventReader, ReadStats, read
@@ -45,6 +53,7 @@ __all__ = [
     "Monitor",
     "ParseError",
     "ProcessEvent",
+    "ProcessId",
     "ReadStats",
     "Reason",
     "Record",

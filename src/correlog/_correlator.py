@@ -59,7 +59,7 @@ import attrs
 
 from ._errors import UsageError
 from ._events import Event, EventKind, HostEvent, HostEventKind, ProcessEvent
-from ._records import Reason, Record, Status, host_seed, process_id
+from ._records import ProcessId, Reason, Record, Status, process_id
 from ._sequencer import Sequencer
 from ._time import seconds
 
@@ -78,7 +78,6 @@ _ORPHAN: Final = Reason.ORPHAN
 _EVENT_TYPES: Final = (ProcessEvent, HostEvent)
 _INF: Final = float("inf")
 _NEVER: Final = -(2**63)
-_M64: Final = 0xFFFF_FFFF_FFFF_FFFF
 
 # Slots of an entry list: the Record fields, in order.
 (
@@ -158,6 +157,11 @@ assert ProcessEvent._fields == (
 _new_record = tuple.__new__
 
 
+def _key(host: str, channel: str | None) -> str | tuple[str, str]:
+    """The key of a host's log in :attr:`Correlator._hosts`."""
+    return host if channel is None else (host, channel)
+
+
 def _union(known: Mapping[str, str] | None, more: Mapping[str, str]) -> Mapping[str, str]:
     """Fields of ``known`` and ``more``; ``known`` (from earlier events) wins a shared name."""
     return more if known is None else {**more, **known}
@@ -217,7 +221,6 @@ class _Host:
         "lost_until",
         "name",
         "next_deadline",
-        "seed",
     )
 
     def __init__(self, name: str, channel: str | None, clock: int) -> None:
@@ -232,9 +235,7 @@ class _Host:
         self.last_record = -1
         #: pid -> (image, process id) of processes whose entry closed while they may still be
         #: running (expired, evicted): a child created later still learns its creator.
-        self.gone: dict[int, tuple[str | None, int]] = {}
-        #: Host CRC, shifted into place for :func:`process_id`.
-        self.seed = host_seed(name, channel) << 32
+        self.gone: dict[int, tuple[str | None, ProcessId]] = {}
         #: Processes whose first event is at or before this time may miss events (516, 1101).
         self.lost_until = _NEVER
 
@@ -278,8 +279,9 @@ class Correlator:
         self._ttl = seconds(ttl)
         self._max_open = max_open
         self._max_skew = seconds(max_skew)
-        #: Per (host, channel): each log of a host is correlated on its own.
-        self._hosts: dict[tuple[str, str | None], _Host] = {}
+        #: Per host and log (key: the host for the Security log, else (host, channel)): each log
+        #: of a host is correlated on its own.
+        self._hosts: dict[str | tuple[str, str], _Host] = {}
         self._fifo: deque[list[Any]] = deque()
         self._open = 0
         self._closed = False
@@ -332,17 +334,17 @@ class Correlator:
         another log than Security)?"""
         if not isinstance(key, tuple) or len(key) not in (2, 3):
             return False
-        hs = self._hosts.get((key[0], key[2] if len(key) == 3 else None))
+        hs = self._hosts.get(_key(key[0], key[2] if len(key) == 3 else None))
         return hs is not None and key[1] in hs.entries
 
     def clock(self, host: str, channel: str | None = None) -> int | None:
         """The host's clock (ns) for that log, or None for a host never seen."""
-        hs = self._hosts.get((host, channel))
+        hs = self._hosts.get(_key(host, channel))
         return None if hs is None else hs.clock
 
     def snapshot(self, host: str, pid: int, channel: str | None = None) -> Record | None:
         """The open entry for (host, pid) as a record with reason ``open``, or None."""
-        hs = self._hosts.get((host, channel))
+        hs = self._hosts.get(_key(host, channel))
         entry = None if hs is None else hs.entries.get(pid)
         if entry is None:
             return None
@@ -471,9 +473,10 @@ class Correlator:
                     cur = None
                     continue
                 if host is not cur or channel is not cur_channel:
-                    hs_ = hosts.get((host, channel))
+                    key = host if channel is None else (host, channel)
+                    hs_ = hosts.get(key)
                     if hs_ is None:
-                        hs_ = hosts[host, channel] = _Host(host, channel, t)
+                        hs_ = hosts[key] = _Host(host, channel, t)
                     hs = hs_
                     ents = hs.entries
                     cur = host
@@ -509,8 +512,7 @@ class Correlator:
                                     exit_status,
                                     integrity,
                                     extra,
-                                    (((hs.seed | pid) << 64 | (t & _M64)) << 64)
-                                    | (_M64 if rn is None else rn & _M64),
+                                    (host, channel, pid, t, rn),
                                     None,
                                     t <= hs.lost_until,
                                 ),
@@ -630,8 +632,7 @@ class Correlator:
                     None,
                     integrity if kind is _C else None,
                     extra,
-                    (((hs.seed | pid) << 64 | (t & _M64)) << 64)
-                    | (_M64 if rn is None else rn & _M64),
+                    (host, channel, pid, t, rn),
                     creator_id,
                     t <= hs.lost_until,
                 )
@@ -642,9 +643,6 @@ class Correlator:
                 count += 1
                 if count > max_open:
                     count -= self._evict(count, out)
-                elif len(self._fifo) > 2 * count + 64:
-                    self._compact()
-                    push = self._fifo.append
                 if count > peak:
                     peak = count
         except Exception as exc:
@@ -652,6 +650,8 @@ class Correlator:
             raise
         finally:
             self._open = count
+            if len(self._fifo) > 2 * count + 64:
+                self._compact()  # once per batch: the FIFO holds at most a batch of stale entries
             self.stats.events += n_events
             self.stats.peak_open = peak
             if n_exited:
@@ -717,7 +717,7 @@ class Correlator:
         self._closed = True
         for entry in self._fifo:
             if entry[_REASON] is None:
-                del self._hosts[entry[_HOST], entry[_CHANNEL]].entries[entry[_PID]]
+                del self._hosts[_key(entry[_HOST], entry[_CHANNEL])].entries[entry[_PID]]
                 self._emit(entry, Reason.FLUSHED, out)
         self._fifo.clear()
         self._open = 0
@@ -730,7 +730,7 @@ class Correlator:
         if isinstance(ev, HostEvent):
             self._host_event(ev, out)
             return
-        hs = self._hosts.get((ev.host, ev.channel))
+        hs = self._hosts.get(_key(ev.host, ev.channel))
         entry = None if hs is None else hs.entries.get(ev.pid)
         if entry is None:
             self._lone(ev, Reason.LATE, ev.time if hs is None else hs.clock, out)
@@ -842,7 +842,7 @@ class Correlator:
             entry = fifo.popleft()
             if entry[_REASON] is not None:
                 continue  # closed earlier; lazily deleted
-            hs = self._hosts[entry[_HOST], entry[_CHANNEL]]
+            hs = self._hosts[_key(entry[_HOST], entry[_CHANNEL])]
             del hs.entries[entry[_PID]]
             self._remember(hs, entry)
             evicted += 1
@@ -858,6 +858,7 @@ class Correlator:
             del gone[next(iter(gone))]
 
     def _compact(self) -> None:
+        """Drop closed entries from the FIFO (an open entry has no reason yet)."""
         self._fifo = deque(entry for entry in self._fifo if entry[_REASON] is None)
 
     def _far(self, hs: _Host, t: int, out: list[Record]) -> int:
@@ -895,9 +896,9 @@ class Correlator:
         self.stats.host_events += 1
         # Host events come from the Security (or System) log: they act on its entries, except a
         # restart, after which no process of the host, in any log, is still running.
-        hs = self._hosts.get((ev.host, None))
+        hs = self._hosts.get(ev.host)
         if hs is None:
-            hs = self._hosts[ev.host, None] = _Host(ev.host, None, ev.time)
+            hs = self._hosts[ev.host] = _Host(ev.host, None, ev.time)
         kind = ev.kind
         if kind is HostEventKind.HOST_STARTED:
             for other in list(self._hosts.values()):

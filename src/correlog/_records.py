@@ -14,6 +14,7 @@ from ._time import iso
 
 __all__ = [
     "Alert",
+    "ProcessId",
     "Reason",
     "Record",
     "Status",
@@ -23,34 +24,42 @@ __all__ = [
 ]
 
 
+#: A process's stable id: host, log, pid, and the time and record number of its first event.
+ProcessId = tuple[str, str | None, int, int, int | None]
+
 _M32 = 0xFFFF_FFFF
 _M64 = 0xFFFF_FFFF_FFFF_FFFF
 
 
 def host_seed(host: str, channel: str | None) -> int:
-    """The 32-bit CRC of a host (and log) name, the first part of its processes' ids."""
+    """The 32-bit CRC of a host (and log) name, the first part of a printed process id."""
     return zlib.crc32(f"{host}\x00{channel or ''}".encode())
 
 
 def process_id(
     host: str, channel: str | None, pid: int, time: int, record_number: int | None
-) -> int:
+) -> ProcessId:
     """The stable id of the process whose first event (as seen) has this time and record number.
 
     Like Sysmon's ProcessGuid it is made from the host, the pid and a start: here the time and
     record number of the process's first event, so the same input always gives the same ids and
-    two processes never share one (a pid is not reused within one event). It is an int of 192
-    bits: host CRC (32), pid (32), time (64), record number (64, all ones when unknown); see
-    :func:`format_process_id`.
+    two processes never share one (a pid is not reused within one event). It is the tuple of
+    those parts, so it costs the hot path nothing to build and compares and hashes as it should;
+    :func:`format_process_id` prints it.
     """
-    rn = _M64 if record_number is None else record_number & _M64
-    return ((((host_seed(host, channel) << 32) | (pid & _M32)) << 64 | (time & _M64)) << 64) | rn
+    return (host, channel, pid, time, record_number)
 
 
-def format_process_id(value: int) -> str:
-    """``8-8-16-16`` hex digits: host CRC, pid, time, record number (as the CLI prints it)."""
-    text = f"{value:048x}"
-    return f"{text[:8]}-{text[8:16]}-{text[16:32]}-{text[32:]}"
+def format_process_id(value: ProcessId) -> str:
+    """A GUID-like ``8-8-16-16`` hex text: host CRC, pid, time (ns), record number.
+
+    The record number is all ``f`` when unknown. This is the form the CLI prints.
+    """
+    host, channel, pid, time, rn = value
+    return (
+        f"{host_seed(host, channel):08x}-{pid & _M32:08x}-{time & _M64:016x}-"
+        f"{_M64 if rn is None else rn & _M64:016x}"
+    )
 
 
 class Status(enum.StrEnum):
@@ -130,9 +139,9 @@ class Record(NamedTuple):
     extra: Mapping[str, str] | None = None
     #: A stable id for this process's lifetime (see :func:`correlog.process_id`), the same for
     #: the same input, to join records across outputs and rebuild process trees.
-    process_id: int = 0
+    process_id: ProcessId = ("", None, 0, 0, None)
     #: The creator's :attr:`process_id`, when the creator was seen.
-    creator_process_id: int | None = None
+    creator_process_id: ProcessId | None = None
     #: True when the host reported dropped audits (516, 1101) while this process was open, or
     #: before its first event was released: some of its events may be missing.
     audits_lost: bool = False
