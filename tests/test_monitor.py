@@ -106,6 +106,28 @@ class TestNormalMode:
         assert alert.record.reason is Reason.EXPIRED
         assert seen == [Reason.OPEN, Reason.EXPIRED]
 
+    def test_with_an_ordering_window_the_alert_comes_when_the_window_lets_the_600_go(
+        self,
+    ) -> None:
+        monitor = Monitor([AnonymousWeb()], correlator=Correlator(lateness=5))
+        assert monitor.feed(created(2216, 0, rn=1)) == []
+        assert monitor.feed(token(2216, 0, rn=2)) == []  # waiting in the window
+        [alert] = monitor.feed(created(40, 6, rn=3))  # the watermark passes: released
+        assert (alert.pid, alert.record.reason) == (2216, Reason.OPEN)
+        assert monitor.close() == []
+
+    def test_with_an_ordering_window_advance_and_close_release_and_alert(self) -> None:
+        monitor = Monitor([AnonymousWeb()], correlator=Correlator(lateness=5))
+        monitor.feed(created(2216, 0, rn=1))
+        monitor.feed(token(2216, 0, rn=2))
+        [alert] = monitor.advance(token(2216, 0).time + 5 * 1_000_000_000)
+        assert alert.pid == 2216
+        other = Monitor([AnonymousWeb()], correlator=Correlator(lateness=5))
+        other.feed(created(8, 0, rn=1))
+        other.feed(token(8, 0, rn=2))
+        [flushed] = other.close()
+        assert flushed.record.reason is Reason.FLUSHED
+
     def test_rules_must_be_callables_with_unique_names(self) -> None:
         with pytest.raises(UsageError):
             Monitor([])

@@ -293,6 +293,8 @@ class Correlator:
         self._lateness = seconds(lateness)
         #: Events the ordering window let go (False) or handed on as late (True), to fold next.
         self._pending: list[tuple[bool, Event]] = []
+        #: With a window and :meth:`track_released`, the events folded since the last take.
+        self._released: list[Event] | None = None
         self._sequencer = (
             Sequencer(
                 self._lateness,
@@ -400,10 +402,33 @@ class Correlator:
             raise
         return out
 
+    def track_released(self) -> None:
+        """Start keeping the events the ordering window lets go, for :meth:`take_released`.
+
+        A monitor that asks rules about the processes an event touched needs this: with a
+        window, the events folded in by one :meth:`feed` are the ones released, not the one fed.
+        """
+        if self._released is None:
+            self._released = []
+
+    def take_released(self) -> list[Event]:
+        """The events folded in since the last call (window mode, after :meth:`track_released`)."""
+        released = self._released or []
+        if self._released is not None:
+            self._released = []
+        return released
+
+    @property
+    def windowed(self) -> bool:
+        """True when events go through an ordering window (``lateness`` > 0)."""
+        return self._sequencer is not None
+
     def _fold_pending(self, out: list[Record]) -> None:
         """Fold what the window released, in order: runs of in-order events, and late ones."""
         pending = self._pending
         self._pending = []
+        if self._released is not None:
+            self._released.extend(ev for _, ev in pending)
         run: list[Event] = []
         for late, ev in pending:
             if late:

@@ -73,6 +73,8 @@ class Monitor:
         self._correlator = (
             None if single_event else (correlator if correlator is not None else Correlator())
         )
+        if self._correlator is not None:
+            self._correlator.track_released()
         self._on_record = on_record
         self._fired: dict[tuple[str, int, str | None], set[str]] = {}
         self._alerted: TTLCache[tuple[str, int], bool] = TTLCache(
@@ -100,20 +102,31 @@ class Monitor:
             if isinstance(event, ProcessEvent):
                 self._feed_single(event, alerts)
             return alerts
-        records = self._correlator.feed(event)
+        correlator = self._correlator
+        records = correlator.feed(event)
         self._final(records, event, alerts)
-        if isinstance(event, ProcessEvent):
-            key = (event.host, event.pid, event.channel)
-            snap = self._correlator.snapshot(event.host, event.pid, event.channel)
-            if snap is not None:
-                fired = self._fired.get(key)
-                if fired is None:
-                    fired = set()
-                    if self._ask(snap, fired, event, alerts):
-                        self._fired[key] = fired
-                else:
-                    self._ask(snap, fired, event, alerts)
+        # The processes this call changed: the event's own, or, with an ordering window, those
+        # of the events the window let go (the one fed may still be waiting in it).
+        touched = correlator.take_released() if correlator.windowed else (event,)
+        for folded in touched:
+            if isinstance(folded, ProcessEvent):
+                self._ask_open(folded, alerts)
         return alerts
+
+    def _ask_open(self, event: ProcessEvent, alerts: list[Alert]) -> None:
+        """Ask the rules about the still-open process ``event`` belongs to, if any."""
+        assert self._correlator is not None
+        snap = self._correlator.snapshot(event.host, event.pid, event.channel)
+        if snap is None:
+            return
+        key = (event.host, event.pid, event.channel)
+        fired = self._fired.get(key)
+        if fired is None:
+            fired = set()
+            if self._ask(snap, fired, event, alerts):
+                self._fired[key] = fired
+        else:
+            self._ask(snap, fired, event, alerts)
 
     def feed_many(self, events: Iterable[Event]) -> list[Alert]:
         """Fold events in, in order; return every alert they raised, in order."""
@@ -125,16 +138,29 @@ class Monitor:
     def advance(self, time: int, host: str | None = None) -> list[Alert]:
         """Advance the correlator's clock (see :meth:`Correlator.advance`); alerts on expiry."""
         alerts: list[Alert] = []
-        if self._correlator is not None:
-            self._final(self._correlator.advance(time, host), None, alerts)
+        correlator = self._correlator
+        if correlator is not None:
+            self._final(correlator.advance(time, host), None, alerts)
+            self._ask_released(alerts)
         return alerts
 
     def close(self) -> list[Alert]:
         """Flush the correlator; alerts for records that only now became decidable."""
         alerts: list[Alert] = []
-        if self._correlator is not None:
-            self._final(self._correlator.close(), None, alerts)
+        correlator = self._correlator
+        if correlator is not None:
+            self._final(correlator.close(), None, alerts)
+            self._ask_released(alerts)
         return alerts
+
+    def _ask_released(self, alerts: list[Alert]) -> None:
+        # What an ordering window let go on advance or close: records of those processes were
+        # already asked when final; the rest are still open (advance) and may decide now.
+        assert self._correlator is not None
+        if self._correlator.windowed:
+            for folded in self._correlator.take_released():
+                if isinstance(folded, ProcessEvent):
+                    self._ask_open(folded, alerts)
 
     # -- internals -------------------------------------------------------------------------
 
