@@ -225,16 +225,9 @@ def drive(
                 # int() or a field a parser did not guard), or a TypeError from a JSON value of
                 # an unexpected type, is still bad input on this line, and must not end a
                 # stream that may run for months.
-                error = _locate(exc, source, first - base)
                 stats.lines = n
                 stats.events = events
-                stats.skipped += 1
-                category = error.category if isinstance(error, Malformed) else error.reason
-                stats.skipped_by_reason[category] += 1
-                if len(stats.errors) < MAX_KEPT_ERRORS:
-                    stats.errors.append(error)
-                if strict:
-                    raise error from None
+                _skip(_locate(exc, source, first - base), stats, strict)
                 continue
             if result is None:
                 stats.ignored += 1
@@ -280,16 +273,9 @@ def drive_units(
                     raise raw
                 result = decode(raw)
             except _BAD_INPUT as exc:
-                error = _locate(exc, source, offset)
                 stats.lines = n
                 stats.events = events
-                stats.skipped += 1
-                category = error.category if isinstance(error, Malformed) else error.reason
-                stats.skipped_by_reason[category] += 1
-                if len(stats.errors) < MAX_KEPT_ERRORS:
-                    stats.errors.append(error)
-                if strict:
-                    raise error from None
+                _skip(_locate(exc, source, offset), stats, strict)
                 continue
             if result is None:
                 stats.ignored += 1
@@ -306,6 +292,17 @@ def drive_units(
         stats.events = events
         if on_end is not None:
             on_end()
+
+
+def _skip(error: ParseError, stats: ReadStats, strict: bool) -> None:
+    """Count a bad unit (by category, keeping the first errors); in strict mode, raise it."""
+    stats.skipped += 1
+    category = error.category if isinstance(error, Malformed) else error.reason
+    stats.skipped_by_reason[category] += 1
+    if len(stats.errors) < MAX_KEPT_ERRORS:
+        stats.errors.append(error)
+    if strict:
+        raise error from None
 
 
 def _locate(exc: Exception, source: str, line_number: int) -> ParseError:
