@@ -1,0 +1,21 @@
+"""Hunt correlog's fat records with Sigma process_creation rules (SigmaHQ's, or your own).
+
+Needs the ``sigma`` extra (pySigma), imported only when rules are loaded.
+"""
+
+from __future__ import annotations
+
+from ._rules import LoadReport, Match, RuleSet, SigmaRule, Unsupported, load_rules
+from .view import record_schema, schema_label, sigma_view
+
+__all__ = [
+    "LoadReport",
+    "Match",
+    "RuleSet",
+    "SigmaRule",
+    "Unsupported",
+    "load_rules",
+    "record_schema",
+    "schema_label",
+    "sigma_view",
+]
