@@ -123,7 +123,7 @@ def _value(field: str, value: Any) -> Node:
             re.compile(pattern, flags)
         except re.error as exc:
             raise NotSupported(f"regular expression {pattern!r}: {exc}") from None
-        return _ir.Regex(field, pattern, flags)
+        return _ir.Regex(field, pattern, flags, _ir.required_literals(pattern, flags))
     if isinstance(value, SigmaNull):
         return _ir.Null(field)
     if isinstance(value, SigmaExists):

@@ -58,6 +58,7 @@ __all__ = [
     "compile_predicate",
     "evaluate3",
     "fields_of",
+    "required_literals",
 ]
 
 #: A compiled rule: ``predicate(view, lowered_view) -> bool``.
@@ -91,11 +92,52 @@ class Glob:
 
 @attrs.frozen
 class Regex:
-    """``|re``: a search (unanchored, as SigmaHQ's rules are written) on the original value."""
+    """``|re``: a search (unanchored, as SigmaHQ's rules are written) on the original value.
+
+    ``required``: lower-cased literal runs every match contains (:func:`required_literals`),
+    tested first on the lowered value (cheap) and offered to the index.
+    """
 
     field: str
     pattern: str
     flags: int = 0
+    required: tuple[str, ...] = ()
+
+
+#: Characters whose lower case depends on context or spans two characters: a run holding one
+#: may not be a substring of the lowered value, so it is not used as a requirement.
+_UNSAFE_LOWER: Final = frozenset("\u03a3\u03c3\u03c2\u0130")
+
+
+def required_literals(pattern: str, flags: int) -> tuple[str, ...]:
+    """Lower-cased runs of literal characters at the top level of a regex: every match holds
+    each of them. Empty when the pattern's structure hides them (alternation at the top,
+    say), which only costs speed.
+
+    Read with the standard library's own regex parser (a private module; any surprise from it
+    means no requirements, never a wrong one).
+    """
+    try:
+        from re import _constants as c
+        from re import _parser as parser
+
+        parsed = parser.parse(pattern, flags)
+    except Exception:
+        return ()
+    runs: list[str] = []
+    current: list[str] = []
+    for op, arg in parsed:
+        if op is c.LITERAL:
+            current.append(chr(arg))
+            continue
+        if current:
+            runs.append("".join(current))
+            current = []
+    if current:
+        runs.append("".join(current))
+    return tuple(
+        run.lower() for run in runs if not any(ch in _UNSAFE_LOWER for ch in run)
+    )
 
 
 @attrs.frozen
@@ -296,6 +338,32 @@ def _keyword(node: Str | Glob | Regex) -> Callable[[Mapping[str, str], Mapping[s
 # -- code generation -----------------------------------------------------------------------
 
 
+#: Up to this many alternatives, a chain of ``in`` tests beats a regex.
+_CHAIN_MAX: Final = 6
+
+
+def trie_regex(words: Iterable[str]) -> str:
+    """A regex matching any of ``words`` (non-empty), alternatives factored by prefix."""
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict[str, Any]) -> str:
+        optional = "" in node
+        alternatives = [re.escape(ch) + build(sub) for ch, sub in sorted(node.items()) if ch]
+        if not alternatives:
+            return ""
+        body = (
+            alternatives[0] if len(alternatives) == 1 else "(?:" + "|".join(alternatives) + ")"
+        )
+        return f"(?:{body})?" if optional else body
+
+    return build(trie)
+
+
 class _Gen:
     """Writes one predicate's source; values and helpers go into its namespace as ``k<n>``."""
 
@@ -332,8 +400,36 @@ class _Gen:
                 return f"({x} is not None and {x}.{first.kind}({tuple(texts)!r}))"
             tests = " and ".join(f"{x}.{first.kind}({t!r})" for t in texts)
             return f"({x} is not None and {tests})"
-        joiner = " or " if any_of else " and "
-        return f"({x} is not None and (" + joiner.join(f"{t!r} in {x}" for t in texts) + "))"
+        if not any_of:
+            return f"({x} is not None and " + " and ".join(f"{t!r} in {x}" for t in texts) + ")"
+        return f"({x} is not None and {self.contains_any(x, texts)})"
+
+    def contains_any(self, x: str, texts: list[str]) -> str:
+        """``x`` contains one of ``texts``: one test for many alternatives.
+
+        A chain of ``in`` tests costs one scan of the value per alternative (12 us for a
+        hundred hashes). Single characters become one set test; longer lists a regex whose
+        alternatives share their prefixes (a trie), which the regex engine scans for once.
+        Characters beyond U+FFFF defeat the regex engine's first-character scan, so lists
+        holding them test a set of first characters before the chain.
+        """
+        tests: list[str] = []
+        singles = frozenset(t for t in texts if len(t) == 1)
+        multi = sorted({t for t in texts if len(t) != 1})
+        if singles:
+            tests.append(f"not {self.const(singles)}.isdisjoint({x})")
+        if "" in multi:
+            return "True"  # contains "": any present value
+        if len(multi) <= _CHAIN_MAX:
+            tests += [f"{t!r} in {x}" for t in multi]
+        elif all(ord(c) <= 0xFFFF for t in multi for c in t):
+            search = self.const(re.compile(trie_regex(multi), re.DOTALL).search)
+            tests.append(f"{search}({x}) is not None")
+        else:
+            first = self.const(frozenset(t[0] for t in multi))
+            chain = " or ".join(f"{t!r} in {x}" for t in multi)
+            tests.append(f"(not {first}.isdisjoint({x}) and ({chain}))")
+        return "(" + " or ".join(tests) + ")"
 
     def leaf(self, n: Leaf) -> str:
         if isinstance(n, Str):
@@ -345,7 +441,11 @@ class _Gen:
         if isinstance(n, Regex):
             x = self.orig(n.field)
             search = self.const(re.compile(n.pattern, n.flags).search)
-            return f"({x} is not None and {search}({x}) is not None)"
+            if not n.required:
+                return f"({x} is not None and {search}({x}) is not None)"
+            lowered = self.low(n.field)
+            needs = " and ".join(f"{t!r} in {lowered}" for t in n.required)
+            return f"({lowered} is not None and {needs} and {search}({x}) is not None)"
         if isinstance(n, Null):
             return f"({self.orig(n.field)} is None)"
         if isinstance(n, Exists):
