@@ -48,6 +48,14 @@ def _pysigma() -> Any:
     return sigma
 
 
+def _bad_input() -> tuple[type[Exception], ...]:
+    """What pySigma raises for a rule it cannot read: its own errors, and YAML's."""
+    import yaml
+    from sigma.exceptions import SigmaError
+
+    return (SigmaError, yaml.YAMLError)
+
+
 class _ViewCache:
     """The view of the last record asked about: a monitor asks every rule about one record in
     a row, so one entry spares rebuilding the view once per rule."""
@@ -134,7 +142,7 @@ class SigmaRule:
         sigma = _pysigma()
         try:
             rule = sigma.rule.SigmaRule.from_yaml(text)
-        except sigma.exceptions.SigmaError as exc:
+        except _bad_input() as exc:
             raise UsageError(f"{source}: {exc}") from None
         return cls.from_pysigma(rule, source=source)
 
@@ -144,7 +152,7 @@ class SigmaRule:
         sigma = _pysigma()
         try:
             parsed = sigma.rule.SigmaRule.from_dict(dict(rule))
-        except sigma.exceptions.SigmaError as exc:
+        except _bad_input() as exc:
             raise UsageError(f"{source}: {exc}") from None
         return cls.from_pysigma(parsed, source=source)
 
@@ -424,7 +432,7 @@ def load_rules(*paths: str | os.PathLike[str]) -> RuleSet:
         try:
             text = path.read_text(encoding="utf-8")
             collection = sigma.collection.SigmaCollection.from_yaml(text, collect_errors=True)
-        except (OSError, UnicodeDecodeError, sigma.exceptions.SigmaError) as exc:
+        except (OSError, UnicodeDecodeError, *_bad_input()) as exc:
             unsupported.append(Unsupported(source, None, None, f"unreadable: {exc}"))
             continue
         for error in collection.errors:
