@@ -31,7 +31,9 @@ def sysmon_record(**kw: Any) -> Record:
         "integrity": "Medium",
         "extra": {
             "OriginalFileName": "bitsadmin.exe",
-            "Hashes": "MD5=4FCFE1D61E6D962F06CE2B61FC11BC0F,IMPHASH=44794EEDDEB70144ABA2F1483E762F30",
+            "Hashes": (
+                "MD5=4FCFE1D61E6D962F06CE2B61FC11BC0F,IMPHASH=44794EEDDEB70144ABA2F1483E762F30"
+            ),
             "CurrentDirectory": "C:\\Users\\xodih\\AppData\\Local\\Temp\\",
             "ParentCommandLine": "cmd.exe /c run.bat",
             "Company": "Microsoft Corporation",

@@ -103,7 +103,9 @@ class TestStrings:
         assert matches({"sel": {"CommandLine|windash|contains": "-enc"}}, {"CommandLine": value})
 
     def test_windash_does_not_accept_other_prefixes(self) -> None:
-        assert not matches({"sel": {"CommandLine|windash|contains": " -enc"}}, {"CommandLine": "xenc"})
+        assert not matches(
+            {"sel": {"CommandLine|windash|contains": " -enc"}}, {"CommandLine": "xenc"}
+        )
 
     def test_base64_and_base64offset(self) -> None:
         # |base64 encodes the value alone: it is found when it starts the encoded text and
@@ -312,7 +314,9 @@ class TestThreeValued:
 class TestRefusals:
     def test_a_rule_for_another_log_source_is_refused_by_name(self) -> None:
         with pytest.raises(UsageError, match="not windows process_creation"):
-            rule({"sel": {"Image": "x"}}, logsource={"category": "file_event", "product": "windows"})
+            rule(
+                {"sel": {"Image": "x"}}, logsource={"category": "file_event", "product": "windows"}
+            )
 
     def test_timestamp_parts_are_refused(self) -> None:
         with pytest.raises(UsageError, match="timestamp part modifier"):
@@ -328,8 +332,12 @@ class TestRefusals:
 
     def test_load_reports_every_rule_it_did_not_compile(self, tmp_path: Path) -> None:
         good = {"sel": {"Image|endswith": "\\cmd.exe"}}
-        (tmp_path / "a_good.yml").write_text(_yaml("good", "11111111-1111-4111-8111-111111111111", good))
-        (tmp_path / "b_dup.yml").write_text(_yaml("dup", "11111111-1111-4111-8111-111111111111", good))
+        (tmp_path / "a_good.yml").write_text(
+            _yaml("good", "11111111-1111-4111-8111-111111111111", good)
+        )
+        (tmp_path / "b_dup.yml").write_text(
+            _yaml("dup", "11111111-1111-4111-8111-111111111111", good)
+        )
         (tmp_path / "stamp.yml").write_text(
             _yaml("stamp", "22222222-2222-4222-8222-222222222222", {"sel": {"UtcTime|hour": 3}})
         )

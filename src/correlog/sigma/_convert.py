@@ -192,7 +192,6 @@ def _string(field: str, value: Any, *, cased: bool) -> Node:
             kind = "contains" if starts and ends else "endswith" if starts else "startswith"
             return _ir.Str(field, kind, text, cased)
     pattern = "".join(
-        ".*" if p is multi else "." if p is single else re.escape(p)  # type: ignore[arg-type]
-        for p in parts
+        re.escape(p) if isinstance(p, str) else ".*" if p is multi else "." for p in parts
     )
     return _ir.Glob(field, pattern, tuple(plain), cased)

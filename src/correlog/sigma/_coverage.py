@@ -103,7 +103,7 @@ class Coverage:
         """Per rule (by index): ``evaluable``, ``partial`` or ``not_applicable`` for a source,
         and the fields it tests that the source lacks."""
         fields = frozenset(self._sources[label].fields)
-        out = []
+        out: list[tuple[int, str, tuple[str, ...]]] = []
         for i, rule in enumerate(self._set.rules):
             missing = rule.fields - fields
             if not missing:

@@ -17,8 +17,9 @@ of every record the rule matches. An atom is one of
 
 The trigger set of a leaf is its best atom; of ``a or b`` the union of both; of ``a and b`` the
 cheaper of the two (both must hold, so either is necessary). A regular expression offers the
-literal runs every match of it holds. A ``not``, a ``null`` test or a literal too short to give a substring has none: a rule for which no trigger
-set can be found goes into the *residual* list and is asked about every record.
+literal runs every match of it holds. A ``not``, a ``null`` test or a literal too short to give
+a substring has none: a rule for which no trigger set can be found goes into the *residual*
+list and is asked about every record.
 
 For a record the index looks up the basename and the value of each indexed field in dicts, and
 the set of its 4-character substrings against the substrings rules asked for; the rules named
@@ -103,9 +104,7 @@ class _Chooser:
     def cost(self, atoms: frozenset[Atom]) -> int:
         # A name or value lookup is as selective as it gets; a substring the sample holds
         # often costs more.
-        return sum(
-            1 if a.kind != "gram" else 2 + 5 * self.background[a.text] for a in atoms
-        )
+        return sum(1 if a.kind != "gram" else 2 + 5 * self.background[a.text] for a in atoms)
 
 
 def literals(node: Node) -> Iterable[str]:

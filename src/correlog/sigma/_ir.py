@@ -29,6 +29,7 @@ nodes, which no longer depend on pySigma. From them:
 
 from __future__ import annotations
 
+import importlib
 import ipaddress
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -118,16 +119,15 @@ def required_literals(pattern: str, flags: int) -> tuple[str, ...]:
     means no requirements, never a wrong one).
     """
     try:
-        from re import _constants as c
-        from re import _parser as parser
-
+        parser: Any = importlib.import_module("re._parser")
+        literal = importlib.import_module("re._constants").LITERAL
         parsed = parser.parse(pattern, flags)
     except Exception:
         return ()
     runs: list[str] = []
     current: list[str] = []
     for op, arg in parsed:
-        if op is c.LITERAL:
+        if op is literal:
             current.append(chr(arg))
             continue
         if current:
@@ -135,9 +135,7 @@ def required_literals(pattern: str, flags: int) -> tuple[str, ...]:
             current = []
     if current:
         runs.append("".join(current))
-    return tuple(
-        run.lower() for run in runs if not any(ch in _UNSAFE_LOWER for ch in run)
-    )
+    return tuple(run.lower() for run in runs if not any(ch in _UNSAFE_LOWER for ch in run))
 
 
 @attrs.frozen
@@ -261,9 +259,7 @@ def walk(node: Node) -> Iterator[Node]:
 
 def fields_of(node: Node) -> frozenset[str]:
     """Every view field the tree tests."""
-    return frozenset(
-        f for n in walk(node) if isinstance(n, _LEAVES) for f in leaf_fields(n)  # type: ignore[arg-type]
-    )
+    return frozenset(f for n in walk(node) if isinstance(n, _LEAVES) for f in leaf_fields(n))
 
 
 # -- value helpers shared by both evaluators ---------------------------------------------------
@@ -330,7 +326,9 @@ def _keyword(node: Str | Glob | Regex) -> Callable[[Mapping[str, str], Mapping[s
 
     def test(v: Mapping[str, str], lowered: Mapping[str, str]) -> bool:
         # The leaf reads field "": offer it each value in turn.
-        return any(single({"": a}, {"": b}) for a, b in zip(v.values(), lowered.values()))
+        return any(
+            single({"": a}, {"": b}) for a, b in zip(v.values(), lowered.values(), strict=True)
+        )
 
     return test
 
@@ -356,9 +354,7 @@ def trie_regex(words: Iterable[str]) -> str:
         alternatives = [re.escape(ch) + build(sub) for ch, sub in sorted(node.items()) if ch]
         if not alternatives:
             return ""
-        body = (
-            alternatives[0] if len(alternatives) == 1 else "(?:" + "|".join(alternatives) + ")"
-        )
+        body = alternatives[0] if len(alternatives) == 1 else "(?:" + "|".join(alternatives) + ")"
         return f"(?:{body})?" if optional else body
 
     return build(trie)
@@ -509,7 +505,7 @@ def compile_predicate(node: Node, name: str = "rule") -> Predicate:
     lines += [f"    {var} = v.get({field!r})" for field, var in gen.original.items()]
     lines.append(f"    return {body}")
     namespace: dict[str, Any] = dict(gen.consts)
-    exec(compile("\n".join(lines), f"<sigma {name}>", "exec"), namespace)  # noqa: S102
+    exec(compile("\n".join(lines), f"<sigma {name}>", "exec"), namespace)
     predicate: Predicate = namespace["p"]
     return predicate
 
@@ -587,7 +583,7 @@ def achievable(node: Node, missing: Callable[[str], bool]) -> frozenset[bool | N
 
 
 def flatten(items: Iterable[Node], kind: type[And] | type[Or]) -> tuple[Node, ...]:
-    """Children of ``kind`` nodes lifted into their parent (``a or (b or c)`` -> ``a or b or c``)."""
+    """Children of ``kind`` nodes lifted into their parent: ``a or (b or c)`` is ``a or b or c``."""
     out: list[Node] = []
     for item in items:
         if isinstance(item, kind):

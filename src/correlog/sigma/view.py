@@ -140,15 +140,16 @@ def sigma_view(record: Record) -> dict[str, str]:
     ...     user="SYSTEM", domain="NT AUTHORITY", logon_id=0x3E7, owner_source=EventKind.CREATED,
     ...     creator_pid=740, creator_image=None, start=0, end=None, status=Status.PARTIAL,
     ...     reason=Reason.OPEN, provenance=(592, 1), layout=None, first_seen=0)
-    >>> sigma_view(record)
-    {'Image': 'C:\\\\Windows\\\\System32\\\\cmd.exe', 'ProcessId': '7732', 'ParentProcessId': '740', 'User': 'NT AUTHORITY\\\\SYSTEM', 'LogonId': '0x3e7'}
+    >>> view = sigma_view(record)
+    >>> view["Image"], view["User"], view["LogonId"], view["Provider_Name"]
+    ('C:\\\\Windows\\\\System32\\\\cmd.exe', 'NT AUTHORITY\\\\SYSTEM', '0x3e7', 'Security')
+    >>> "CommandLine" in view, "ParentImage" in view  # a 592 names neither
+    (False, False)
     """
-    view: dict[str, str] = {}
     extra = record.extra
-    if extra:
-        for name, value in extra.items():
-            if name not in CORE_FIELDS:
-                view[name] = value
+    view: dict[str, str] = (
+        {name: value for name, value in extra.items() if name not in CORE_FIELDS} if extra else {}
+    )
     if record.image is not None:
         view["Image"] = record.image
     if record.command_line is not None:
