@@ -11,6 +11,10 @@ of every record the rule matches. An atom is one of
   ``'\\System32\\cmd.exe'``),
 * ``eq``: a field equals a value (``OriginalFileName: 'Cmd.Exe'``),
 * ``gram``: a field contains a 4-character substring of one of the rule's literals,
+* ``char``: a field holds a given character, for literals shorter than a substring key (SigmaHQ
+  looks for emoji, homoglyphs, the right-to-left override and ``^^`` this way): the literal's
+  rarest character, a non-ASCII one when it has one. Nearly every real value is ASCII, which
+  Python knows without reading it, so non-ASCII keys cost nothing on such values.
 * ``after=``: a field holds ``=`` followed by 4 given characters. Only for ``Hashes``
   (``MD5=...,SHA256=...,IMPHASH=...``), where rules name hashes as ``ALGORITHM=HEX``: looking
   up what follows each ``=`` costs three lookups instead of the value's 150 substrings.
@@ -102,9 +106,27 @@ class _Chooser:
         return min(_grams(text), key=lambda g: (self.background[g], self.shared[g], g))
 
     def cost(self, atoms: frozenset[Atom]) -> int:
-        # A name or value lookup is as selective as it gets; a substring the sample holds
-        # often costs more.
-        return sum(1 if a.kind != "gram" else 2 + 5 * self.background[a.text] for a in atoms)
+        # An image's name or original name is as selective as it gets; a parent's name less
+        # (a few parents start most processes); any other field's value (Company, integrity
+        # level) may be shared by half the records; a substring the sample holds often is a
+        # poor key too, and an ASCII character poorer.
+        return sum(_cost(a, self.background) for a in atoms)
+
+
+def _cost(atom: Atom, background: Counter[str]) -> int:
+    if atom.kind == "gram":
+        return 2 + 5 * background[atom.text]
+    if atom.kind == "char":
+        return 2 if not atom.text.isascii() else 3 + 5 * _BACKGROUND.count(atom.text)
+    if atom.field in ("Image", "OriginalFileName"):
+        return 1
+    if atom.field == "ParentImage":
+        return 2
+    return 6
+
+
+def _rarest_char(text: str) -> str:
+    return min(text, key=lambda c: (c.isascii(), c.isalnum(), _BACKGROUND.count(c), c))
 
 
 def literals(node: Node) -> Iterable[str]:
@@ -137,6 +159,8 @@ def _leaf_atom(node: Str | Glob | Regex, chooser: _Chooser) -> Atom | None:
             cut = text.find("=")
             if cut >= 0 and len(text) >= cut + 1 + GRAM:
                 return Atom("after=", field, text[cut + 1 : cut + 1 + GRAM])
+        if 0 < len(text) < GRAM:
+            return Atom("char", field, _rarest_char(text))
         gram = chooser.gram(text)
         return None if gram is None else Atom("gram", field, gram)
     runs = node.required if isinstance(node, Regex) else node.literals
@@ -172,30 +196,82 @@ def triggers(node: Node, chooser: _Chooser) -> frozenset[Atom] | None:
     return None
 
 
+class _FieldKeys:
+    """Every key the rules ask of one field, and what a value of that field makes candidate."""
+
+    __slots__ = ("after", "ascii_chars", "base", "chars", "eq", "field", "grams", "memo")
+
+    def __init__(self, field: str, tables: Mapping[str, Mapping[str, list[int]]]) -> None:
+        def frozen(kind: str) -> dict[str, tuple[int, ...]]:
+            return {k: tuple(v) for k, v in tables.get(kind, {}).items()}
+
+        self.field = field
+        self.base = frozen("base")
+        self.eq = frozen("eq")
+        self.after = frozen("after=")
+        self.chars = frozen("char")
+        self.ascii_chars = any(k.isascii() for k in self.chars)
+        self.grams = frozen("gram")
+        self.memo: dict[str, tuple[int, ...]] = {}
+
+    def hits(self, value: str) -> tuple[int, ...]:
+        """The rules a value of this field makes candidate (memoised: see :meth:`_hits`)."""
+        found = self.memo.get(value)
+        if found is None:
+            found = self._hits(value)
+            if len(self.memo) >= _MEMO_SIZE:
+                # Images, parents, companies repeat endlessly, command lines less: a bounded
+                # memo, emptied when full, keeps the common values without growing.
+                self.memo.clear()
+            self.memo[value] = found
+        return found
+
+    def _hits(self, value: str) -> tuple[int, ...]:
+        out: set[int] = set()
+        if self.base:
+            out.update(self.base.get(value[value.rfind("\\") + 1 :], ()))
+        if self.eq:
+            out.update(self.eq.get(value, ()))
+        if self.chars and (self.ascii_chars or not value.isascii()):
+            for ch in self.chars.keys() & set(value):
+                out.update(self.chars[ch])
+        if self.after:
+            for piece in value.split("=")[1:]:
+                out.update(self.after.get(piece[:GRAM], ()))
+        grams = self.grams
+        if grams and len(value) >= GRAM:
+            if len(grams) * 2 < len(value):
+                # Few keys, long value: asking for each key beats slicing every substring.
+                for g, rules in grams.items():
+                    if g in value:
+                        out.update(rules)
+            else:
+                present = {value[i : i + GRAM] for i in range(len(value) - GRAM + 1)}
+                for g in grams.keys() & present:
+                    out.update(grams[g])
+        return tuple(sorted(out))
+
+
+#: Values remembered per field (see :meth:`_FieldKeys.hits`).
+_MEMO_SIZE: Final = 4096
+
+
 class RuleIndex:
     """Candidate rules for a lowered view; see the module docs. ``trees[i]`` is rule ``i``."""
 
     def __init__(self, trees: Sequence[Node]) -> None:
         chooser = _Chooser(text for tree in trees for text in literals(tree))
-        base: dict[str, dict[str, list[int]]] = {}
-        eq: dict[str, dict[str, list[int]]] = {}
-        gram: dict[str, dict[str, list[int]]] = {}
-        after: dict[str, dict[str, list[int]]] = {}
+        by_field: dict[str, dict[str, dict[str, list[int]]]] = {}
         residual: list[int] = []
-        tables = {"base": base, "eq": eq, "gram": gram, "after=": after}
         for i, tree in enumerate(trees):
             atoms = triggers(tree, chooser)
             if atoms is None:
                 residual.append(i)
                 continue
             for atom in atoms:
-                tables[atom.kind].setdefault(atom.field, {}).setdefault(atom.text, []).append(i)
-        self._base = [(f, {k: tuple(v) for k, v in t.items()}) for f, t in base.items()]
-        self._eq = [(f, {k: tuple(v) for k, v in t.items()}) for f, t in eq.items()]
-        self._after = [(f, {k: tuple(v) for k, v in t.items()}) for f, t in after.items()]
-        self._gram = [
-            (f, {k: tuple(v) for k, v in t.items()}, frozenset(t)) for f, t in gram.items()
-        ]
+                kinds = by_field.setdefault(atom.field, {})
+                kinds.setdefault(atom.kind, {}).setdefault(atom.text, []).append(i)
+        self._fields = [_FieldKeys(field, tables) for field, tables in sorted(by_field.items())]
         #: Rules asked about every record (no trigger set could be found).
         self.residual: tuple[int, ...] = tuple(residual)
         self.size = len(trees)
@@ -203,47 +279,16 @@ class RuleIndex:
     def candidates(self, lowered: Mapping[str, str]) -> set[int]:
         """Indices of the rules that could match a record with this lowered view."""
         out = set(self.residual)
-        for field, names in self._base:
-            value = lowered.get(field)
+        for keys in self._fields:
+            value = lowered.get(keys.field)
             if value is not None:
-                hits = names.get(value[value.rfind("\\") + 1 :])
-                if hits is not None:
-                    out.update(hits)
-        for field, values in self._eq:
-            value = lowered.get(field)
-            if value is not None:
-                hits = values.get(value)
-                if hits is not None:
-                    out.update(hits)
-        for field, anchored in self._after:
-            value = lowered.get(field)
-            if value is not None:
-                for piece in value.split("=")[1:]:
-                    hits = anchored.get(piece[:GRAM])
-                    if hits is not None:
-                        out.update(hits)
-        for field, grams, keys in self._gram:
-            value = lowered.get(field)
-            if value is None or len(value) < GRAM:
-                continue
-            if len(keys) * 2 < len(value):
-                # Few keys, long value: asking for each key beats slicing every substring.
-                for g in keys:
-                    if g in value:
-                        out.update(grams[g])
-            else:
-                present = {value[i : i + GRAM] for i in range(len(value) - GRAM + 1)}
-                for g in present & keys:
-                    out.update(grams[g])
+                out.update(keys.hits(value))
         return out
 
     def stats(self) -> dict[str, int]:
-        """How the rules are keyed: atom counts by kind, and the residual count."""
-        return {
-            "rules": self.size,
-            "residual": len(self.residual),
-            "base_keys": sum(len(t) for _, t in self._base),
-            "eq_keys": sum(len(t) for _, t in self._eq),
-            "gram_keys": sum(len(t) for _, t, _k in self._gram),
-            "after_keys": sum(len(t) for _, t in self._after),
+        """How the rules are keyed: key counts by kind, and the residual count."""
+        counts = {
+            f"{kind}_keys": sum(len(getattr(k, kind)) for k in self._fields)
+            for kind in ("base", "eq", "grams", "after", "chars")
         }
+        return {"rules": self.size, "residual": len(self.residual), **counts}
