@@ -209,6 +209,19 @@ class TestOtherValues:
             assert not matches(detection, {"TerminalSessionId": "n/a"}), modifier
             assert not matches(detection, {}), modifier
 
+    def test_neq(self) -> None:
+        detection = {"sel": {"Image|endswith": "\\cmd.exe", "User|neq": "NT AUTHORITY\\SYSTEM"}}
+        assert matches(detection, {"Image": "c:\\cmd.exe", "User": "CORP\\bob"})
+        assert not matches(detection, {"Image": "c:\\cmd.exe", "User": "nt authority\\system"})
+
+    def test_wide_base64offset(self) -> None:
+        # PowerShell's -EncodedCommand is base64 of UTF-16LE text.
+        encoded = base64.b64encode("IEX (iwr x)".encode("utf-16-le")).decode()
+        detection = {"sel": {"CommandLine|wide|base64offset|contains": "IEX ("}}
+        assert matches(detection, {"CommandLine": f"powershell -enc {encoded}"})
+        plain = base64.b64encode(b"IEX (iwr x)").decode()
+        assert not matches(detection, {"CommandLine": f"powershell -enc {plain}"})
+
     def test_cidr(self) -> None:
         detection = {"sel": {"SourceIp|cidr": "10.0.0.0/8"}}
         assert matches(detection, {"SourceIp": "10.20.30.40"})
@@ -353,6 +366,26 @@ class TestRefusals:
         assert reasons["b_dup.yml"].startswith("duplicate")
         assert "timestamp part modifier |hour" in reasons["stamp.yml"]
         assert "3 not compiled" in report.summary()
+
+    def test_correlation_rules_and_filters_are_reported(self, tmp_path: Path) -> None:
+        target = "4b991083-3d0e-44ce-8fc4-b254025d8d4b"
+        (tmp_path / "corr.yml").write_text(
+            "title: Many\nid: 44444444-4444-4444-8444-444444444444\n"
+            f"correlation: {{type: event_count, rules: [{target}], group-by: [User],"
+            " timespan: 5m, condition: {gte: 10}}\n"
+        )
+        (tmp_path / "filter.yml").write_text(
+            "title: Not admins\nid: 55555555-5555-4555-8555-555555555555\n"
+            "logsource: {category: process_creation, product: windows}\n"
+            f"filter: {{rules: [{target}], selection: {{User: admin}}, condition: not selection}}\n"
+        )
+        report = load_rules(tmp_path).report
+        assert report.compiled == 0
+        reasons = sorted(u.reason for u in report.unsupported)
+        assert reasons == [
+            "not a detection rule: SigmaCorrelationRule",
+            "not a detection rule: a Sigma filter (correlog does not apply filters)",
+        ]
 
     def test_a_missing_path_is_a_usage_error(self, tmp_path: Path) -> None:
         with pytest.raises(UsageError, match="no such rule file"):

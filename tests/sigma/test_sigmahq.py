@@ -24,9 +24,10 @@ import yaml
 
 import correlog
 from correlog import Correlator, Record
-from correlog.sigma import RuleSet, sigma_view
+from correlog.sigma import Coverage, RuleSet, sigma_view
 
 from .conftest import REGRESSION_DIR
+from .records import sysmon_record
 from .views import views_for_all
 
 EXPECTED_RULES = 1183
@@ -67,6 +68,14 @@ def test_the_index_never_loses_a_match(sigmahq: RuleSet, made_views: list[dict[s
         matched += len(indexed)
     # The views were made to match: a generator that missed would prove nothing.
     assert matched > len(made_views) // 2
+
+
+def test_every_sigmahq_rule_is_evaluable_on_sysmon(sigmahq: RuleSet) -> None:
+    coverage = Coverage(sigmahq)
+    list(sigmahq.hunt([sysmon_record()], coverage))
+    [summary] = [line for line in coverage.report() if "evaluable" in line]
+    assert summary["source"] == "sysmon:1"
+    assert (summary["evaluable"], summary["partial"], summary["not_applicable"]) == (1183, 0, 0)
 
 
 # -- regression data ------------------------------------------------------------------------

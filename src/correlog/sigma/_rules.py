@@ -435,12 +435,25 @@ def load_rules(*paths: str | os.PathLike[str]) -> RuleSet:
             # pySigma's own loader, which is libyaml's (its from_yaml takes PyYAML's pure
             # Python one: four times slower over SigmaHQ's rules).
             documents = list(yaml.load_all(text, Loader=sigma.rule.SigmaYAMLLoader))
-            collection = sigma.collection.SigmaCollection.from_dicts(documents, collect_errors=True)
+            # Filters collected, not applied, and references left alone: each file stands
+            # alone, and a filter or correlation rule in it is reported, not acted on.
+            collection = sigma.collection.SigmaCollection.from_dicts(
+                documents, collect_errors=True, collect_filters=True, resolve_references=False
+            )
         except unreadable as exc:
             unsupported.append(Unsupported(source, None, None, f"unreadable: {exc}"))
             continue
         unsupported.extend(
             Unsupported(source, None, None, f"invalid: {error}") for error in collection.errors
+        )
+        unsupported.extend(
+            Unsupported(
+                source,
+                None if item.id is None else str(item.id),
+                item.title,
+                "not a detection rule: a Sigma filter (correlog does not apply filters)",
+            )
+            for item in collection.filters
         )
         for item in collection.rules:
             rid = None if getattr(item, "id", None) is None else str(item.id)
