@@ -6,7 +6,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import attrs
 
@@ -56,25 +56,29 @@ def _bad_input() -> tuple[type[Exception], ...]:
     return (SigmaError, yaml.YAMLError)
 
 
+class _Seen(NamedTuple):
+    record: Record | None
+    view: dict[str, str]
+    lowered: dict[str, str]
+    schema: frozenset[str]
+
+
 class _ViewCache:
     """The view of the last record asked about: a monitor asks every rule about one record in
-    a row, so one entry spares rebuilding the view once per rule."""
+    a row, so one entry spares rebuilding the view once per rule. The entry is one tuple,
+    replaced whole, so a reader never sees one record's view with another's schema."""
 
-    __slots__ = ("lowered", "record", "schema", "view")
+    __slots__ = ("_last",)
 
     def __init__(self) -> None:
-        self.record: Record | None = None
-        self.view: dict[str, str] = {}
-        self.lowered: dict[str, str] = {}
-        self.schema: frozenset[str] = frozenset()
+        self._last = _Seen(None, {}, {}, frozenset())
 
-    def get(self, record: Record) -> _ViewCache:
-        if record is not self.record:
-            self.view = sigma_view(record)
-            self.lowered = _lower(self.view)
-            self.schema = record_schema(record)
-            self.record = record
-        return self
+    def get(self, record: Record) -> _Seen:
+        last = self._last
+        if record is not last.record:
+            view = sigma_view(record)
+            last = self._last = _Seen(record, view, _lower(view), record_schema(record))
+        return last
 
 
 _views = _ViewCache()
@@ -115,6 +119,12 @@ class SigmaRule:
         object.__setattr__(
             self, "_predicate", _ir.compile_predicate(self.tree, self.id or self.title)
         )
+
+    @property
+    def predicate(self) -> _ir.Predicate:
+        """The compiled two-valued test: ``predicate(view, lowered_view) -> bool``, the view's
+        values lower-cased in the second mapping (Sigma's reading: absent fields are null)."""
+        return self._predicate
 
     @property
     def name(self) -> str:
