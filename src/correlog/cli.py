@@ -256,6 +256,19 @@ def _parser() -> argparse.ArgumentParser:
         help="stateless: alert only from events that alone name image and owner",
     )
     p.add_argument("--records", action="store_true", help="print records too, as they become final")
+    p.add_argument(
+        "--sigma",
+        action="append",
+        metavar="PATH",
+        help="Sigma rule file or directory to run too (with no --rule: instead of the built-ins)",
+    )
+
+    p = sub.add_parser("hunt", help="Sigma rule matches over the records, as JSON lines")
+    inputs(p)
+    engine(p)
+    from .sigma._cli import add_hunt_options
+
+    add_hunt_options(p)
 
     p = sub.add_parser("events", help="the normalized events, as correlog JSON lines")
     inputs(p)
@@ -265,9 +278,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _rules(args: argparse.Namespace) -> list[RuleLike]:
-    chosen = args.rule or ["anonymous-web"]
+def _rules(args: argparse.Namespace, err: TextIO) -> list[RuleLike]:
     rules: list[RuleLike] = []
+    if args.sigma:
+        from .sigma._cli import sigma_monitor_rules
+
+        rules.extend(sigma_monitor_rules(args.sigma, err))
+    chosen = args.rule or ([] if args.sigma else ["anonymous-web"])
     allow = args.allow or DEFAULT_ALLOW
     for name in dict.fromkeys(chosen):
         if name == "anonymous-web":
@@ -356,7 +373,7 @@ def _watch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             sink(record)
 
     monitor = Monitor(
-        _rules(args),
+        _rules(args, err),
         correlator=None if args.single_event else _correlator(args),
         single_event=args.single_event,
         on_record=on_record,
@@ -417,6 +434,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _correlate(args, out, err)
         if args.command == "watch":
             return _watch(args, out, err)
+        if args.command == "hunt":
+            from .sigma._cli import hunt
+
+            return hunt(args, out, err)
         return _events(args, out, err)
     except UsageError as exc:
         print(f"correlog: {exc}", file=err)

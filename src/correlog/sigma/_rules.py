@@ -1,0 +1,493 @@
+"""Compiled Sigma rules, rule sets with their index, and loading with a report."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
+
+import attrs
+
+from .._errors import UsageError
+from .._records import Record
+from . import _ir
+from ._convert import NotSupported, condition_tree, supported_logsource
+from ._index import RuleIndex
+from .view import record_schema, sigma_view
+
+if TYPE_CHECKING:
+    from sigma.rule import SigmaRule as PySigmaRule
+
+    from ._coverage import Coverage
+
+__all__ = ["LoadReport", "Match", "RuleSet", "SigmaRule", "Unsupported", "load_rules"]
+
+_INSTALL_HINT: Final = "Sigma rules need pySigma: pip install 'correlog[sigma]'"
+_leaf_cache: dict[_ir.Leaf, _ir.Predicate] = {}
+
+
+def _leaf_predicate(leaf: _ir.Leaf) -> _ir.Predicate:
+    predicate = _leaf_cache.get(leaf)
+    if predicate is None:
+        predicate = _leaf_cache[leaf] = _ir.compile_predicate(leaf, "leaf")
+    return predicate
+
+
+def _lower(view: Mapping[str, str]) -> dict[str, str]:
+    return {k: x.lower() for k, x in view.items()}
+
+
+def _pysigma() -> Any:
+    try:
+        import sigma.collection
+        import sigma.rule
+    except ImportError:  # pragma: no cover - the sigma extra is part of the test extra
+        raise UsageError(_INSTALL_HINT) from None
+    return sigma
+
+
+def _bad_input() -> tuple[type[Exception], ...]:
+    """What pySigma raises for a rule it cannot read: its own errors, and YAML's."""
+    import yaml
+    from sigma.exceptions import SigmaError
+
+    return (SigmaError, yaml.YAMLError)
+
+
+class _Seen(NamedTuple):
+    record: Record | None
+    view: dict[str, str]
+    lowered: dict[str, str]
+    schema: frozenset[str]
+
+
+class _ViewCache:
+    """The view of the last record asked about: a monitor asks every rule about one record in
+    a row, so one entry spares rebuilding the view once per rule. The entry is one tuple,
+    replaced whole, so a reader never sees one record's view with another's schema."""
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last = _Seen(None, {}, {}, frozenset())
+
+    def get(self, record: Record) -> _Seen:
+        last = self._last
+        if record is not last.record:
+            view = sigma_view(record)
+            last = self._last = _Seen(record, view, _lower(view), record_schema(record))
+        return last
+
+
+_views = _ViewCache()
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class SigmaRule:
+    """One compiled Sigma rule: a callable over records, usable in :class:`correlog.Monitor`.
+
+    ``rule(record)`` returns an alert message when the rule matches the record's Sigma view
+    (:func:`~correlog.sigma.sigma_view`), else None, also when the record's source lacks a
+    field the match depends on (see :meth:`evaluate`). Its :attr:`name` is the rule's id.
+
+    Build one from a SigmaHQ file with :func:`load_rules`, or in code with :meth:`from_yaml`,
+    :meth:`from_dict` or :meth:`from_pysigma`; each raises :class:`~correlog.UsageError`
+    naming what it cannot run.
+    """
+
+    id: str | None
+    title: str
+    level: str | None = None
+    status: str | None = None
+    author: str | None = None
+    #: Where the rule came from (its file, or what the caller named it): with :attr:`author`,
+    #: what the Detection Rule License asks a match to show.
+    source: str
+    description: str | None = None
+    references: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    #: The condition as a tree (see :mod:`correlog.sigma._ir`).
+    tree: _ir.Node = attrs.field(repr=False)
+    #: Every view field the rule tests.
+    fields: frozenset[str] = attrs.field(init=False, repr=False)
+    _predicate: _ir.Predicate = attrs.field(init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "fields", _ir.fields_of(self.tree))
+        object.__setattr__(
+            self, "_predicate", _ir.compile_predicate(self.tree, self.id or self.title)
+        )
+
+    @property
+    def predicate(self) -> _ir.Predicate:
+        """The compiled two-valued test: ``predicate(view, lowered_view) -> bool``, the view's
+        values lower-cased in the second mapping (Sigma's reading: absent fields are null)."""
+        return self._predicate
+
+    @property
+    def name(self) -> str:
+        """The rule's id (its title when it has none): unique among SigmaHQ's rules."""
+        return self.id or self.title
+
+    @property
+    def attribution(self) -> str:
+        """``title (id) by author, source``: what a shown match must carry (DRL 1.1)."""
+        return f"{self.title} ({self.id}) by {self.author or 'unknown author'}, {self.source}"
+
+    # -- building ----------------------------------------------------------------------------
+
+    @classmethod
+    def from_pysigma(cls, rule: PySigmaRule, *, source: str) -> SigmaRule:
+        """Compile a parsed pySigma rule. Raises :class:`UsageError` if it cannot be run."""
+        try:
+            return _build(rule, source)
+        except NotSupported as exc:
+            raise UsageError(f"{source}: {rule.title}: {exc}") from None
+
+    @classmethod
+    def from_yaml(cls, text: str, *, source: str = "<yaml>") -> SigmaRule:
+        """Compile one rule from Sigma YAML text."""
+        sigma = _pysigma()
+        try:
+            rule = sigma.rule.SigmaRule.from_yaml(text)
+        except _bad_input() as exc:
+            raise UsageError(f"{source}: {exc}") from None
+        return cls.from_pysigma(rule, source=source)
+
+    @classmethod
+    def from_dict(cls, rule: Mapping[str, Any], *, source: str = "<dict>") -> SigmaRule:
+        """Compile one rule from the dict its YAML would load as (see ``docs/sigma.md``)."""
+        sigma = _pysigma()
+        try:
+            parsed = sigma.rule.SigmaRule.from_dict(dict(rule))
+        except _bad_input() as exc:
+            raise UsageError(f"{source}: {exc}") from None
+        return cls.from_pysigma(parsed, source=source)
+
+    # -- matching ----------------------------------------------------------------------------
+
+    def matches(self, view: Mapping[str, str], schema: Iterable[str] | None = None) -> bool:
+        """True when the rule matches a view (a mapping of Sigma field names to strings).
+
+        ``schema``: the fields the view's source carries; a field outside it that the view
+        lacks is unknown, and a rule that depends on it does not match. None (the default)
+        reads every absent field as null, as Sigma does.
+        """
+        return self.evaluate(view, schema) is True
+
+    def evaluate(self, view: Mapping[str, str], schema: Iterable[str] | None = None) -> bool | None:
+        """True (match), False (no match) or None: the outcome depends on a field the view
+        lacks and its source does not carry (the rule is not applicable to it)."""
+        lowered = _lower(view)
+        if schema is None:
+            return self._predicate(view, lowered)
+        known = schema if isinstance(schema, frozenset | set) else frozenset(schema)
+        return self._evaluate(view, lowered, known)
+
+    def _evaluate(
+        self, view: Mapping[str, str], lowered: Mapping[str, str], known: frozenset[str] | set[str]
+    ) -> bool | None:
+        for field in self.fields:
+            if field not in known and field not in view:
+                return _ir.evaluate3(self.tree, view, lowered, known.__contains__, _leaf_predicate)
+        return self._predicate(view, lowered)
+
+    def __call__(self, record: Record) -> str | None:
+        cached = _views.get(record)
+        if self._evaluate(cached.view, cached.lowered, cached.schema) is True:
+            return self.message
+        return None
+
+    @property
+    def message(self) -> str:
+        """The alert message: title, level, and the attribution."""
+        return f"Sigma [{self.level or '-'}] {self.attribution}"
+
+
+@attrs.frozen(kw_only=True)
+class Match:
+    """A rule matched a record (what ``correlog hunt`` prints, one per line)."""
+
+    rule: SigmaRule
+    record: Record
+
+    def to_json(self) -> dict[str, Any]:
+        """The rule's id, title, level, author and source, and the record's JSON."""
+        return {
+            "rule_id": self.rule.id,
+            "title": self.rule.title,
+            "level": self.rule.level,
+            "author": self.rule.author,
+            "source": self.rule.source,
+            "record": self.record.to_json(),
+        }
+
+
+@attrs.frozen
+class Unsupported:
+    """A rule (or file) that was not compiled, and why."""
+
+    source: str
+    rule_id: str | None
+    title: str | None
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class LoadReport:
+    """What loading found: files read, rules compiled, and every one that was not, by name."""
+
+    files: int
+    compiled: int
+    unsupported: tuple[Unsupported, ...] = ()
+
+    def summary(self) -> str:
+        """One line: counts, and the reasons with their counts."""
+        text = f"compiled {self.compiled} Sigma rules from {self.files} files"
+        if not self.unsupported:
+            return text + "; none unsupported"
+        reasons = Counter(_reason_kind(u.reason) for u in self.unsupported)
+        listed = ", ".join(f"{n} {r}" for r, n in reasons.most_common())
+        return f"{text}; {len(self.unsupported)} not compiled ({listed})"
+
+
+def _reason_kind(reason: str) -> str:
+    return reason.split(":", 1)[0]
+
+
+class RuleSet:
+    """Compiled rules with an index, so a record is only asked about rules that could match.
+
+    ``RuleSet(rules)`` from :class:`SigmaRule` objects (ids must be unique);
+    :func:`load_rules` from files. :meth:`match` one record, :meth:`hunt` many.
+    """
+
+    def __init__(self, rules: Iterable[SigmaRule], *, report: LoadReport | None = None) -> None:
+        self.rules: tuple[SigmaRule, ...] = tuple(rules)
+        names = Counter(r.name for r in self.rules)
+        twice = sorted(n for n, c in names.items() if c > 1)
+        if twice:
+            raise UsageError(f"rule ids must be unique: {', '.join(twice)}")
+        #: What loading found (for a set built in code: every rule compiled).
+        self.report = report or LoadReport(files=0, compiled=len(self.rules))
+        self._index = RuleIndex([r.tree for r in self.rules])
+        self._predicates = tuple(r._predicate for r in self.rules)
+        self._missing: dict[frozenset[str], dict[int, frozenset[str]]] = {}
+        self._last: tuple[Record | None, frozenset[int]] = (None, frozenset())
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def __iter__(self) -> Iterator[SigmaRule]:
+        return iter(self.rules)
+
+    def index_stats(self) -> dict[str, int]:
+        """How the index keys the rules (see :mod:`correlog.sigma._index`)."""
+        return self._index.stats()
+
+    def _missing_for(self, schema: frozenset[str]) -> dict[int, frozenset[str]]:
+        """Per rule that tests a field outside ``schema``: those fields."""
+        missing = self._missing.get(schema)
+        if missing is None:
+            missing = {}
+            for i, rule in enumerate(self.rules):
+                out = rule.fields - schema
+                if out:
+                    missing[i] = out
+            if len(self._missing) < 256:
+                self._missing[schema] = missing
+        return missing
+
+    def _match(
+        self, view: Mapping[str, str], lowered: Mapping[str, str], schema: frozenset[str] | None
+    ) -> list[int]:
+        predicates = self._predicates
+        found = []
+        candidates = sorted(self._index.candidates(lowered))
+        if schema is None:
+            return [i for i in candidates if predicates[i](view, lowered)]
+        missing = self._missing_for(schema)
+        for i in candidates:
+            out = missing.get(i)
+            if out is None or all(f in view for f in out):
+                if predicates[i](view, lowered):
+                    found.append(i)
+            elif (
+                _ir.evaluate3(
+                    self.rules[i].tree, view, lowered, schema.__contains__, _leaf_predicate
+                )
+                is True
+            ):
+                found.append(i)
+        return found
+
+    def match_view(
+        self, view: Mapping[str, str], schema: Iterable[str] | None = None
+    ) -> list[SigmaRule]:
+        """The rules that match a view (``schema`` as in :meth:`SigmaRule.matches`)."""
+        known = None if schema is None else frozenset(schema)
+        return [self.rules[i] for i in self._match(view, _lower(view), known)]
+
+    def match(self, record: Record) -> list[SigmaRule]:
+        """The rules that match a record, in the set's order."""
+        cached = _views.get(record)
+        return [self.rules[i] for i in self._match(cached.view, cached.lowered, cached.schema)]
+
+    def hunt(self, records: Iterable[Record], coverage: Coverage | None = None) -> Iterator[Match]:
+        """One :class:`Match` per rule that matches each record, lazily, in order.
+
+        ``coverage``, when given, is told about every record (see
+        :class:`~correlog.sigma.Coverage`).
+        """
+        rules = self.rules
+        for record in records:
+            view = sigma_view(record)
+            lowered = _lower(view)
+            schema = record_schema(record)
+            found = self._match(view, lowered, schema)
+            if coverage is not None:
+                coverage.observe(record, view, lowered, schema, found)
+            for i in found:
+                yield Match(rule=rules[i], record=record)
+
+    def monitor_rules(self) -> list[Callable[[Record], str | None]]:
+        """The rules as :class:`~correlog.Monitor` rules that share this set's index.
+
+        Each is named like its rule; asked about a record, the first one evaluates the whole
+        set once (through the index) and the others read the result.
+        """
+        return [_Member(self, i) for i in range(len(self.rules))]
+
+    def _matched(self, record: Record) -> frozenset[int]:
+        last, found = self._last
+        if record is not last:
+            cached = _views.get(record)
+            found = frozenset(self._match(cached.view, cached.lowered, cached.schema))
+            self._last = (record, found)
+        return found
+
+
+class _Member:
+    """One rule of a :class:`RuleSet`, asked through the set (see :meth:`RuleSet.monitor_rules`)."""
+
+    __slots__ = ("_i", "_set", "name")
+
+    def __init__(self, ruleset: RuleSet, i: int) -> None:
+        self._set = ruleset
+        self._i = i
+        self.name = ruleset.rules[i].name
+
+    def __call__(self, record: Record) -> str | None:
+        if self._i in self._set._matched(record):
+            return self._set.rules[self._i].message
+        return None
+
+
+def _build(rule: PySigmaRule, source: str) -> SigmaRule:
+    """Compile one parsed rule; :class:`NotSupported` says why it cannot be."""
+    from sigma.exceptions import SigmaError
+
+    reason = supported_logsource(rule)
+    if reason is not None:
+        raise NotSupported(f"other log source: {reason}")
+    try:
+        tree = condition_tree(rule)
+    except (NotSupported, SigmaError) as exc:
+        raise NotSupported(f"not supported: {exc}") from None
+    return SigmaRule(
+        id=None if rule.id is None else str(rule.id),
+        title=rule.title,
+        level=None if rule.level is None else rule.level.name.lower(),
+        status=None if rule.status is None else rule.status.name.lower(),
+        author=rule.author,
+        source=source,
+        description=rule.description,
+        references=tuple(rule.references or ()),
+        tags=tuple(str(t) for t in rule.tags or ()),
+        tree=tree,
+    )
+
+
+def _files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yml", ".yaml")))
+        elif path.exists():
+            files.append(path)
+        else:
+            raise UsageError(f"no such rule file or directory: {raw}")
+    return files
+
+
+def load_rules(*paths: str | os.PathLike[str]) -> RuleSet:
+    """Load and compile every rule in the given files and directories (``*.yml``, recursive).
+
+    Nothing is skipped silently: a file pySigma cannot parse, a rule for another log source,
+    a rule using a feature the engine cannot run, a second rule with an id already loaded,
+    each is in the returned set's :attr:`RuleSet.report` with its reason.
+    """
+    sigma = _pysigma()
+    import yaml
+
+    files = _files(paths)
+    unreadable: tuple[type[Exception], ...] = (OSError, UnicodeDecodeError, *_bad_input())
+    rules: list[SigmaRule] = []
+    unsupported: list[Unsupported] = []
+    seen: set[str] = set()
+    for path in files:
+        source = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+            # pySigma's own loader, which is libyaml's (its from_yaml takes PyYAML's pure
+            # Python one: four times slower over SigmaHQ's rules).
+            documents = list(yaml.load_all(text, Loader=sigma.rule.SigmaYAMLLoader))
+            # Filters collected, not applied, and references left alone: each file stands
+            # alone, and a filter or correlation rule in it is reported, not acted on.
+            collection = sigma.collection.SigmaCollection.from_dicts(
+                documents, collect_errors=True, collect_filters=True, resolve_references=False
+            )
+        except unreadable as exc:
+            unsupported.append(Unsupported(source, None, None, f"unreadable: {exc}"))
+            continue
+        unsupported.extend(
+            Unsupported(source, None, None, f"invalid: {error}") for error in collection.errors
+        )
+        unsupported.extend(
+            Unsupported(
+                source,
+                None if item.id is None else str(item.id),
+                item.title,
+                "not a detection rule: a Sigma filter (correlog does not apply filters)",
+            )
+            for item in collection.filters
+        )
+        for item in collection.rules:
+            rid = None if getattr(item, "id", None) is None else str(item.id)
+            title = getattr(item, "title", None)
+            if not isinstance(item, sigma.rule.SigmaRule):
+                kind = type(item).__name__
+                unsupported.append(Unsupported(source, rid, title, f"not a detection rule: {kind}"))
+                continue
+            if item.errors:
+                unsupported.extend(
+                    Unsupported(source, rid, title, f"invalid: {error}") for error in item.errors
+                )
+                continue
+            try:
+                rule = _build(item, source)
+            except NotSupported as exc:
+                unsupported.append(Unsupported(source, rid, title, str(exc)))
+                continue
+            if rule.name in seen:
+                unsupported.append(
+                    Unsupported(source, rid, title, f"duplicate: id {rule.name} already loaded")
+                )
+                continue
+            seen.add(rule.name)
+            rules.append(rule)
+    report = LoadReport(files=len(files), compiled=len(rules), unsupported=tuple(unsupported))
+    return RuleSet(rules, report=report)
