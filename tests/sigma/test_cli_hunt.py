@@ -48,6 +48,16 @@ def test_hunt_prints_each_match_with_its_attribution(
 
 
 @needs_rules
+def test_inputs_may_follow_the_rules_as_the_usage_line_shows(
+    capsys: pytest.CaptureFixture[str], log: Path
+) -> None:
+    status, lines, err = run(capsys, "hunt", "--rules", str(RULES_DIR), str(log))
+    assert status == 0
+    assert UNUSUAL_CMD_PARENT in {m["rule_id"] for m in lines}
+    assert "read 3 events" in err
+
+
+@needs_rules
 def test_hunt_coverage_says_what_a_windows_2000_log_allows(
     capsys: pytest.CaptureFixture[str], log: Path
 ) -> None:

@@ -9,13 +9,21 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TextIO
 
+from .._errors import UsageError
 from .._records import Record
 from ._coverage import Coverage
 from ._rules import RuleSet, load_rules
 
-__all__ = ["add_hunt_options", "hunt", "load_for_cli", "sigma_monitor_rules"]
+__all__ = [
+    "add_hunt_options",
+    "hunt",
+    "load_for_cli",
+    "sigma_monitor_rules",
+    "split_rule_paths",
+]
 
 #: How many rules that could not be compiled are named on stderr (all are counted).
 _SHOWN: int = 10
@@ -29,13 +37,27 @@ def add_hunt_options(p: argparse.ArgumentParser) -> None:
         nargs="+",
         required=True,
         metavar="PATH",
-        help="Sigma rule files or directories (*.yml); put inputs before --rules or after --",
+        help="Sigma rule files (*.yml, *.yaml) or directories; other paths after them are inputs",
     )
     p.add_argument(
         "--coverage",
         action="store_true",
         help="print, per source and rule, whether it can be evaluated, instead of the matches",
     )
+
+
+def split_rule_paths(paths: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Rule paths (directories, ``*.yml``, ``*.yaml``) apart from inputs given after them.
+
+    ``--rules`` takes several paths, so ``hunt --rules rules/ some.evtx`` hands it the input
+    too; an input is never a directory or a YAML file, so the two are told apart here.
+    """
+    rules: list[str] = []
+    inputs: list[str] = []
+    for path in paths:
+        is_rules = Path(path).is_dir() or path.lower().endswith((".yml", ".yaml"))
+        (rules if is_rules else inputs).append(path)
+    return rules, inputs
 
 
 def load_for_cli(paths: Sequence[str], err: TextIO) -> RuleSet:
@@ -62,7 +84,11 @@ def hunt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     coverage report); the exit status as for the other commands."""
     from .. import cli
 
-    ruleset = load_for_cli(args.rules, err)
+    rules, inputs_given = split_rule_paths(args.rules)
+    if not rules:
+        raise UsageError(f"--rules needs Sigma rule files or directories, not {args.rules}")
+    args.paths = [*args.paths, *inputs_given]
+    ruleset = load_for_cli(rules, err)
     correlator = cli._correlator(args)
     inputs = cli._Inputs(args.paths, args)
     coverage = Coverage(ruleset)
