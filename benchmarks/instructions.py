@@ -8,7 +8,9 @@ and a second one that builds the same workload and runs nothing. The
 difference of their instruction counts (``Ir``), divided by the items one pass handles, is the
 case's cost per item, noise-free (``PYTHONHASHSEED=0`` makes both interpreters hash alike).
 ``--top N`` also prints the C functions whose own instruction count differs most: where in
-the interpreter the case spends (allocation, the collector, dict probes, the eval loop).
+the interpreter the case spends (allocation, the collector, dict probes, the eval loop);
+``--no-gc`` disables the collector in both runs, so the difference to a normal run is the
+collector's share.
 
 Cases: the names of :data:`benchmarks.cases.CASES`, and ``record loop`` (the record-build loop
 appending each entry itself). Needs valgrind; about 20 s per case for the default 10,000 events.
@@ -55,7 +57,7 @@ def _run_case(name: str, work: Workload) -> int:
     return case.items(work)
 
 
-def _callgrind(name: str, events: int, out: Path) -> int:
+def _callgrind(name: str, events: int, out: Path, *, no_gc: bool = False) -> int:
     """Run ``name`` under callgrind into ``out``; its total instruction count."""
     env = dict(os.environ, PYTHONHASHSEED="0")
     subprocess.run(
@@ -70,6 +72,7 @@ def _callgrind(name: str, events: int, out: Path) -> int:
             name,
             "--events",
             str(events),
+            *(["--no-gc"] if no_gc else []),
         ],
         cwd=_ROOT,
         env=env,
@@ -101,18 +104,19 @@ def _self_costs(path: Path) -> dict[str, int]:
     return costs
 
 
-def measure(cases: Sequence[str], events: int, top: int) -> list[str]:
+def measure(cases: Sequence[str], events: int, top: int, *, no_gc: bool = False) -> list[str]:
     """Instructions per item for each case (and, with ``top``, where they go)."""
     work = make_workload(make_stream(events))
-    lines = [f"# instructions per item, {events:,} events, callgrind (valgrind)"]
+    collector = ", collector disabled" if no_gc else ""
+    lines = [f"# instructions per item, {events:,} events, callgrind (valgrind){collector}"]
     with tempfile.TemporaryDirectory() as tmp:
         base_file = Path(tmp) / "none.out"
-        base = _callgrind("none", events, base_file)
+        base = _callgrind("none", events, base_file, no_gc=no_gc)
         base_costs = _self_costs(base_file) if top else {}
         for name in cases:
             items = _run_case(name, work) if name != "none" else 1
             out = Path(tmp) / "case.out"
-            total = _callgrind(name, events, out)
+            total = _callgrind(name, events, out, no_gc=no_gc)
             lines.append(f"{name:24s} {(total - base) / items:10,.0f} Ir/item  ({items:,} items)")
             if top:
                 costs = _self_costs(out)
@@ -132,6 +136,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("cases", nargs="*", help="case names (default: every case)")
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--top", type=int, default=0, help="C functions to list per case")
+    parser.add_argument(
+        "--no-gc", action="store_true", help="disable the collector in the runs (its share)"
+    )
     parser.add_argument("--inner", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.inner is not None:
@@ -139,12 +146,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         # As run.py does: the inputs out of the collector's reach (see benchmarks.timing).
         gc.collect()
         gc.freeze()
+        if args.no_gc:
+            gc.disable()
         _run_case(args.inner, work)
         return 0
     if shutil.which("valgrind") is None:
         parser.error("valgrind is not installed")
     names = args.cases or [case.name for case in CASES] + ["record loop"]
-    for line in measure(names, args.events, args.top):
+    for line in measure(names, args.events, args.top, no_gc=args.no_gc):
         print(line, flush=True)
     return 0
 

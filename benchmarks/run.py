@@ -2,9 +2,9 @@
 
 ``--all`` then measures every goal of the performance issue and prints one row per goal
 (subject, figure, goal, met or not), and the memory results; see :mod:`benchmarks.goals` and
-:mod:`benchmarks.memory`. It takes about 6 minutes here, most of it the 10 M-event memory
-stream (``--flat-events`` shortens it); ``--quick --all`` is a smoke run of everything on tiny
-inputs (about 30 s). Each memory probe runs in a fresh interpreter
+:mod:`benchmarks.memory`. It takes about 6 minutes here (the 10 M-event memory stream alone
+about 90 s; ``--flat-events`` and the other size options shorten it); ``--quick --all`` is a
+smoke run of everything on tiny inputs (about 20 s). Each memory probe runs in a fresh interpreter
 (``python -m benchmarks.memory ...``, which can also be run on its own).
 
 Each row is one hot path over the same generated stream (see :mod:`benchmarks.streams`). Every
