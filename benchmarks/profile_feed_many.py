@@ -3,8 +3,10 @@
 Prints a cProfile summary (functions by own time) of ``feed_many`` over a generated stream in
 batches, and with ``--lines`` a line-level profile of ``feed_many`` itself, its lines sorted by
 their share of its time (needs ``line_profiler``: ``pip install line_profiler``; it is not a
-dependency of the project). Profilers add their own overhead per call and per line, so read
-shares, not absolute times, and compare only with other profiles taken the same way.
+dependency of the project). ``--evict MAX_OPEN`` profiles a correlator kept at ``MAX_OPEN`` by
+a stream of processes that never exit instead, so every creation evicts. Profilers add their
+own overhead per call and per line, so read shares, not absolute times, and compare only with
+other profiles taken the same way.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import io
 import linecache
 import pstats
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.cases import DEFAULT_BATCH, Workload, make_workload
-from benchmarks.streams import make_stream
+from benchmarks.streams import churn_events, make_stream
 from benchmarks.timing import frozen_gc
 from correlog import Correlator
 
@@ -38,10 +40,28 @@ def _fold_all(work: Workload) -> int:
     return emitted + len(correlator.close())
 
 
-def cprofile_report(work: Workload, top: int) -> str:
-    """cProfile of feed_many over ``work``: the ``top`` functions by own time."""
+def _evicting(max_open: int, events: int) -> Callable[[], object]:
+    """feed_many over a churn stream at ``max_open``, pre-filled (untimed) so it evicts."""
+    prefill = max_open * 3 // 2 + 1024
+    stream = list(churn_events(prefill + events))
+    correlator = Correlator(max_open=max_open, ttl=1e9)
+    for i in range(0, prefill, DEFAULT_BATCH):
+        correlator.feed_many(stream[i : min(i + DEFAULT_BATCH, prefill)])
+    tail = [stream[i : i + DEFAULT_BATCH] for i in range(prefill, len(stream), DEFAULT_BATCH)]
+
+    def run() -> int:
+        return sum(len(correlator.feed_many(batch)) for batch in tail)
+
+    return run
+
+
+def cprofile_report(work: Workload | Callable[[], object], top: int) -> str:
+    """cProfile of feed_many over ``work`` (or of a prepared run): ``top`` functions by own time."""
     profiler = cProfile.Profile()
-    profiler.runcall(_fold_all, work)
+    if callable(work):
+        profiler.runcall(work)
+    else:
+        profiler.runcall(_fold_all, work)
     text = io.StringIO()
     stats = pstats.Stats(profiler, stream=text)
     stats.strip_dirs().sort_stats(pstats.SortKey.TIME).print_stats(top)
@@ -51,7 +71,8 @@ def cprofile_report(work: Workload, top: int) -> str:
 def line_report(work: Workload, top: int) -> str:
     """line_profiler of feed_many over ``work``: the ``top`` lines by share of its time."""
     module: Any = importlib.import_module("line_profiler")
-    profiler = module.LineProfiler(Correlator.feed_many)
+    # feed_many hands the events to _fold (the loop proper) when no ordering window is set.
+    profiler = module.LineProfiler(getattr(Correlator, "_fold", Correlator.feed_many))
     profiler.runcall(_fold_all, work)
     stats = profiler.get_stats()
     lines: list[tuple[float, int, int, str]] = []
@@ -76,7 +97,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=200_000, help="events in the stream")
     parser.add_argument("--top", type=int, default=12, help="rows per report")
     parser.add_argument("--lines", action="store_true", help="add a line-level profile")
+    parser.add_argument(
+        "--evict",
+        type=int,
+        default=0,
+        metavar="MAX_OPEN",
+        help="profile a correlator kept at MAX_OPEN by a churn stream (eviction on every creation)",
+    )
     args = parser.parse_args(argv)
+    if args.evict:
+        print(cprofile_report(_evicting(args.evict, args.events), args.top))
+        return 0
     work = make_workload(make_stream(args.events), batch=DEFAULT_BATCH)
     with frozen_gc():
         _fold_all(work)  # warm up

@@ -28,11 +28,19 @@ import heapq
 import random
 import sys
 from collections import Counter, deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from correlog import EventKind, Layout, ProcessEvent
 
-__all__ = ["DEFAULT_EVENTS", "DEFAULT_HOSTS", "Stream", "make_stream"]
+__all__ = [
+    "DEFAULT_EVENTS",
+    "DEFAULT_HOSTS",
+    "Stream",
+    "churn_events",
+    "iter_stream",
+    "make_stream",
+]
 
 #: About a million events unless told otherwise.
 DEFAULT_EVENTS = 1_000_000
@@ -48,6 +56,7 @@ _TOKEN = EventKind.TOKEN_ASSIGNED
 _EXITED = EventKind.EXITED
 _XP = Layout.XP_2003
 _SYSTEM_LOGON = 0x3E7
+_new_event = tuple.__new__
 
 _HOST_NAMES = ("iis01", "dc01", "sql01", "ws0042", "file01", "ws0107", "print01", "ws0311")
 
@@ -193,8 +202,10 @@ class _HostSim:
         self.free: deque[int] = deque(pool)
         self.next_pid = first + 4 * len(pool)
         self.live: list[_Proc] = []
-        #: Pids of processes whose exit was lost and that no creation reused yet.
+        #: Pids of processes whose exit was lost and that no creation reused yet (only for
+        #: :attr:`Stream.open_at_end`; a lazy stream does not keep them).
         self.dangling: set[int] = set()
+        self.track_dangling = True
         self.processes = 0
         self.lost = 0
         self.peak_alive = 0
@@ -243,7 +254,8 @@ class _HostSim:
             live.pop()
             self.free.append(proc.pid)
             if proc.lost:
-                self.dangling.add(proc.pid)
+                if self.track_dangling:
+                    self.dangling.add(proc.pid)
                 continue  # its 593 never reached the log
             return self._exit(proc)
 
@@ -335,6 +347,75 @@ class _HostSim:
         )
 
 
+def _simulators(
+    hosts: int,
+    seed: int,
+    open_target: int,
+    events_per_second: float,
+    token_share: float,
+    lost_share: float,
+    spare_pids: int,
+) -> list[_HostSim]:
+    if hosts < 1 or open_target < hosts:
+        raise ValueError("need hosts >= 1 and open_target >= hosts")
+    rng = random.Random(seed)
+    names = [_HOST_NAMES[i] if i < len(_HOST_NAMES) else f"ws{1000 + i:04d}" for i in range(hosts)]
+    weights = [rng.uniform(1.0, 3.0) for _ in names]
+    total = sum(weights)
+    return [
+        _HostSim(
+            random.Random(rng.getrandbits(64)),
+            name,
+            open_target=max(1, round(open_target * weight / total)),
+            mean_gap_ns=_NS / (events_per_second * weight / total),
+            token_share=token_share,
+            lost_share=lost_share,
+            spare_pids=spare_pids,
+        )
+        for name, weight in zip(names, weights, strict=True)
+    ]
+
+
+def _merged(sims: list[_HostSim], n_events: int | None) -> Iterator[ProcessEvent]:
+    """The hosts' events merged by time: each host's next event is generated when it comes due."""
+    heap = [(sim.next_time, i) for i, sim in enumerate(sims)]
+    heapq.heapify(heap)
+    n = 0
+    while n_events is None or n < n_events:
+        i = heap[0][1]
+        sim = sims[i]
+        yield sim.step()
+        heapq.heapreplace(heap, (sim.next_time, i))
+        n += 1
+
+
+def iter_stream(
+    n_events: int | None = None,
+    *,
+    hosts: int = DEFAULT_HOSTS,
+    seed: int = 592,
+    open_target: int = 300,
+    events_per_second: float = 100.0,
+    token_share: float = 0.2,
+    lost_share: float = 0.02,
+    spare_pids: int = 200,
+) -> Iterator[ProcessEvent]:
+    """The events of :func:`make_stream`, lazily (endless when ``n_events`` is None).
+
+    The same arguments give the same events as :func:`make_stream`; nothing but the simulated
+    hosts' live processes (a few hundred) is held, so a stream of any length runs in constant
+    memory.
+    """
+    if n_events is not None and n_events < 0:
+        raise ValueError("need n_events >= 0")
+    sims = _simulators(
+        hosts, seed, open_target, events_per_second, token_share, lost_share, spare_pids
+    )
+    for sim in sims:
+        sim.track_dangling = False
+    return _merged(sims, n_events)
+
+
 def make_stream(
     n_events: int = DEFAULT_EVENTS,
     *,
@@ -354,36 +435,12 @@ def make_stream(
     ``spare_pids``: free pids per host beyond the live ones; a freed pid is reused after about
     that many creations.
     """
-    if n_events < 0 or hosts < 1 or open_target < hosts:
-        raise ValueError("need n_events >= 0, hosts >= 1 and open_target >= hosts")
-    rng = random.Random(seed)
-    names = [_HOST_NAMES[i] if i < len(_HOST_NAMES) else f"ws{1000 + i:04d}" for i in range(hosts)]
-    weights = [rng.uniform(1.0, 3.0) for _ in names]
-    total = sum(weights)
-    sims: list[_HostSim] = []
-    for name, weight in zip(names, weights, strict=True):
-        sim = _HostSim(
-            random.Random(rng.getrandbits(64)),
-            name,
-            open_target=max(1, round(open_target * weight / total)),
-            mean_gap_ns=_NS / (events_per_second * weight / total),
-            token_share=token_share,
-            lost_share=lost_share,
-            spare_pids=spare_pids,
-        )
-        sims.append(sim)
-
-    # Merge by time: each host's next event is generated when it comes due.
-    events: list[ProcessEvent] = []
-    append = events.append
-    heap = [(sim.next_time, i) for i, sim in enumerate(sims)]
-    heapq.heapify(heap)
-    for _ in range(n_events):
-        i = heap[0][1]
-        sim = sims[i]
-        append(sim.step())
-        heapq.heapreplace(heap, (sim.next_time, i))
-
+    if n_events < 0:
+        raise ValueError("need n_events >= 0")
+    sims = _simulators(
+        hosts, seed, open_target, events_per_second, token_share, lost_share, spare_pids
+    )
+    events = list(_merged(sims, n_events))
     kinds = Counter(ev.kind for ev in events)
     open_at_end = frozenset(
         (sim.name, pid) for sim in sims for pid in {p.pid for p in sim.live} | sim.dangling
@@ -400,3 +457,134 @@ def make_stream(
         seed=seed,
         span_seconds=(max((ev.time for ev in events), default=first) - first) / _NS,
     )
+
+
+def _fresh(text: str) -> str:
+    """A new string object equal to ``text`` (what a reader that does not intern hands over)."""
+    return (text + ".")[:-1]
+
+
+def churn_events(
+    n_events: int | None = None,
+    *,
+    hosts: int = DEFAULT_HOSTS,
+    seed: int = 600,
+    exit_share: float = 0.1,
+    token_share: float = 0.2,
+    delay: int = 200,
+    events_per_second: float = 100.0,
+    intern: bool = True,
+) -> Iterator[ProcessEvent]:
+    """A lazy stream where most processes never exit: the open set only grows.
+
+    Each step either emits a follow-up that has come due (the 600 of a process that gets a
+    token, ``token_share``; the 593 of one that exits, ``exit_share``; each due within about
+    ``delay`` steps of its creation), or creates a new process with a **fresh** pid (a per-host
+    counter, never reused), so an entry that is not closed by its exit stays open until the
+    correlator expires or evicts it. A correlator with a ``max_open`` below the number of
+    never-exiting processes evicts on nearly every creation; the generator itself holds only
+    the pending follow-ups (about ``delay`` x the shares), so any length runs in constant memory.
+
+    Hosts take turns at random; each has its own clock (``events_per_second`` over all hosts)
+    and strictly increasing record numbers. ``intern=False`` gives every event its own copies
+    of the host, image, user and domain strings, as a reader that does not intern would.
+    Endless when ``n_events`` is None; the same arguments give the same events.
+    """
+    rng = random.Random(seed)
+    names = tuple(sys.intern(name) for name in _HOST_NAMES[:hosts]) + tuple(
+        sys.intern(f"ws{1000 + i:04d}") for i in range(len(_HOST_NAMES), hosts)
+    )
+    images = tuple(sys.intern(img) for img in _IMAGES)
+    nt = sys.intern("NT AUTHORITY")
+    system = (sys.intern("SYSTEM"), nt, _SYSTEM_LOGON)
+    accounts = tuple(
+        (sys.intern(f"IUSR_{name.upper()}"), sys.intern(name.upper()), 0x1_0000 + 16 * i)
+        for i, name in enumerate(names)
+    )
+    gap = int(_NS * hosts / events_per_second) // _TICK * _TICK
+    clocks = [_BASE_TIME + rng.randrange(0, _NS, _TICK) for _ in names]
+    records = [rng.randrange(1, 500_000) for _ in names]
+    next_pid = [4 * 16] * hosts
+    same: Callable[[str], str] = (lambda text: text) if intern else _fresh
+    # (due step, sequence, host index, kind, pid, image, account): follow-ups in due order.
+    pending: list[tuple[int, int, int, EventKind, int, str, tuple[str, str, int]]] = []
+    step = 0
+    seq = 0
+    rand = rng.random
+    n_images = len(images)
+    assigner = sys.intern(_ROOT_IMAGES[2])
+    sys_user, sys_domain, sys_logon = system
+    # Positional construction (tuple.__new__) is several times faster than keywords; the
+    # smoke tests check the events are well-formed ProcessEvents.
+    while n_events is None or step < n_events:
+        if pending and pending[0][0] <= step:
+            _, _, h, kind, pid, image, (user, domain, logon) = heapq.heappop(pending)
+            clocks[h] += gap
+            records[h] += 1
+            token = kind is _TOKEN
+            yield _new_event(
+                ProcessEvent,
+                (
+                    kind,
+                    same(names[h]),
+                    pid,
+                    clocks[h],
+                    600 if token else 593,
+                    records[h],
+                    same(image),
+                    same(user),
+                    same(domain),
+                    logon,
+                    True,
+                    4 if token else None,
+                    assigner if token else None,
+                    _XP,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                ),
+            )
+        else:
+            h = int(rand() * hosts)
+            clocks[h] += gap
+            records[h] += 1
+            pid = next_pid[h]
+            next_pid[h] = pid + 4
+            image = images[int(rand() * n_images)]
+            owner = system
+            if rand() < token_share:
+                owner = accounts[h]
+                seq += 1
+                due = step + 1 + int(rand() * (delay // 4 + 1))
+                heapq.heappush(pending, (due, seq, h, _TOKEN, pid, image, owner))
+            if rand() < exit_share:
+                seq += 1
+                due = step + delay // 4 + 2 + int(rand() * delay)
+                heapq.heappush(pending, (due, seq, h, _EXITED, pid, image, owner))
+            yield _new_event(
+                ProcessEvent,
+                (
+                    _CREATED,
+                    same(names[h]),
+                    pid,
+                    clocks[h],
+                    592,
+                    records[h],
+                    same(image),
+                    same(sys_user),
+                    same(sys_domain),
+                    sys_logon,
+                    False,
+                    4,
+                    None,
+                    _XP,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                ),
+            )
+        step += 1

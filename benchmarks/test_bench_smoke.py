@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from correlog import EventKind, ProcessEvent, Record
+from correlog.rules import DEFAULT_ALLOW, basename
 
 from .cases import CASES, Case, Workload, make_workload
 from .run import main
@@ -103,6 +104,20 @@ def _sufficient_events(answer: Any, work: Workload) -> None:
     assert answer == kinds[EventKind.TOKEN_ASSIGNED] + kinds[EventKind.EXITED]
 
 
+def _anonymous_web_alerts(answer: Any, work: Workload) -> None:
+    # One alert per process that a 600 gave to IUSR_*, unless it runs an allowed script host:
+    # its 593 names the same account and is deduplicated.
+    expected = sum(
+        1
+        for ev in work.events
+        if ev.kind is EventKind.TOKEN_ASSIGNED
+        and ev.user is not None
+        and ev.user.startswith("IUSR_")
+        and basename(ev.image or "").casefold() not in DEFAULT_ALLOW
+    )
+    assert answer == expected > 0
+
+
 def _every_entry(answer: Any, work: Workload) -> None:
     assert answer == work.n_entries > 0
 
@@ -116,6 +131,7 @@ _CHECKS: dict[str, Callable[[Any, Workload], None]] = {
     "Correlator.feed": _one_record_per_process,
     "Correlator.process": _one_record_per_process,
     "single_record": _sufficient_events,
+    "Monitor single_event": _anonymous_web_alerts,
     "record build": _every_entry,
 }
 
