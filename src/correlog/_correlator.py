@@ -634,18 +634,33 @@ class Correlator:
                         # A new process holds this pid now: what was remembered under it is stale.
                         hs.gone.pop(pid, None)
                     if user is None:
-                        entry = [host, pid, image, None, None, None, None, cpid, cimage, t]
+                        domain = logon_id = None
+                        owner_source = None
                     else:
-                        entry = [host, pid, image, user, domain, logon_id, _C, cpid, cimage, t]
+                        owner_source = _C
+                    start = t
                 else:
                     creator = None if cpid is None else ents.get(cpid)
                     creator_id = None if creator is None else creator[_PROCESS_ID]
                     if user is None:
-                        entry = [host, pid, image, None, None, None, None, cpid, cimage, None]
+                        domain = logon_id = None
+                        owner_source = None
                     else:
-                        entry = [host, pid, image, user, domain, logon_id, _T, cpid, cimage, None]
-                # A new entry opens (a creation, or a token for a process not seen yet).
-                entry += (
+                        owner_source = _T
+                    start = cmdline = integrity = None
+                # A new entry opens (a creation, or a token for a process not seen yet): one
+                # list display in Record's field order.
+                entry = [
+                    host,
+                    pid,
+                    image,
+                    user,
+                    domain,
+                    logon_id,
+                    owner_source,
+                    cpid,
+                    cimage,
+                    start,
                     None,
                     None,
                     None,
@@ -653,14 +668,14 @@ class Correlator:
                     layout,
                     hs.clock,
                     channel,
-                    cmdline if kind is _C else None,
+                    cmdline,
                     None,
-                    integrity if kind is _C else None,
+                    integrity,
                     extra,
                     (host, channel, pid, t, rn),
                     creator_id,
                     t <= hs.lost_until,
-                )
+                ]
                 if not ents:
                     hs.next_deadline = hs.clock + ttl
                 ents[pid] = entry
