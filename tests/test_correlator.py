@@ -474,6 +474,15 @@ class TestUsage:
         assert [r.reason for r in got] == [Reason.EXITED]
         assert not corr.closed
 
+    def test_the_end_of_a_stream_is_flushed_one_record_at_a_time(self) -> None:
+        corr = Correlator()
+        stream = corr.process([created(8), created(12), created(16)])
+        first = next(stream)
+        stream.close()  # the consumer stops early: nothing is lost
+        assert first.pid == 8
+        assert not corr.closed
+        assert [r.pid for r in corr.close()] == [12, 16]
+
     def test_a_closed_correlator_refuses_events(self) -> None:
         corr = Correlator()
         corr.close()

@@ -718,7 +718,7 @@ class Correlator:
             if not batch:
                 break
             yield from self.feed_many(batch)
-        yield from self.close()
+        yield from self._flush()
 
     def advance(self, time: int, host: str | None = None) -> list[Record]:
         """Move the clock of ``host`` (of every known host when None) to ``time`` if later.
@@ -748,20 +748,33 @@ class Correlator:
 
         Closing a closed correlator returns an empty list.
         """
+        return list(self._flush())
+
+    def _flush(self) -> Iterator[Record]:
+        """:meth:`close`, one record at a time, so a stream's end needs no list of them all.
+
+        Each entry leaves the open set as its record is yielded: a consumer that stops early
+        leaves the rest open, and :meth:`close` still flushes them.
+        """
         if self._closed:
-            return []
-        out: list[Record] = []
+            return
         if self._sequencer is not None:
+            out: list[Record] = []
             self._sequencer.flush()
             self._fold_pending(out)
+            yield from out
+        fifo = self._fifo
+        hosts = self._hosts
+        one: list[Record] = []
+        while fifo:
+            entry = fifo.popleft()
+            if entry[_REASON] is not None:
+                continue  # closed earlier; lazily deleted
+            del hosts[_key(entry[_HOST], entry[_CHANNEL])].entries[entry[_PID]]
+            self._open -= 1
+            self._emit(entry, Reason.FLUSHED, one)
+            yield one.pop()
         self._closed = True
-        for entry in self._fifo:
-            if entry[_REASON] is None:
-                del self._hosts[_key(entry[_HOST], entry[_CHANNEL])].entries[entry[_PID]]
-                self._emit(entry, Reason.FLUSHED, out)
-        self._fifo.clear()
-        self._open = 0
-        return out
 
     # -- slow paths ------------------------------------------------------------------------
 
