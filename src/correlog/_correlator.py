@@ -51,7 +51,7 @@ count), so eviction is O(1) amortised however many hosts there are.
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from itertools import islice
 from typing import Any, Final
 
@@ -698,7 +698,9 @@ class Correlator:
                 records[_EXITED] += n_exited
         return out
 
-    def process(self, events: Iterable[Event], *, chunk: int = 1024) -> Iterator[Record]:
+    def process(
+        self, events: Iterable[Event], *, chunk: int = 1024
+    ) -> Generator[Record, None, None]:
         """Stream: fold ``events`` in chunks and yield records as they become final.
 
         At the end of ``events`` the correlator is closed and the open entries are yielded as

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Final
 
 from ._events import EventKind, ProcessEvent
-from ._records import Reason, Record, Status, process_id
+from ._records import Reason, Record, Status
 
 __all__ = ["is_sufficient", "single_record"]
 
@@ -31,35 +31,54 @@ def is_sufficient(event: ProcessEvent) -> bool:
 
 def single_record(event: ProcessEvent) -> Record | None:
     """A record (reason ``single``) from one sufficient event; None when it is not sufficient."""
-    if event.image is None or event.user is None or not event.own_account:
+    (
+        kind,
+        host,
+        pid,
+        t,
+        event_id,
+        rn,
+        image,
+        user,
+        domain,
+        logon_id,
+        own,
+        cpid,
+        cimage,
+        layout,
+        channel,
+        cmdline,
+        exit_status,
+        integrity,
+        extra,
+    ) = event
+    if image is None or user is None or not own:
         return None
-    kind = event.kind
-    t = event.time
     return _new_record(
         Record,
         (
-            event.host,
-            event.pid,
-            event.image,
-            event.user,
-            event.domain,
-            event.logon_id,
+            host,
+            pid,
+            image,
+            user,
+            domain,
+            logon_id,
             kind,
-            event.creator_pid,
-            event.creator_image,
+            cpid,
+            cimage,
             t if kind is _C else None,
             t if kind is _E else None,
             _PARTIAL,
             _SINGLE,
-            (event.event_id, event.record_number),
-            event.layout,
+            (event_id, rn),
+            layout,
             t,
-            event.channel,
-            event.command_line,
-            event.exit_status,
-            event.integrity,
-            event.extra,
-            process_id(event.host, event.channel, event.pid, t, event.record_number),
+            channel,
+            cmdline,
+            exit_status,
+            integrity,
+            extra,
+            (host, channel, pid, t, rn),
             None,
             False,
         ),
