@@ -77,7 +77,8 @@ class Monitor:
             self._correlator.track_released()
         self._on_record = on_record
         self._fired: dict[tuple[str, int, str | None], set[str]] = {}
-        self._alerted: TTLCache[tuple[str, int], bool] = TTLCache(
+        self._maybe_alerted = False
+        self._alerted: TTLCache[tuple[str, int, str | None], bool] = TTLCache(
             maxsize=dedup_size, ttl=seconds(dedup_ttl), timer=self._now
         )
         self._clock = 0
@@ -193,20 +194,27 @@ class Monitor:
         record = single_record(event)
         if record is not None and self._on_record is not None:
             self._on_record(record)
-        key = (event.host, event.pid)
-        if event.kind is EventKind.CREATED:
-            # A creation is a new process, whatever alerted under its pid before.
-            self._alerted.pop(key, None)
-            seen = False
-        elif event.kind is _E:
-            # The process's life ends here: nothing more can come from it.
-            seen = self._alerted.pop(key, False)
-        else:
-            seen = self._alerted.get(key, False)
+        kind = event.kind
+        seen = False
+        # Alerts are rare: the dedup cache is asked only while it may hold something, so an
+        # ordinary event pays no cache operation at all.
+        if self._maybe_alerted:
+            key = (event.host, event.pid, event.channel)
+            if kind is EventKind.CREATED:
+                # A creation is a new process, whatever alerted under its pid before.
+                self._alerted.pop(key, None)
+            elif kind is _E:
+                # The process's life ends here: nothing more can come from it.
+                seen = self._alerted.pop(key, False)
+            else:
+                seen = self._alerted.get(key, False)
+            if not self._alerted:
+                self._maybe_alerted = False
         if record is None or seen:
             return
-        if self._ask(record, set(), event, alerts) and event.kind is not _E:
-            self._alerted[key] = True
+        if self._ask(record, set(), event, alerts) and kind is not _E:
+            self._alerted[event.host, event.pid, event.channel] = True
+            self._maybe_alerted = True
 
 
 def _alert(name: str, record: Record, event: Event | None, verdict: str | bool) -> Alert:
