@@ -77,7 +77,8 @@ class Monitor:
             self._correlator.track_released()
         self._on_record = on_record
         self._fired: dict[tuple[str, int, str | None], set[str]] = {}
-        self._maybe_alerted = False
+        #: Every key the dedup cache may hold (a superset: it also keeps expired ones a while).
+        self._alerted_keys: set[tuple[str, int, str | None]] = set()
         self._alerted: TTLCache[tuple[str, int, str | None], bool] = TTLCache(
             maxsize=dedup_size, ttl=seconds(dedup_ttl), timer=self._now
         )
@@ -196,25 +197,28 @@ class Monitor:
             self._on_record(record)
         kind = event.kind
         seen = False
-        # Alerts are rare: the dedup cache is asked only while it may hold something, so an
+        key = (event.host, event.pid, event.channel)
+        # Alerts are rare: a plain set says which processes the dedup cache may hold, so an
         # ordinary event pays no cache operation at all.
-        if self._maybe_alerted:
-            key = (event.host, event.pid, event.channel)
+        if key in self._alerted_keys:
             if kind is EventKind.CREATED:
                 # A creation is a new process, whatever alerted under its pid before.
                 self._alerted.pop(key, None)
+                self._alerted_keys.discard(key)
             elif kind is _E:
                 # The process's life ends here: nothing more can come from it.
                 seen = self._alerted.pop(key, False)
+                self._alerted_keys.discard(key)
             else:
                 seen = self._alerted.get(key, False)
-            if not self._alerted:
-                self._maybe_alerted = False
         if record is None or seen:
             return
         if self._ask(record, set(), event, alerts) and kind is not _E:
-            self._alerted[event.host, event.pid, event.channel] = True
-            self._maybe_alerted = True
+            self._alerted[key] = True
+            self._alerted_keys.add(key)
+            if len(self._alerted_keys) > 2 * self._alerted.maxsize:
+                # Keys the cache expired or evicted on its own: forget them too.
+                self._alerted_keys = set(self._alerted)
 
 
 def _alert(name: str, record: Record, event: Event | None, verdict: str | bool) -> Alert:
