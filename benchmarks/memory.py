@@ -299,8 +299,8 @@ def flat_series(
     memory (and so raises the peak resident set of every later sample).
 
     ``close_peak`` (traced) and ``max_rss`` include the end of the stream, where ``process``
-    closes the correlator and ``close()`` returns every open entry as a record in one list;
-    ``max_rss_streaming`` is the peak resident set at the last sample, before that.
+    flushes the open entries (one record at a time); ``max_rss_streaming`` is the peak resident
+    set at the last sample, before that.
     """
     meter = _Meter(rss)
     correlator = Correlator(max_open=max_open)
