@@ -118,3 +118,14 @@ def json_loads() -> tuple[Callable[[str | bytes], Any], tuple[type[Exception], .
     if not _LOADS:
         _LOADS.append(_pick_loads())
     return _LOADS[0]
+
+
+def json_object(line: str) -> dict[str, Any] | None:
+    """The JSON object on ``line`` when there is one (format sniffing; not the hot path)."""
+    if not line.lstrip().startswith("{"):
+        return None
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None

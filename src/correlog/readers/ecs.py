@@ -41,7 +41,15 @@ from typing import Any, ClassVar, Final
 
 from ..decoders._common import Malformed
 from ._core import ParseResult
-from ._winevent import decode_event, event_id_of, json_loads, record_of, utc_time, wanted
+from ._winevent import (
+    decode_event,
+    event_id_of,
+    json_loads,
+    json_object,
+    record_of,
+    utc_time,
+    wanted,
+)
 
 __all__ = ["NAME", "EcsParser", "sniff"]
 
@@ -112,17 +120,8 @@ _SYSMON: Final = {
 
 def sniff(line: str) -> bool:
     """True for a JSON object with an ECS ``event.code``."""
-    import json
-
-    if not line.lstrip().startswith("{"):
-        return False
-    try:
-        data = json.loads(line)
-    except ValueError:
-        return False
-    return (
-        isinstance(data, dict) and isinstance(data.get("event"), dict) and "code" in data["event"]
-    )
+    data = json_object(line)
+    return data is not None and isinstance(data.get("event"), dict) and "code" in data["event"]
 
 
 def _dig(data: dict[str, Any], path: tuple[str, ...]) -> Any:

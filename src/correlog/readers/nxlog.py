@@ -37,7 +37,7 @@ from ..decoders import (
 from ..decoders._common import Malformed
 from ._core import ParseResult
 from ._times import LocalTime
-from ._winevent import event_id_of, json_loads, record_of, utc_time
+from ._winevent import event_id_of, json_loads, json_object, record_of, utc_time
 
 __all__ = ["NAME", "NxlogParser", "sniff"]
 
@@ -51,18 +51,9 @@ _WANTED: Final = frozenset(
 
 def sniff(line: str) -> bool:
     """True for a JSON object with a Windows ``EventID`` and NXLog's ``Hostname`` or ``Channel``."""
-    import json
-
-    if not line.lstrip().startswith("{"):
-        return False
-    try:
-        data = json.loads(line)
-    except ValueError:
-        return False
-    return (
-        isinstance(data, dict)
-        and "EventID" in data
-        and ("Hostname" in data or "Channel" in data or "SourceName" in data)
+    data = json_object(line)
+    return data is not None and (
+        "EventID" in data and ("Hostname" in data or "Channel" in data or "SourceName" in data)
     )
 
 

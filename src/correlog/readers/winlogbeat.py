@@ -20,7 +20,15 @@ from typing import ClassVar, Final
 
 from ..decoders._common import Malformed
 from ._core import ParseResult
-from ._winevent import decode_event, event_id_of, json_loads, record_of, utc_time, wanted
+from ._winevent import (
+    decode_event,
+    event_id_of,
+    json_loads,
+    json_object,
+    record_of,
+    utc_time,
+    wanted,
+)
 
 __all__ = ["NAME", "WinlogbeatParser", "sniff"]
 
@@ -30,18 +38,9 @@ NAME: Final = "winlogbeat"
 
 def sniff(line: str) -> bool:
     """True for a JSON object with a ``winlog`` object that has an ``event_id``."""
-    import json
-
-    if not line.lstrip().startswith("{"):
-        return False
-    try:
-        data = json.loads(line)
-    except ValueError:
-        return False
-    return (
-        isinstance(data, dict)
-        and isinstance(data.get("winlog"), dict)
-        and "event_id" in data["winlog"]
+    data = json_object(line)
+    return data is not None and (
+        isinstance(data.get("winlog"), dict) and "event_id" in data["winlog"]
     )
 
 
