@@ -212,7 +212,6 @@ class _Host:
     """Per host and log: the clock, the open entries (pid -> entry, in deadline order)."""
 
     __slots__ = (
-        "channel",
         "clock",
         "entries",
         "gone",
@@ -223,9 +222,8 @@ class _Host:
         "next_deadline",
     )
 
-    def __init__(self, name: str, channel: str | None, clock: int) -> None:
+    def __init__(self, name: str, clock: int) -> None:
         self.name = name
-        self.channel = channel
         self.clock = clock
         self.entries: dict[int, list[Any]] = {}
         self.next_deadline: float = _INF
@@ -501,7 +499,7 @@ class Correlator:
                     key = host if channel is None else (host, channel)
                     hs_ = hosts.get(key)
                     if hs_ is None:
-                        hs_ = hosts[key] = _Host(host, channel, t)
+                        hs_ = hosts[key] = _Host(host, t)
                     hs = hs_
                     ents = hs.entries
                     cur = host
@@ -953,7 +951,7 @@ class Correlator:
         # restart, after which no process of the host, in any log, is still running.
         hs = self._hosts.get(ev.host)
         if hs is None:
-            hs = self._hosts[ev.host] = _Host(ev.host, None, ev.time)
+            hs = self._hosts[ev.host] = _Host(ev.host, ev.time)
         kind = ev.kind
         if kind is HostEventKind.HOST_STARTED:
             for other in list(self._hosts.values()):

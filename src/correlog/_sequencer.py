@@ -75,10 +75,6 @@ class Sequencer:
         #: Exact duplicates (same host, log and record number) folded once.
         self.duplicates = 0
 
-    def __len__(self) -> int:
-        """How many events are waiting in the window."""
-        return sum(len(s.heap) for s in self._streams.values())
-
     def push(self, event: Event) -> None:
         """Take one event; release whatever the window now lets go."""
         channel = getattr(event, "channel", None)
