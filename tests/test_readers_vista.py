@@ -7,6 +7,8 @@ names and value forms); ``test_conformance_vista.py`` runs the readers on the fi
 from __future__ import annotations
 
 import builtins
+import calendar
+import datetime as _dt
 import gzip
 import io
 import json
@@ -16,10 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 import correlog
 from correlog import EventKind, HostEvent, HostEventKind, Layout, ParseError, ProcessEvent, read
 from correlog.decoders import decode_fields, decode_sysmon, fields_decoders
+from correlog.decoders.sysmon import _full_time, sysmon_time
 from correlog.readers import EvtRecord, evt_bytes
 from correlog.readers.evt import HEADER_SIZE
 
@@ -258,6 +263,49 @@ class TestSysmonDecoder:
     def test_bad_utc_time(self, text: str) -> None:
         with pytest.raises(ParseError, match="bad time"):
             decode_sysmon(1, {**SYSMON_1, "UtcTime": text}, host="h", time=0)
+
+
+_TIME_CHARS = "0123456789-:T .Zz+\u0661"
+SEEN_TIMES = ["2021-06-12 01:07:15.633", "2021-11-03T08:34:27.978376Z", "1999-12-31T23:59:59"]
+
+
+@given(
+    st.datetimes(min_value=_dt.datetime(1970, 1, 1), max_value=_dt.datetime(2100, 1, 1)),
+    st.sampled_from(["T", " "]),
+    st.integers(min_value=0, max_value=9),
+    st.sampled_from(["", "Z"]),
+)
+def test_utc_time_is_exact(when: _dt.datetime, sep: str, digits: int, zone: str) -> None:
+    """Any valid time reads to the nanosecond, the first time its minute is seen and after."""
+    frac = f"{when.microsecond:06d}000"[:digits]
+    text = when.strftime(f"%Y-%m-%d{sep}%H:%M:%S") + ("." + frac if digits else "") + zone
+    expected = calendar.timegm(when.timetuple()) * 10**9 + (
+        int(frac.ljust(9, "0")) if digits else 0
+    )
+    assert sysmon_time(text) == expected
+    assert sysmon_time(text) == expected  # now from the per-minute memo
+
+
+@given(st.text(alphabet=_TIME_CHARS, max_size=32), st.sampled_from(SEEN_TIMES))
+@example("61", SEEN_TIMES[0])
+@example("60.5", SEEN_TIMES[0])
+@example("-1.5", SEEN_TIMES[0])
+@example("1\u0661.25", SEEN_TIMES[0])
+@example("15.1234567890", SEEN_TIMES[0])
+@example("15.", SEEN_TIMES[0])
+def test_utc_time_memo_changes_nothing(text: str, seen: str) -> None:
+    """The per-minute memo gives what the full parse gives, bad times included."""
+    sysmon_time(seen)  # its minute is memoised
+    for candidate in (text, seen[:16] + text, seen[:17] + text):
+        bare = candidate[:-1] if candidate[-1:] in ("Z", "z") else candidate
+        assert _outcome(sysmon_time, candidate) == _outcome(_full_time, bare)
+
+
+def _outcome(parse: Any, text: str) -> int | str:
+    try:
+        return int(parse(text))
+    except ParseError as exc:
+        return exc.reason
 
 
 # -- JSON line formats ---------------------------------------------------------------------------

@@ -486,8 +486,8 @@ class Correlator:
                         exit_status,
                         integrity,
                         extra,
-                    ) = ev  # type: ignore[misc]  # a HostEvent does not unpack: see below
-                except (TypeError, ValueError):
+                    ) = ev[:]  # type: ignore[misc]  # a HostEvent does not unpack: see below
+                except (TypeError, ValueError, LookupError):
                     if not isinstance(ev, HostEvent):
                         raise UsageError(f"not an event: {ev!r}") from None
                     self._open = count

@@ -48,6 +48,11 @@ _VISTA: Final = Layout.VISTA
 _EPOCH_ORDINAL: Final = _dt.date(1970, 1, 1).toordinal()
 # Date text -> days since the epoch: a log spans few days, so this stays tiny; bounded anyway.
 _days: dict[str, int] = {}
+# Text up to the minute (``2021-06-12T01:07``) -> seconds since the epoch, for times the full
+# parse below has already checked: most events of a log share their minute with the one before,
+# and this skips five slices and four int() calls for them. Bounded like _days.
+_minutes: dict[str, int] = {}
+_CACHE_BOUND: Final = 4096
 
 
 def sysmon_time(text: str) -> int:
@@ -59,6 +64,24 @@ def sysmon_time(text: str) -> int:
     """
     if text[-1:] in ("Z", "z"):
         text = text[:-1]
+    base = _minutes.get(text[:16])
+    if base is not None and text[16:17] == ":":
+        # A minute seen before: only the seconds and the fraction are left to check.
+        seconds_text = text[17:19]
+        if seconds_text.isdecimal() and seconds_text.isascii():
+            second = int(seconds_text)
+            frac = text[20:]
+            if second <= 60:
+                if not frac:
+                    if len(text) == 19:
+                        return (base + second) * NS_PER_SECOND
+                elif text[19] == "." and len(frac) <= 9 and frac.isdecimal() and frac.isascii():
+                    return (base + second) * NS_PER_SECOND + int(frac.ljust(9, "0"))
+    return _full_time(text)
+
+
+def _full_time(text: str) -> int:
+    """:func:`sysmon_time` without the per-minute cache (``text`` without its ``Z``)."""
     day = _days.get(text[:10])
     try:
         if day is None:
@@ -66,7 +89,7 @@ def sysmon_time(text: str) -> int:
             day -= _EPOCH_ORDINAL
             if text[4] != "-" or text[7] != "-":
                 raise ValueError(text)
-            if len(_days) > 1024:
+            if len(_days) > _CACHE_BOUND:
                 _days.clear()
             _days[text[:10]] = day
         if text[10] not in " T" or text[13] != ":" or text[16] != ":":
@@ -84,7 +107,13 @@ def sysmon_time(text: str) -> int:
         raise Malformed(
             "bad time", f"{text!r} is not a time like '2021-06-12 01:07:15.633'"
         ) from None
-    return (day * 86_400 + hour * 3600 + minute * 60 + second) * NS_PER_SECOND + ns
+    minute_base = day * 86_400 + hour * 3600 + minute * 60
+    # Everything before the seconds was checked above and only text[:16] went into it, so the
+    # memo gives exactly what this parse would.
+    if len(_minutes) > _CACHE_BOUND:
+        _minutes.clear()
+    _minutes[text[:16]] = minute_base
+    return (minute_base + second) * NS_PER_SECOND + ns
 
 
 def _own_time(raw: Any, fallback: int, record: int | None) -> int:
