@@ -7,6 +7,8 @@ import pytest
 from correlog import (
     Alert,
     Correlator,
+    HostEvent,
+    HostEventKind,
     Layout,
     Monitor,
     Reason,
@@ -162,6 +164,24 @@ class TestSingleEventMode:
         monitor = Monitor([AnonymousWeb()], single_event=True)
         alerts = alerts_of(monitor, token(8), created(8, 20), token(8, 20))
         assert len(alerts) == 2
+
+    def test_feed_many_alerts_as_feed_does(self) -> None:
+        events = [token(8), created(8, 20), token(8, 20), exited(8, 20), token(12), exited(12, 1)]
+        one_by_one = alerts_of(Monitor([AnonymousWeb()], single_event=True), *events)
+        batched = Monitor([AnonymousWeb()], single_event=True).feed_many(events)
+        assert [(a.pid, a.event_id) for a in batched] == [(a.pid, a.event_id) for a in one_by_one]
+        assert [(a.pid, a.event_id) for a in batched] == [(8, 600), (8, 600), (12, 600)]
+
+    def test_host_events_are_ignored_and_non_events_refused(self) -> None:
+        monitor = Monitor([AnonymousWeb()], single_event=True)
+        restart = HostEvent(HostEventKind.HOST_STARTED, "iis02", 0, 512, None)
+        assert monitor.feed(restart) == []
+        assert monitor.feed_many([restart, token(8)])[0].event_id == 600
+        for bad in ("592", None):
+            with pytest.raises(UsageError, match="not an event"):
+                monitor.feed(bad)  # type: ignore[arg-type]
+            with pytest.raises(UsageError, match="not an event"):
+                monitor.feed_many([bad])  # type: ignore[list-item]
 
     def test_single_event_mode_takes_no_correlator(self) -> None:
         with pytest.raises(UsageError):

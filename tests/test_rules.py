@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from correlog import EventKind, Reason, Record, Status, UsageError
 from correlog.rules import AnonymousWeb, ImageSet, WebServerChild, basename, rule_name
@@ -114,6 +116,35 @@ class TestWebServerChild:
         assert WebServerChild()(record(image=r"C:\PHP\php.exe")) is None
         assert WebServerChild()(record(creator_image=None)) is None
         assert WebServerChild()(record(creator_image=r"C:\x\explorer.exe")) is None
+
+
+@given(
+    st.text(alphabet="IUSR_abc*?\\é ", max_size=12),
+    st.none() | st.text(alphabet="IUSR_abc\\", max_size=6),
+    st.text(alphabet="abcPHP.exe\\/*é", max_size=16),
+)
+def test_remembered_verdicts_are_the_verdicts(user: str, domain: str | None, image: str) -> None:
+    """A rule or image set asked twice, or after it forgot, answers as a fresh one does."""
+    rule = AnonymousWeb(accounts=("IUSR_*", "iusr\\a*"))
+    images = ImageSet(["php.exe", "C:\\a\\*.exe", "p?p.exe"])
+    first = (rule.account_matches(user, domain), images.matches(image))
+    assert (rule.account_matches(user, domain), images.matches(image)) == first
+    fresh = (
+        AnonymousWeb(accounts=("IUSR_*", "iusr\\a*")).account_matches(user, domain),
+        ImageSet(["php.exe", "C:\\a\\*.exe", "p?p.exe"]).matches(image),
+    )
+    assert first == fresh
+
+
+def test_remembered_verdicts_stay_bounded() -> None:
+    rule = AnonymousWeb()
+    images = ImageSet(["php.exe"])
+    for n in range(10_000):
+        assert rule.account_matches(f"IUSR_{n}", "D") is True
+        assert rule.account_matches(f"u{n}", None) is False
+        assert images.matches(f"C:\\{n}\\php.exe") is True
+    assert len(rule._verdicts) <= 4096
+    assert len(images._verdicts) <= 4096
 
 
 def test_rule_names_come_from_name_then_function_name() -> None:

@@ -28,7 +28,7 @@ from cachetools import TTLCache
 
 from ._correlator import Correlator
 from ._errors import UsageError
-from ._events import Event, EventKind, ProcessEvent
+from ._events import Event, EventKind, HostEvent, ProcessEvent
 from ._records import Alert, Record
 from ._single import single_record
 from ._time import seconds
@@ -103,6 +103,8 @@ class Monitor:
         if self._correlator is None:
             if isinstance(event, ProcessEvent):
                 self._feed_single(event, alerts)
+            elif not isinstance(event, HostEvent):
+                raise UsageError(f"not an event: {event!r}")
             return alerts
         correlator = self._correlator
         records = correlator.feed(event)
@@ -133,6 +135,15 @@ class Monitor:
     def feed_many(self, events: Iterable[Event]) -> list[Alert]:
         """Fold events in, in order; return every alert they raised, in order."""
         alerts: list[Alert] = []
+        if self._correlator is None:
+            # The single-event path, without a list per event.
+            feed_single = self._feed_single
+            for event in events:
+                if isinstance(event, ProcessEvent):
+                    feed_single(event, alerts)
+                elif not isinstance(event, HostEvent):
+                    raise UsageError(f"not an event: {event!r}")
+            return alerts
         for event in events:
             alerts.extend(self.feed(event))
         return alerts
@@ -213,7 +224,13 @@ class Monitor:
                 seen = self._alerted.get(key, False)
         if record is None or seen:
             return
-        if self._ask(record, set(), event, alerts) and kind is not _E:
+        fired = False
+        for name, rule in self._rules:
+            verdict = rule(record)
+            if verdict:
+                fired = True
+                alerts.append(_alert(name, record, event, verdict))
+        if fired and kind is not _E:
             self._alerted[key] = True
             self._alerted_keys.add(key)
             if len(self._alerted_keys) > 2 * self._alerted.maxsize:

@@ -78,6 +78,11 @@ def _pattern(text: str) -> re.Pattern[str]:
     return re.compile(fnmatch.translate(text.replace("/", "\\").casefold()))
 
 
+#: Images (accounts) whose verdict an :class:`ImageSet` (:class:`AnonymousWeb`) remembers; past
+#: this many it starts over.
+_VERDICTS_BOUND: Final = 4096
+
+
 @attrs.frozen
 class ImageSet:
     """A set of images given as bare names, full paths, or wildcard patterns of either.
@@ -92,6 +97,8 @@ class ImageSet:
     _paths: frozenset[str] = attrs.field(init=False, repr=False, eq=False)
     _name_globs: tuple[re.Pattern[str], ...] = attrs.field(init=False, repr=False, eq=False)
     _path_globs: tuple[re.Pattern[str], ...] = attrs.field(init=False, repr=False, eq=False)
+    #: image -> verdict: a log names a few hundred images, and every record asks.
+    _verdicts: dict[str, bool] = attrs.field(init=False, repr=False, eq=False, factory=dict)
 
     def __attrs_post_init__(self) -> None:
         names: set[str] = set()
@@ -116,13 +123,20 @@ class ImageSet:
         """True when ``image`` is one of the set (None never is)."""
         if image is None:
             return False
-        path = image.replace("/", "\\").casefold()
-        name = basename(path)
-        if name in self._names or path in self._paths:
-            return True
-        return any(g.fullmatch(name) for g in self._name_globs) or any(
-            g.fullmatch(path) for g in self._path_globs
-        )
+        verdict = self._verdicts.get(image)
+        if verdict is None:
+            path = image.replace("/", "\\").casefold()
+            name = basename(path)
+            verdict = (
+                name in self._names
+                or path in self._paths
+                or any(g.fullmatch(name) for g in self._name_globs)
+                or any(g.fullmatch(path) for g in self._path_globs)
+            )
+            if len(self._verdicts) >= _VERDICTS_BOUND:
+                self._verdicts.clear()
+            self._verdicts[image] = verdict
+        return verdict
 
 
 def _image_set(value: Iterable[str] | ImageSet) -> ImageSet:
@@ -157,6 +171,10 @@ class AnonymousWeb:
     allow: ImageSet = attrs.field(default=ImageSet(DEFAULT_ALLOW), converter=_image_set)
     parents: ImageSet | None = attrs.field(default=None, converter=_optional_image_set)
     _globs: tuple[tuple[re.Pattern[str], bool], ...] = attrs.field(init=False, repr=False, eq=False)
+    #: (user, domain) -> verdict: a log names few accounts, and every record asks.
+    _verdicts: dict[tuple[str, str | None], bool] = attrs.field(
+        init=False, repr=False, eq=False, factory=dict
+    )
 
     def __attrs_post_init__(self) -> None:
         globs = tuple((_pattern(a), "\\" in a or "/" in a) for a in self.accounts)
@@ -166,9 +184,16 @@ class AnonymousWeb:
         """True when ``domain\\user`` is one of :attr:`accounts`."""
         if user is None:
             return False
-        bare = user.casefold()
-        qualified = f"{(domain or '').casefold()}\\{bare}"
-        return any(g.fullmatch(qualified if q else bare) for g, q in self._globs)
+        key = (user, domain)
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            bare = user.casefold()
+            qualified = f"{(domain or '').casefold()}\\{bare}"
+            verdict = any(g.fullmatch(qualified if q else bare) for g, q in self._globs)
+            if len(self._verdicts) >= _VERDICTS_BOUND:
+                self._verdicts.clear()
+            self._verdicts[key] = verdict
+        return verdict
 
     def __call__(self, record: Record) -> str | None:
         if not self.account_matches(record.user, record.domain):
