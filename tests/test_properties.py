@@ -22,6 +22,7 @@ from correlog import (
     Record,
     Status,
     merge,
+    process_id,
 )
 
 from .strategies import S, event_fields, ident, streams
@@ -97,6 +98,18 @@ def test_each_record_is_the_merge_policy_applied_to_its_own_events(
             if field == "creator_image" and enriched:
                 continue
             assert getattr(record, field) == expected[field], (field, record, own)
+        # Its identity is its first event's, whatever folded in after.
+        first = own[0]
+        assert record.process_id == process_id(
+            first.host, first.channel, first.pid, first.time, first.record_number
+        )
+    # A child names its creator by an identity that creator's own record carries.
+    by_id = {record.process_id: record for record in records}
+    assert len(by_id) == len(records)
+    for record in records:
+        if record.creator_process_id is not None:
+            creator = by_id[record.creator_process_id]
+            assert (creator.host, creator.pid) == (record.host, record.creator_pid)
 
 
 @given(streams(), st.integers(1, 8))

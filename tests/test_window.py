@@ -16,6 +16,7 @@ from correlog import (
     Reason,
     Record,
     Status,
+    process_id,
 )
 
 from .strategies import S, event_fields, ident, stream_hosts, stream_pids
@@ -136,6 +137,8 @@ class TestLateEvents:
         assert record.command_line == "cmd /c ping"
         assert record.user == "IUSR_IIS02"  # the 600's owner still wins
         assert corr.stats.late == 1
+        # Its identity stays the one it had while open (the token's): a child may hold it.
+        assert record.process_id == process_id("iis02", None, 8, T0 + 10 * S, 2)
 
     def test_a_late_event_of_a_closed_process_is_a_late_record(self) -> None:
         corr = Correlator(lateness=5)

@@ -9,10 +9,11 @@ seconds) the old one's exit comes before the new one's creation, unless it was l
 
 The correlator keeps one *open entry* per (host, pid) it has heard of and not yet closed. Each
 entry is a plain list laid out exactly like :class:`~correlog.Record`; folding an event in writes
-a few slots, and emitting it is one ``tuple.__new__``. Which event's value wins for each slot is
-:data:`~correlog.MERGE_POLICY`; the fold code below is that table specialised by hand for the
-arrival orders that can occur (a creation always opens an entry, an exit always closes one), and
-the test suite checks the two agree.
+a few slots, and emitting it is one ``tuple.__new__`` (the process id slot holds only the first
+event's time until the id is wanted: see :func:`_process_id`). Which event's value wins for each
+slot is :data:`~correlog.MERGE_POLICY`; the fold code below is that table specialised by hand for
+the arrival orders that can occur (a creation always opens an entry, an exit always closes one),
+and the test suite checks the two agree.
 
 Every process event ends up in exactly one emitted record:
 
@@ -165,6 +166,25 @@ def _key(host: str, channel: str | None) -> str | tuple[str, str]:
 def _union(known: Mapping[str, str] | None, more: Mapping[str, str]) -> Mapping[str, str]:
     """Fields of ``known`` and ``more``; ``known`` (from earlier events) wins a shared name."""
     return more if known is None else {**more, **known}
+
+
+def _process_id(entry: list[Any]) -> ProcessId:
+    """The entry's process id, made (and kept) the first time it is needed.
+
+    An open entry holds only its first event's time in the slot (the rest of the id is in other
+    slots: host, log, pid, and the first record number at ``provenance[1]``), which saves a
+    tuple of five per open entry until the id is wanted: at emission, or when a child names it.
+    """
+    known = entry[_PROCESS_ID]
+    if type(known) is int:
+        known = entry[_PROCESS_ID] = (
+            entry[_HOST],
+            entry[_CHANNEL],
+            entry[_PID],
+            known,
+            entry[_PROV][1],
+        )
+    return known  # type: ignore[no-any-return]
 
 
 @attrs.define(kw_only=True)
@@ -348,6 +368,7 @@ class Correlator:
         entry = None if hs is None else hs.entries.get(pid)
         if entry is None:
             return None
+        _process_id(entry)
         view = entry[:]
         view[_STATUS] = _PARTIAL
         view[_REASON] = Reason.OPEN
@@ -559,7 +580,11 @@ class Correlator:
                     entry[_EXIT_STATUS] = exit_status
                     entry[_STATUS] = _PARTIAL if entry[_START] is None else _COMPLETE
                     entry[_REASON] = _EXITED
-                    entry[_PROV] += (event_id, rn)
+                    prov = entry[_PROV]
+                    first = entry[_PROCESS_ID]
+                    if type(first) is int:
+                        entry[_PROCESS_ID] = (host, channel, pid, first, prov[1])
+                    entry[_PROV] = prov + (event_id, rn)  # noqa: RUF005 (faster than unpacking)
                     emit(_new_record(Record, entry))
                     n_exited += 1
                     continue
@@ -613,6 +638,7 @@ class Correlator:
                         count -= 1
                         old[_STATUS] = _PARTIAL
                         old[_REASON] = _SUPERSEDED
+                        _process_id(old)
                         emit(_new_record(Record, old))
                         records[_SUPERSEDED] += 1
                     creator_id = None
@@ -622,6 +648,8 @@ class Correlator:
                             if cimage is None:
                                 cimage = creator[_IMAGE]
                             creator_id = creator[_PROCESS_ID]
+                            if type(creator_id) is int:
+                                creator_id = _process_id(creator)
                         elif hs.gone:
                             known_creator = hs.gone.get(cpid)
                             if known_creator is not None:
@@ -639,7 +667,12 @@ class Correlator:
                     start = t
                 else:
                     creator = None if cpid is None else ents.get(cpid)
-                    creator_id = None if creator is None else creator[_PROCESS_ID]
+                    if creator is None:
+                        creator_id = None
+                    else:
+                        creator_id = creator[_PROCESS_ID]
+                        if type(creator_id) is int:
+                            creator_id = _process_id(creator)
                     if user is None:
                         domain = logon_id = None
                         owner_source = None
@@ -670,7 +703,7 @@ class Correlator:
                     None,
                     integrity,
                     extra,
-                    (host, channel, pid, t, rn),
+                    t,  # the process id, made when wanted: see _process_id
                     creator_id,
                     t <= hs.lost_until,
                 ]
@@ -820,6 +853,7 @@ class Correlator:
         entry[_INTEGRITY] = ev.integrity
         if ev.extra is not None:
             entry[_EXTRA] = _union(ev.extra, entry[_EXTRA] or {})
+        _process_id(entry)  # before the first record number moves
         entry[_PROV] = (ev.event_id, ev.record_number, *entry[_PROV])
 
     def _lone(self, ev: ProcessEvent, reason: Reason, first_seen: int, out: list[Record]) -> None:
@@ -867,6 +901,7 @@ class Correlator:
             _COMPLETE if entry[_START] is not None and entry[_END] is not None else _PARTIAL
         )
         entry[_REASON] = reason
+        _process_id(entry)
         out.append(_new_record(Record, entry))
         self.stats.records[reason] += 1
 
@@ -906,7 +941,7 @@ class Correlator:
         """Keep who a process was when its entry closed before its exit was seen."""
         gone = hs.gone
         gone.pop(entry[_PID], None)
-        gone[entry[_PID]] = (entry[_IMAGE], entry[_PROCESS_ID])
+        gone[entry[_PID]] = (entry[_IMAGE], _process_id(entry))
         if len(gone) > self._memo_size:
             del gone[next(iter(gone))]
 
