@@ -288,12 +288,19 @@ class TestCreatorMemo:
         assert child.creator_image == self.W3WP
 
     def test_an_evicted_creator_is_remembered_too(self) -> None:
-        corr = Correlator(max_open=1)
+        corr = Correlator(max_open=1, memo_size=1)
         corr.feed(created(3120, image=self.W3WP, creator_pid=4))
-        corr.feed(created(44, 1, creator_pid=3120))  # evicts w3wp's entry
+        [w3wp] = corr.feed(created(40, 1, creator_pid=8))  # evicts w3wp's entry
+        assert w3wp.reason is Reason.EVICTED
+        corr.feed(created(44, 2, creator_pid=3120))  # w3wp is known from the memo only
         child = corr.snapshot("iis02", 44)
         assert child is not None
         assert child.creator_image == self.W3WP
+        assert child.creator_process_id == w3wp.process_id
+        # The memo holds one: pid 40, evicted by the child, pushed w3wp out of it.
+        corr.feed(created(48, 3, creator_pid=3120))
+        [last] = corr.close()
+        assert (last.pid, last.creator_image, last.creator_process_id) == (48, None, None)
 
     def test_an_exit_or_a_new_process_on_the_pid_forgets_it(self) -> None:
         corr = Correlator(ttl=60)

@@ -75,6 +75,7 @@ _PARTIAL: Final = Status.PARTIAL
 # metaclass's __getattr__ (about 140 ns against 27 ns for a global).
 _EXITED: Final = Reason.EXITED
 _SUPERSEDED: Final = Reason.SUPERSEDED
+_EVICTED: Final = Reason.EVICTED
 _ORPHAN: Final = Reason.ORPHAN
 _EVENT_TYPES: Final = (ProcessEvent, HostEvent)
 _INF: Final = float("inf")
@@ -901,7 +902,8 @@ class Correlator:
             _COMPLETE if entry[_START] is not None and entry[_END] is not None else _PARTIAL
         )
         entry[_REASON] = reason
-        _process_id(entry)
+        if type(entry[_PROCESS_ID]) is int:
+            _process_id(entry)
         out.append(_new_record(Record, entry))
         self.stats.records[reason] += 1
 
@@ -923,18 +925,41 @@ class Correlator:
         return len(expired)
 
     def _evict(self, count: int, out: list[Record]) -> int:
-        """Emit the oldest entries until ``count`` is within max_open; return how many."""
+        """Emit the oldest entries until ``count`` is within max_open; return how many.
+
+        At the bound every creation lands here, so :meth:`_remember` and :meth:`_emit` are
+        written out inline (an evicted entry has not exited: its status is partial).
+        """
         fifo = self._fifo
+        hosts = self._hosts
+        max_open = self._max_open
+        memo_size = self._memo_size
+        emit = out.append
         evicted = 0
-        while count - evicted > self._max_open:
+        while count - evicted > max_open:
             entry = fifo.popleft()
             if entry[_REASON] is not None:
                 continue  # closed earlier; lazily deleted
-            hs = self._hosts[_key(entry[_HOST], entry[_CHANNEL])]
-            del hs.entries[entry[_PID]]
-            self._remember(hs, entry)
+            host = entry[_HOST]
+            channel = entry[_CHANNEL]
+            hs = hosts[host if channel is None else (host, channel)]
+            pid = entry[_PID]
+            del hs.entries[pid]
+            ident = entry[_PROCESS_ID]
+            if type(ident) is int:
+                ident = entry[_PROCESS_ID] = (host, channel, pid, ident, entry[_PROV][1])
+            gone = hs.gone
+            if pid in gone:
+                del gone[pid]
+            gone[pid] = (entry[_IMAGE], ident)
+            if len(gone) > memo_size:
+                del gone[next(iter(gone))]
+            entry[_STATUS] = _PARTIAL
+            entry[_REASON] = _EVICTED
+            emit(_new_record(Record, entry))
             evicted += 1
-            self._emit(entry, Reason.EVICTED, out)
+        if evicted:
+            self.stats.records[_EVICTED] += evicted
         return evicted
 
     def _remember(self, hs: _Host, entry: list[Any]) -> None:
