@@ -460,6 +460,22 @@ class TestUsage:
             corr.feed("592")  # type: ignore[arg-type]
         assert corr.stats.events == 0
 
+    @pytest.mark.parametrize(
+        "bad",
+        [{"host": None}, {"host": 7}, {"channel": b"sysmon"}, {"time": 1.5}, {"time": None}],
+    )
+    def test_an_event_with_a_malformed_host_or_time_is_a_usage_error(
+        self, bad: dict[str, Any]
+    ) -> None:
+        corr = Correlator()
+        corr.feed(created(8))
+        with pytest.raises(UsageError, match="not an event"):
+            corr.feed(created(12, host="iis03")._replace(**bad))  # a host not seen yet
+        assert corr.stats.events == 1
+        assert len(corr) == 1
+        [record] = corr.close()
+        assert record.pid == 8
+
     def test_feed_many_keeps_the_records_of_events_before_a_bad_item(self) -> None:
         corr = Correlator()
         corr.feed(created(8))

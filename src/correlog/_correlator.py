@@ -80,6 +80,9 @@ _ORPHAN: Final = Reason.ORPHAN
 _EVENT_TYPES: Final = (ProcessEvent, HostEvent)
 _INF: Final = float("inf")
 _NEVER: Final = -(2**63)
+#: Placeholders of the fold's per-host locals before its first event (never written to).
+_NO_ENTRIES: Final[dict[int, list[Any]]] = {}
+_UNSET: Final = object()
 
 # Slots of an entry list: the Record fields, in order.
 (
@@ -162,6 +165,19 @@ _new_record = tuple.__new__
 def _key(host: str, channel: str | None) -> str | tuple[str, str]:
     """The key of a host's log in :attr:`Correlator._hosts`."""
     return host if channel is None else (host, channel)
+
+
+def _check_new_host(host: object, channel: object, time: object, ev: object) -> None:
+    """The first event of a host (and log) must name it with text and have an integer time.
+
+    Checked when a host is first seen, not on every event (the hot path does not re-check the
+    fields of events of a host it knows), so a malformed event on a new host is a clear
+    :class:`UsageError` rather than a failure somewhere inside the fold.
+    """
+    if not isinstance(host, str) or not (channel is None or isinstance(channel, str)):
+        raise UsageError(f"not an event: host and channel must be text, in {ev!r}")
+    if type(time) is not int:
+        raise UsageError(f"not an event: time must be int nanoseconds, in {ev!r}")
 
 
 def _union(known: Mapping[str, str] | None, more: Mapping[str, str]) -> Mapping[str, str]:
@@ -390,7 +406,11 @@ class Correlator:
         """Fold one event in; return the records that became final because of it."""
         if not isinstance(event, _EVENT_TYPES):
             raise UsageError(f"not an event: {event!r}")
-        return self.feed_many((event,))
+        if self._closed:
+            raise UsageError("the correlator is closed")
+        if self._sequencer is not None:
+            return self._feed_window((event,))
+        return self._fold((event,))
 
     def feed_many(self, events: Iterable[Event]) -> list[Record]:
         """Fold events in, in order; return every record that became final, in order.
@@ -479,10 +499,11 @@ class Correlator:
         peak = self.stats.peak_open
         n_events = 0
         n_exited = 0
-        cur: str | None = None
+        # The host and log of the previous event; _UNSET is no host, so the first event switches.
+        cur: object = _UNSET
         cur_channel: str | None = None
-        hs: _Host = None  # type: ignore[assignment]  # set before first use (cur is None)
-        ents: dict[int, list[Any]] = {}
+        hs: _Host = None  # type: ignore[assignment]  # set at the first event (cur is _UNSET)
+        ents: dict[int, list[Any]] = _NO_ENTRIES  # likewise
         entry: list[Any] | None
         try:
             for ev in events:
@@ -515,12 +536,13 @@ class Correlator:
                     self._open = count
                     self._host_event(ev, out)
                     count = self._open
-                    cur = None
+                    cur = _UNSET
                     continue
                 if host is not cur or channel is not cur_channel:
                     key = host if channel is None else (host, channel)
                     hs_ = hosts.get(key)
                     if hs_ is None:
+                        _check_new_host(host, channel, t, ev)
                         hs_ = hosts[key] = _Host(host, t)
                     hs = hs_
                     ents = hs.entries
