@@ -486,11 +486,11 @@ def _memory(args: argparse.Namespace) -> list[Row]:
         rows.append(
             Row(
                 "5",
-                f"traced peak incl. close(), max_open={args.traced_max_open:,}, {label}",
+                f"traced peak incl. the final flush, max_open={args.traced_max_open:,}, {label}",
                 _mib(got["close_peak"]),
                 f"<= {_mib(bound)}",
                 got["close_peak"] <= bound,
-                "close() returns every open entry as a record, in one list",
+                "the end of the stream: process() flushes the open entries one record at a time",
             )
         )
     _say(f"long stream, {args.flat_events:,} events, max_open={args.flat_max_open:,} (RSS)")

@@ -51,7 +51,7 @@ def test_feed_many_does_not_collapse(pairs: Pairs) -> None:
 
 @pytest.mark.xfail(
     strict=False,
-    reason="target not met yet: feed_many runs at ~0.15 of the floor (docs/performance.md)",
+    reason="target not met: feed_many runs at ~0.16 of the floor (docs/performance.md)",
 )
 def test_feed_many_reaches_target(pairs: Pairs) -> None:
     assert pairs.ratio >= TARGET, _explain(pairs)
