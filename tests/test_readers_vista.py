@@ -169,6 +169,26 @@ class TestVistaDecoder:
             "C:\\p.exe",
         )
 
+    def test_fields_that_are_not_text_read_the_same_the_second_time(self) -> None:
+        """JSON sources may give numbers, or damaged lines lists, where text is expected."""
+        odd = {
+            **RUNAS,
+            "TargetUserName": 42,
+            "TargetLogonId": 0x2A3C1,
+            "NewProcessName": ["C:\\a.exe"],
+            "ParentProcessName": None,
+        }
+        for _ in range(2):  # the second time through the decoders' caches
+            event = decode(4688, odd)
+            assert (event.user, event.logon_id, event.image, event.creator_image) == (
+                "42",
+                0x2A3C1,
+                "['C:\\\\a.exe']",
+                None,
+            )
+            exited = decode(4689, {**SUBJECT, "ProcessId": 8, "SubjectUserName": 7})
+            assert (exited.user, exited.domain, exited.logon_id) == ("7", "OFFSEC", 0x3E7)
+
     @pytest.mark.parametrize(
         ("event_id", "kind"),
         [

@@ -28,7 +28,16 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from .._events import Event, EventKind, HostEvent, HostEventKind, Layout, ProcessEvent
-from ._common import Malformed, cached_host, cached_value, host_name, logon_id, new_event, value
+from ._common import (
+    Malformed,
+    cached_host,
+    cached_logon,
+    cached_value,
+    host_name,
+    logon_id,
+    new_event,
+    value,
+)
 
 __all__ = [
     "EVENT_IDS",
@@ -68,6 +77,7 @@ _EXITED: Final = EventKind.EXITED
 _VISTA: Final = Layout.VISTA
 _host_get: Final = cached_host
 _value_get: Final = cached_value
+_logon_get: Final = cached_logon
 
 
 # -- field readers -------------------------------------------------------------------------------
@@ -179,6 +189,8 @@ _EXTRA_4688: Final = (
 
 
 def _decode_4688(fields: Mapping[str, Any], host: str, time: int, record: int | None) -> Event:
+    # Text and logon-id fields seen before are answered from the readers' caches inline; a miss,
+    # or a value that is not text (None, a number, a list), takes the full field reader.
     get = fields.get
     pid = field_pid(get("NewProcessId"), "NewProcessId", 4688, record)
     cpid = optional_field_pid(get("ProcessId"), "ProcessId", 4688, record)
@@ -187,39 +199,48 @@ def _decode_4688(fields: Mapping[str, Any], host: str, time: int, record: int | 
     if target_user is None and target_logon is None:
         # v0/v1: only the creator's account is known (like 592).
         own = False
-        user = field_text(get("SubjectUserName"))
-        domain = field_text(get("SubjectDomainName"))
-        logon = field_logon(get("SubjectLogonId"), 4688, record)
+        user = None
+        logon = None
     else:
         own = True
-        user = field_text(target_user)
-        logon = field_logon(target_logon, 4688, record)
+        user = (type(target_user) is str and _value_get(target_user)) or field_text(target_user)
+        logon = _logon_get(target_logon) if type(target_logon) is str else None
+        if logon is None:
+            logon = field_logon(target_logon, 4688, record)
         # Target names another logon unless it is "-" / 0x0 (the creator's own token). A source
         # that keeps the target's name but not its logon id (ECS' user.effective) still names it.
-        if user is not None and logon != 0:
-            domain = field_text(get("TargetDomainName"))
-        else:
-            user = field_text(get("SubjectUserName"))
-            domain = field_text(get("SubjectDomainName"))
-            logon = field_logon(get("SubjectLogonId"), 4688, record)
+    if user is not None and logon != 0:
+        raw = get("TargetDomainName")
+        domain = (type(raw) is str and _value_get(raw)) or field_text(raw)
+    else:
+        raw = get("SubjectUserName")
+        user = (type(raw) is str and _value_get(raw)) or field_text(raw)
+        raw = get("SubjectDomainName")
+        domain = (type(raw) is str and _value_get(raw)) or field_text(raw)
+        raw = get("SubjectLogonId")
+        logon = _logon_get(raw) if type(raw) is str else None
+        if logon is None:
+            logon = field_logon(raw, 4688, record)
+    image = get("NewProcessName")
+    parent = get("ParentProcessName")
     command = get("CommandLine")
     label = get("MandatoryLabel")
     return new_event(
         ProcessEvent,
         (
             _CREATED,
-            _host(host, record),
+            _host_get(host) or _host(host, record),
             pid,
             time,
             4688,
             record,
-            field_text(get("NewProcessName")),
+            (type(image) is str and _value_get(image)) or field_text(image),
             user,
             domain,
             logon,
             own,
             cpid,
-            field_text(get("ParentProcessName")),
+            (type(parent) is str and _value_get(parent)) or field_text(parent),
             _VISTA,
             None,
             command or None,
@@ -232,19 +253,26 @@ def _decode_4688(fields: Mapping[str, Any], host: str, time: int, record: int | 
 
 def _decode_4689(fields: Mapping[str, Any], host: str, time: int, record: int | None) -> Event:
     get = fields.get
+    image = get("ProcessName")
+    user = get("SubjectUserName")
+    domain = get("SubjectDomainName")
+    raw_logon = get("SubjectLogonId")
+    logon = _logon_get(raw_logon) if type(raw_logon) is str else None
+    if logon is None:
+        logon = field_logon(raw_logon, 4689, record)
     return new_event(
         ProcessEvent,
         (
             _EXITED,
-            _host(host, record),
+            _host_get(host) or _host(host, record),
             field_pid(get("ProcessId"), "ProcessId", 4689, record),
             time,
             4689,
             record,
-            field_text(get("ProcessName")),
-            field_text(get("SubjectUserName")),
-            field_text(get("SubjectDomainName")),
-            field_logon(get("SubjectLogonId"), 4689, record),
+            (type(image) is str and _value_get(image)) or field_text(image),
+            (type(user) is str and _value_get(user)) or field_text(user),
+            (type(domain) is str and _value_get(domain)) or field_text(domain),
+            logon,
             True,
             None,
             None,
