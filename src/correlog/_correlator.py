@@ -193,7 +193,7 @@ def _process_id(entry: list[Any]) -> ProcessId:
     tuple of five per open entry until the id is wanted: at emission, or when a child names it.
     """
     known = entry[_PROCESS_ID]
-    if type(known) is int:
+    if type(known) is not tuple:
         known = entry[_PROCESS_ID] = (
             entry[_HOST],
             entry[_CHANNEL],
@@ -610,7 +610,7 @@ class Correlator:
                     entry[_REASON] = _EXITED
                     prov = entry[_PROV]
                     first = entry[_PROCESS_ID]
-                    if type(first) is int:
+                    if type(first) is not tuple:
                         entry[_PROCESS_ID] = (host, channel, pid, first, prov[1])
                     entry[_PROV] = prov + (event_id, rn)  # noqa: RUF005 (faster than unpacking)
                     emit(_new_record(Record, entry))
@@ -676,7 +676,7 @@ class Correlator:
                             if cimage is None:
                                 cimage = creator[_IMAGE]
                             creator_id = creator[_PROCESS_ID]
-                            if type(creator_id) is int:
+                            if type(creator_id) is not tuple:
                                 creator_id = _process_id(creator)
                         elif hs.gone:
                             known_creator = hs.gone.get(cpid)
@@ -699,7 +699,7 @@ class Correlator:
                         creator_id = None
                     else:
                         creator_id = creator[_PROCESS_ID]
-                        if type(creator_id) is int:
+                        if type(creator_id) is not tuple:
                             creator_id = _process_id(creator)
                     if user is None:
                         domain = logon_id = None
@@ -937,7 +937,7 @@ class Correlator:
             _COMPLETE if entry[_START] is not None and entry[_END] is not None else _PARTIAL
         )
         entry[_REASON] = reason
-        if type(entry[_PROCESS_ID]) is int:
+        if type(entry[_PROCESS_ID]) is not tuple:
             _process_id(entry)
         out.append(_new_record(Record, entry))
         self.stats.records[reason] += 1
@@ -977,7 +977,7 @@ class Correlator:
             pid = entry[_PID]
             del hs.entries[pid]
             ident = entry[_PROCESS_ID]
-            if type(ident) is int:
+            if type(ident) is not tuple:
                 ident = entry[_PROCESS_ID] = (host, channel, pid, ident, entry[_PROV][1])
             gone = hs.gone
             if pid in gone:
