@@ -12,8 +12,12 @@ the interpreter the case spends (allocation, the collector, dict probes, the eva
 ``--no-gc`` disables the collector in both runs, so the difference to a normal run is the
 collector's share.
 
-Cases: the names of :data:`benchmarks.cases.CASES`, and ``record loop`` (the record-build loop
-appending each entry itself). Needs valgrind; about 20 s per case for the default 10,000 events.
+Cases: the names of :data:`benchmarks.cases.CASES`, ``record loop`` (the record-build loop
+appending each entry itself), and ``evicting`` / ``unevicted``: the eviction goal's two sides
+(:func:`benchmarks.goals.eviction_sides`, ``max_open`` a fifth of the events), each measured
+against an interpreter that prepared the same correlator (filled past the bound) and stopped,
+so only the evicting (or growing) part is counted. Needs valgrind; about 20 s per case for the
+default 10,000 events.
 """
 
 from __future__ import annotations
@@ -28,12 +32,13 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Final
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.cases import CASES, Workload, make_workload
-from benchmarks.goals import record_build_sides
+from benchmarks.goals import eviction_sides, record_build_sides
 from benchmarks.streams import make_stream
 
 __all__ = ["main", "measure"]
@@ -44,10 +49,24 @@ _RECURSION = re.compile(r"'\d+$")  # callgrind's mark of a recursive call depth
 _FUNCTION = re.compile(r"^\s*([\d,]+)\s+\([^)]*\)\s+(\S.*)$")
 
 
+#: Cases measured against a baseline of their own (``NAME:prepare``), not against ``none``.
+_PREPARED: Final = ("evicting", "unevicted")
+
+
 def _run_case(name: str, work: Workload) -> int:
     """Run one case once over ``work``; how many items it handled."""
     if name == "none":
         return 0
+    side_name, _, stage = name.partition(":")
+    if side_name in _PREPARED:
+        events = len(work.events)
+        sides = eviction_sides(max(events // 5, 100), events)
+        side = sides[_PREPARED.index(side_name)]
+        run = side.prepare()
+        if stage == "prepare":
+            return 0
+        run()
+        return side.items
     if name == "record loop":
         _, loop = record_build_sides(work)
         loop.prepare()()
@@ -111,12 +130,19 @@ def measure(cases: Sequence[str], events: int, top: int, *, no_gc: bool = False)
     lines = [f"# instructions per item, {events:,} events, callgrind (valgrind){collector}"]
     with tempfile.TemporaryDirectory() as tmp:
         base_file = Path(tmp) / "none.out"
-        base = _callgrind("none", events, base_file, no_gc=no_gc)
-        base_costs = _self_costs(base_file) if top else {}
+        none_base = _callgrind("none", events, base_file, no_gc=no_gc)
+        none_costs = _self_costs(base_file) if top else {}
         for name in cases:
             items = _run_case(name, work) if name != "none" else 1
             out = Path(tmp) / "case.out"
             total = _callgrind(name, events, out, no_gc=no_gc)
+            if name in _PREPARED:
+                # This case's own baseline: the same interpreter up to the prepared correlator.
+                prepared_file = Path(tmp) / "prepared.out"
+                base = _callgrind(f"{name}:prepare", events, prepared_file, no_gc=no_gc)
+                base_costs = _self_costs(prepared_file) if top else {}
+            else:
+                base, base_costs = none_base, none_costs
             lines.append(f"{name:24s} {(total - base) / items:10,.0f} Ir/item  ({items:,} items)")
             if top:
                 costs = _self_costs(out)
@@ -152,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if shutil.which("valgrind") is None:
         parser.error("valgrind is not installed")
-    names = args.cases or [case.name for case in CASES] + ["record loop"]
+    names = args.cases or [case.name for case in CASES] + ["record loop", *_PREPARED]
     for line in measure(names, args.events, args.top, no_gc=args.no_gc):
         print(line, flush=True)
     return 0

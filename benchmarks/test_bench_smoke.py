@@ -167,3 +167,13 @@ def test_run_prints_every_row(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_events_are_process_events(work: Workload) -> None:
     assert all(ev.__class__ is ProcessEvent for ev in work.events)
+
+
+def test_instruction_cases_run_without_valgrind(work: Workload) -> None:
+    """instructions.py's own cases do their work (the callgrind part needs valgrind)."""
+    from .instructions import _run_case
+
+    for name in ("evicting", "unevicted"):
+        assert _run_case(f"{name}:prepare", work) == 0
+        assert _run_case(name, work) == len(work.events)
+    assert _run_case("record loop", work) == work.n_entries
