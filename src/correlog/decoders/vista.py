@@ -229,7 +229,7 @@ def _decode_4688(fields: Mapping[str, Any], host: str, time: int, record: int | 
         ProcessEvent,
         (
             _CREATED,
-            _host_get(host) or _host(host, record),
+            _host_get(host) or host_name(host, record),
             pid,
             time,
             4688,
@@ -264,7 +264,7 @@ def _decode_4689(fields: Mapping[str, Any], host: str, time: int, record: int | 
         ProcessEvent,
         (
             _EXITED,
-            _host_get(host) or _host(host, record),
+            _host_get(host) or host_name(host, record),
             field_pid(get("ProcessId"), "ProcessId", 4689, record),
             time,
             4689,
