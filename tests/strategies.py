@@ -339,3 +339,114 @@ def streams(
 def ident(event: ProcessEvent) -> tuple[int, int | None]:
     """How a record's provenance names an event."""
     return (event.event_id, event.record_number)
+
+
+# -- calls for the differential test of the correlator against its reference ----------------
+
+#: A correlator's settings: small bounds and ttls so that eviction, expiry and the memo happen.
+correlator_settings = st.fixed_dictionaries(
+    {
+        "ttl": st.sampled_from([5.0, 30.0, 3600.0]),
+        "max_open": st.sampled_from([1, 2, 3, 5, 100_000]),
+        "max_skew": st.sampled_from([20.0, 3600.0]),
+        "memo_size": st.sampled_from([0, 1, 2, 1024]),
+        "lateness": st.sampled_from([0.0, 0.0, 10.0, 60.0]),
+    }
+)
+
+_any_text = st.none() | st.sampled_from(["a.exe", r"C:\w3wp.exe", "IUSR_X", "cmd /c x", "High"])
+
+
+@st.composite
+def any_process_event(
+    draw: st.DrawFn, host: str, time: int, record_number: int | None
+) -> ProcessEvent:
+    """A process event of any kind with any optional field set (the API accepts them all)."""
+    kind = draw(st.sampled_from(KINDS))
+    return ProcessEvent(
+        kind=kind,
+        host=host,
+        pid=draw(st.sampled_from([4, 8, 12, 3120])),
+        time=time,
+        event_id=EVENT_IDS[kind],
+        record_number=record_number,
+        image=draw(_any_text),
+        user=draw(st.none() | st.sampled_from(["IUSR_X", "SYSTEM"])),
+        domain=draw(_any_text),
+        logon_id=draw(st.none() | st.sampled_from([0x3E7, 0x2A3C1])),
+        own_account=draw(st.booleans()),
+        creator_pid=draw(st.none() | st.sampled_from([4, 8, 3120, 9999])),
+        creator_image=draw(_any_text),
+        layout=draw(st.none() | st.sampled_from(list(Layout))),
+        channel=draw(st.sampled_from([None, None, "sysmon"])),
+        command_line=draw(_any_text),
+        exit_status=draw(st.none() | st.integers(0, 2)),
+        integrity=draw(_any_text),
+        extra=draw(
+            st.none()
+            | st.dictionaries(
+                st.sampled_from(["Hashes", "CurrentDirectory"]), st.sampled_from(["a", "b"])
+            )
+        ),
+    )
+
+
+@st.composite
+def correlator_calls(draw: st.DrawFn, max_calls: int = 40) -> list[tuple[Any, ...]]:
+    """A list of calls: ``("feed", ev)``, ``("feed_many", [ev...])``, ``("advance", t, host)``,
+    ``("close",)``, ``("snapshot", host, pid, channel)``; events over two hosts, with clock
+    jumps and skew, record numbers that grow, repeat, go back or are missing, and host events
+    (restart, log clear, lost audits)."""
+    clock = {"h1": 1_000_000 * S, "h2": 1_000_000 * S}
+    numbers = {"h1": 0, "h2": 0}
+    numbering = draw(st.sampled_from(["grow", "shuffle", "none"]))
+
+    def next_event() -> ProcessEvent | HostEvent:
+        host = draw(st.sampled_from(["h1", "h2"]))
+        step = draw(
+            st.sampled_from([0, 1, 2, 5, 20, 40]) | st.sampled_from([-3, -30, -5000, 5000, 10**6])
+        )
+        clock[host] += step * S + draw(st.sampled_from([0, 0, 1, 500_000_000]))
+        if numbering == "grow":
+            numbers[host] += draw(st.sampled_from([1, 1, 2]))
+            rn: int | None = numbers[host]
+        elif numbering == "shuffle":
+            rn = draw(st.integers(1, 60))
+        else:
+            rn = None
+        if draw(st.integers(0, 19)) == 0:
+            return HostEvent(
+                kind=draw(st.sampled_from(list(HostEventKind))),
+                host=host,
+                time=clock[host],
+                event_id=0,
+                record_number=draw(st.none() | st.just(rn)),
+                dropped=None,
+            )
+        return draw(any_process_event(host, clock[host], rn))
+
+    calls: list[tuple[Any, ...]] = []
+    for _ in range(draw(st.integers(0, max_calls))):
+        what = draw(st.sampled_from(["feed"] * 6 + ["feed_many"] * 3 + ["advance", "snapshot"]))
+        if what == "feed":
+            calls.append(("feed", next_event()))
+        elif what == "feed_many":
+            calls.append(("feed_many", [next_event() for _ in range(draw(st.integers(0, 6)))]))
+        elif what == "advance":
+            host = draw(st.sampled_from([None, "h1", "h2"]))
+            base = max(clock.values()) if host is None else clock[host]
+            calls.append(("advance", base + draw(st.sampled_from([0, 10, 100])) * S, host))
+        else:
+            calls.append(
+                (
+                    "snapshot",
+                    draw(st.sampled_from(["h1", "h2"])),
+                    draw(st.sampled_from([4, 8, 12, 3120])),
+                    draw(st.sampled_from([None, "sysmon"])),
+                )
+            )
+    if draw(st.booleans()):
+        calls.append(("close",))
+        if draw(st.booleans()):
+            calls.append(("feed", next_event()))
+    return calls

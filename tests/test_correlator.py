@@ -20,68 +20,7 @@ from correlog import (
     format_process_id,
     process_id,
 )
-
-S = 1_000_000_000
-T0 = 1_046_769_300 * S  # 2003-03-04 09:15:00 UTC
-
-
-DEFAULTS: dict[EventKind, dict[str, Any]] = {
-    EventKind.CREATED: {
-        "event_id": 592,
-        "image": r"C:\WINDOWS\system32\ping.exe",
-        "user": "SYSTEM",
-        "domain": "NT AUTHORITY",
-        "logon_id": 0x3E7,
-        "own_account": False,
-        "creator_pid": 3120,
-    },
-    EventKind.TOKEN_ASSIGNED: {
-        "event_id": 600,
-        "image": r"C:\WINDOWS\system32\ping.exe",
-        "user": "IUSR_IIS02",
-        "domain": "IIS02",
-        "logon_id": 0x2A3C1,
-        "creator_pid": 3120,
-        "creator_image": r"C:\WINDOWS\system32\inetsrv\w3wp.exe",
-        "layout": Layout.XP_2003,
-    },
-    EventKind.EXITED: {
-        "event_id": 593,
-        "image": r"C:\WINDOWS\system32\ping.exe",
-        "user": "IUSR_IIS02",
-        "domain": "IIS02",
-        "logon_id": 0x2A3C1,
-        "layout": Layout.XP_2003,
-    },
-}
-
-
-def event(
-    kind: EventKind, pid: int, t: float, host: str, rn: int | None, kw: dict[str, Any]
-) -> ProcessEvent:
-    """An IIS-flavoured event of ``kind``, ``t`` seconds after T0; ``kw`` overrides fields."""
-    fields = {**DEFAULTS[kind], **kw}
-    return ProcessEvent(
-        kind=kind, host=host, pid=pid, time=T0 + int(t * S), record_number=rn, **fields
-    )
-
-
-def created(
-    pid: int, t: float = 0, *, host: str = "iis02", rn: int | None = None, **kw: Any
-) -> ProcessEvent:
-    return event(EventKind.CREATED, pid, t, host, rn, kw)
-
-
-def token(
-    pid: int, t: float = 0, *, host: str = "iis02", rn: int | None = None, **kw: Any
-) -> ProcessEvent:
-    return event(EventKind.TOKEN_ASSIGNED, pid, t, host, rn, kw)
-
-
-def exited(
-    pid: int, t: float = 0, *, host: str = "iis02", rn: int | None = None, **kw: Any
-) -> ProcessEvent:
-    return event(EventKind.EXITED, pid, t, host, rn, kw)
+from correlog.testing import T0, S, created, exited, token
 
 
 def feed_all(corr: Correlator, *events: ProcessEvent | HostEvent) -> list[Record]:

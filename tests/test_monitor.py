@@ -16,8 +16,7 @@ from correlog import (
     UsageError,
 )
 from correlog.rules import AnonymousWeb, WebServerChild
-
-from .test_correlator import created, exited, token
+from correlog.testing import created, exited, token
 
 
 def alerts_of(monitor: Monitor, *events: object) -> list[Alert]:

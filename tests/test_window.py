@@ -18,9 +18,9 @@ from correlog import (
     Status,
     process_id,
 )
+from correlog.testing import T0, created, exited, token
 
 from .strategies import S, event_fields, ident, stream_hosts, stream_pids
-from .test_correlator import T0, created, exited, token
 
 LATENESS = 5  # seconds
 IDS = {EventKind.CREATED: 592, EventKind.TOKEN_ASSIGNED: 600, EventKind.EXITED: 593}

@@ -51,18 +51,17 @@ count), so eviction is O(1) amortised however many hosts there are.
 
 from __future__ import annotations
 
-from collections import Counter, OrderedDict, deque
+from collections import OrderedDict, deque
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from itertools import islice
 from typing import Any, Final
 
-import attrs
-
+from ._engine import CorrelatorStats, check_new_host, settings
 from ._errors import UsageError
 from ._events import Event, EventKind, HostEvent, HostEventKind, ProcessEvent
-from ._records import ProcessId, Reason, Record, Status, process_id
+from ._layout import RECORD_SLOT, entry_from_event, record_from_event
+from ._records import ProcessId, Reason, Record, Status
 from ._sequencer import Sequencer
-from ._time import seconds
 
 __all__ = ["Correlator", "CorrelatorStats"]
 
@@ -84,80 +83,31 @@ _NEVER: Final = -(2**63)
 _NO_ENTRIES: Final[dict[int, list[Any]]] = {}
 _UNSET: Final = object()
 
-# Slots of an entry list: the Record fields, in order.
-(
-    _HOST,
-    _PID,
-    _IMAGE,
-    _USER,
-    _DOMAIN,
-    _LOGON,
-    _OWNER_SRC,
-    _CPID,
-    _CIMAGE,
-    _START,
-    _END,
-    _STATUS,
-    _REASON,
-    _PROV,
-    _LAYOUT,
-    _FIRST_SEEN,
-    _CHANNEL,
-    _CMDLINE,
-    _EXIT_STATUS,
-    _INTEGRITY,
-    _EXTRA,
-    _PROCESS_ID,
-    _CREATOR_PROCESS_ID,
-    _AUDITS_LOST,
-) = range(24)
-assert Record._fields == (
-    "host",
-    "pid",
-    "image",
-    "user",
-    "domain",
-    "logon_id",
-    "owner_source",
-    "creator_pid",
-    "creator_image",
-    "start",
-    "end",
-    "status",
-    "reason",
-    "provenance",
-    "layout",
-    "first_seen",
-    "channel",
-    "command_line",
-    "exit_status",
-    "integrity",
-    "extra",
-    "process_id",
-    "creator_process_id",
-    "audits_lost",
-), "entry slots must mirror Record's fields"
-assert ProcessEvent._fields == (
-    "kind",
-    "host",
-    "pid",
-    "time",
-    "event_id",
-    "record_number",
-    "image",
-    "user",
-    "domain",
-    "logon_id",
-    "own_account",
-    "creator_pid",
-    "creator_image",
-    "layout",
-    "channel",
-    "command_line",
-    "exit_status",
-    "integrity",
-    "extra",
-), "feed_many unpacks events positionally"
+# Slots of an entry list (Record's layout), from the one layout module.
+_HOST: Final = RECORD_SLOT["host"]
+_PID: Final = RECORD_SLOT["pid"]
+_IMAGE: Final = RECORD_SLOT["image"]
+_USER: Final = RECORD_SLOT["user"]
+_DOMAIN: Final = RECORD_SLOT["domain"]
+_LOGON: Final = RECORD_SLOT["logon_id"]
+_OWNER_SRC: Final = RECORD_SLOT["owner_source"]
+_CPID: Final = RECORD_SLOT["creator_pid"]
+_CIMAGE: Final = RECORD_SLOT["creator_image"]
+_START: Final = RECORD_SLOT["start"]
+_END: Final = RECORD_SLOT["end"]
+_STATUS: Final = RECORD_SLOT["status"]
+_REASON: Final = RECORD_SLOT["reason"]
+_PROV: Final = RECORD_SLOT["provenance"]
+_LAYOUT: Final = RECORD_SLOT["layout"]
+_FIRST_SEEN: Final = RECORD_SLOT["first_seen"]
+_CHANNEL: Final = RECORD_SLOT["channel"]
+_CMDLINE: Final = RECORD_SLOT["command_line"]
+_EXIT_STATUS: Final = RECORD_SLOT["exit_status"]
+_INTEGRITY: Final = RECORD_SLOT["integrity"]
+_EXTRA: Final = RECORD_SLOT["extra"]
+_PROCESS_ID: Final = RECORD_SLOT["process_id"]
+_CREATOR_PROCESS_ID: Final = RECORD_SLOT["creator_process_id"]
+_AUDITS_LOST: Final = RECORD_SLOT["audits_lost"]
 
 _new_record = tuple.__new__
 
@@ -165,19 +115,6 @@ _new_record = tuple.__new__
 def _key(host: str, channel: str | None) -> str | tuple[str, str]:
     """The key of a host's log in :attr:`Correlator._hosts`."""
     return host if channel is None else (host, channel)
-
-
-def _check_new_host(host: object, channel: object, time: object, ev: object) -> None:
-    """The first event of a host (and log) must name it with text and have an integer time.
-
-    Checked when a host is first seen, not on every event (the hot path does not re-check the
-    fields of events of a host it knows), so a malformed event on a new host is a clear
-    :class:`UsageError` rather than a failure somewhere inside the fold.
-    """
-    if not isinstance(host, str) or not (channel is None or isinstance(channel, str)):
-        raise UsageError(f"not an event: host and channel must be text, in {ev!r}")
-    if type(time) is not int:
-        raise UsageError(f"not an event: time must be int nanoseconds, in {ev!r}")
 
 
 def _union(known: Mapping[str, str] | None, more: Mapping[str, str]) -> Mapping[str, str]:
@@ -202,47 +139,6 @@ def _process_id(entry: list[Any]) -> ProcessId:
             entry[_PROV][1],
         )
     return known  # type: ignore[no-any-return]
-
-
-@attrs.define(kw_only=True)
-class CorrelatorStats:
-    """Counters a correlator keeps; read them from :attr:`Correlator.stats`."""
-
-    #: Process events folded in.
-    events: int = 0
-    #: Host events (log cleared, restart, audits discarded) seen.
-    host_events: int = 0
-    #: Records emitted, by reason.
-    records: Counter[Reason] = attrs.field(factory=Counter)
-    #: Events whose time jumped more than ``max_skew`` and was held, not trusted (yet).
-    clock_held: int = 0
-    #: Jumps of more than ``max_skew`` confirmed by a second event and taken.
-    clock_jumps: int = 0
-    #: New epochs started (record number went down, or the log was cleared).
-    epochs: int = 0
-    #: The most entries open at once.
-    peak_open: int = 0
-    #: Reports of dropped audits (516, 1101) seen.
-    audits_lost: int = 0
-    #: Events that came later than the ordering window (folded in, or ``late`` records).
-    late: int = 0
-    #: Exact duplicates (same host, log and record number) the window folded once.
-    duplicates: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready numbers."""
-        return {
-            "events": self.events,
-            "host_events": self.host_events,
-            "records": {str(reason): n for reason, n in sorted(self.records.items())},
-            "clock_held": self.clock_held,
-            "clock_jumps": self.clock_jumps,
-            "epochs": self.epochs,
-            "peak_open": self.peak_open,
-            "audits_lost": self.audits_lost,
-            "late": self.late,
-            "duplicates": self.duplicates,
-        }
 
 
 class _Host:
@@ -305,18 +201,13 @@ class Correlator:
         memo_size: int = 1024,
         lateness: float = 0.0,
     ) -> None:
-        if not ttl > 0:
-            raise UsageError(f"ttl must be a positive number of seconds, not {ttl!r}")
-        if isinstance(max_open, bool) or not isinstance(max_open, int) or max_open < 1:
-            raise UsageError(f"max_open must be a positive integer, not {max_open!r}")
-        if not max_skew > 0:
-            raise UsageError(f"max_skew must be a positive number of seconds, not {max_skew!r}")
-        if isinstance(memo_size, bool) or not isinstance(memo_size, int) or memo_size < 0:
-            raise UsageError(f"memo_size must be a non-negative integer, not {memo_size!r}")
-        self._memo_size = memo_size
-        self._ttl = seconds(ttl)
-        self._max_open = max_open
-        self._max_skew = seconds(max_skew)
+        config = settings(
+            ttl=ttl, max_open=max_open, max_skew=max_skew, memo_size=memo_size, lateness=lateness
+        )
+        self._memo_size = config.memo_size
+        self._ttl = config.ttl
+        self._max_open = config.max_open
+        self._max_skew = config.max_skew
         #: Per host and log (key: the host for the Security log, else (host, channel)): each log
         #: of a host is correlated on its own.
         self._hosts: dict[str | tuple[str, str], _Host] = {}
@@ -324,14 +215,10 @@ class Correlator:
         self._open = 0
         self._closed = False
         self.stats = CorrelatorStats()
-        if not lateness >= 0:
-            raise UsageError(
-                f"lateness must be zero or a positive number of seconds, not {lateness!r}"
-            )
-        self._lateness = seconds(lateness)
+        self._lateness = config.lateness
         #: Events the ordering window let go (False) or handed on as late (True), to fold next.
         self._pending: list[tuple[bool, Event]] = []
-        #: With a window and :meth:`track_released`, the events folded since the last take.
+        #: With a window and :meth:`_track_released`, the events folded since the last take.
         self._released: list[Event] | None = None
         self._sequencer = (
             Sequencer(
@@ -443,10 +330,19 @@ class Correlator:
         except Exception as exc:
             exc.records = out  # type: ignore[attr-defined]
             raise
+        finally:
+            self._count_window()
         return out
 
-    def track_released(self) -> None:
-        """Start keeping the events the ordering window lets go, for :meth:`take_released`.
+    def _count_window(self) -> None:
+        """The window's counters (late events, duplicates) into :attr:`stats`."""
+        sequencer = self._sequencer
+        if sequencer is not None:
+            self.stats.late = sequencer.late_events
+            self.stats.duplicates = sequencer.duplicates
+
+    def _track_released(self) -> None:
+        """Start keeping the events the ordering window lets go, for :meth:`_take_released`.
 
         A monitor that asks rules about the processes an event touched needs this: with a
         window, the events folded in by one :meth:`feed` are the ones released, not the one fed.
@@ -454,15 +350,17 @@ class Correlator:
         if self._released is None:
             self._released = []
 
-    def take_released(self) -> list[Event]:
-        """The events folded in since the last call (window mode, after :meth:`track_released`)."""
+    def _take_released(self) -> list[Event]:
+        """The events folded in since the last call (window mode, after :meth:`_track_released`).
+
+        For :class:`~correlog.Monitor` only; not public API."""
         released = self._released or []
         if self._released is not None:
             self._released = []
         return released
 
     @property
-    def windowed(self) -> bool:
+    def _windowed(self) -> bool:
         """True when events go through an ordering window (``lateness`` > 0)."""
         return self._sequencer is not None
 
@@ -483,10 +381,7 @@ class Correlator:
                 run.append(ev)
         if run:
             out += self._fold(run)
-        sequencer = self._sequencer
-        if sequencer is not None:
-            self.stats.late = sequencer.late_events
-            self.stats.duplicates = sequencer.duplicates
+        self._count_window()
 
     def _fold(self, events: Iterable[Event]) -> list[Record]:
         """The hot path proper: fold events, in the order given."""
@@ -530,9 +425,9 @@ class Correlator:
                         cimage,
                         layout,
                         channel,
-                        cmdline,
+                        _cmdline,
                         exit_status,
-                        integrity,
+                        _integrity,
                         extra,
                     ) = ev[:]  # type: ignore[misc]  # a HostEvent does not unpack: see below
                 except (TypeError, ValueError, LookupError):
@@ -547,7 +442,7 @@ class Correlator:
                     key = host if channel is None else (host, channel)
                     hs_ = hosts.get(key)
                     if hs_ is None:
-                        _check_new_host(host, channel, t, ev)
+                        check_new_host(host, channel, t, ev)
                         hs_ = hosts[key] = _Host(host, t)
                     hs = hs_
                     ents = hs.entries
@@ -559,37 +454,7 @@ class Correlator:
                     if entry is None:
                         if hs.gone:
                             hs.gone.pop(pid, None)  # it has exited now
-                        emit(
-                            _new_record(
-                                Record,
-                                (
-                                    host,
-                                    pid,
-                                    image,
-                                    user,
-                                    None if user is None else domain,
-                                    None if user is None else logon_id,
-                                    None if user is None else _E,
-                                    None,
-                                    None,
-                                    None,
-                                    t,
-                                    _PARTIAL,
-                                    _ORPHAN,
-                                    (event_id, rn),
-                                    layout,
-                                    hs.clock,
-                                    channel,
-                                    cmdline,
-                                    exit_status,
-                                    integrity,
-                                    extra,
-                                    (host, channel, pid, t, rn),
-                                    None,
-                                    t <= hs.lost_until,
-                                ),
-                            )
-                        )
+                        emit(record_from_event(ev, _ORPHAN, hs.clock, t <= hs.lost_until))  # type: ignore[arg-type]
                         n_orphans += 1
                         continue
                     count -= 1
@@ -602,7 +467,7 @@ class Correlator:
                         entry[_IMAGE] = image
                     if entry[_LAYOUT] is None:
                         entry[_LAYOUT] = layout
-                    if extra is not None:
+                    if extra:
                         entry[_EXTRA] = _union(entry[_EXTRA], extra)
                     entry[_END] = t
                     entry[_EXIT_STATUS] = exit_status
@@ -633,7 +498,7 @@ class Correlator:
                             entry[_CIMAGE] = cimage
                         if entry[_LAYOUT] is None:
                             entry[_LAYOUT] = layout
-                        if extra is not None:
+                        if extra:
                             entry[_EXTRA] = _union(entry[_EXTRA], extra)
                         entry[_PROV] += (event_id, rn)
                         continue
@@ -669,72 +534,37 @@ class Correlator:
                         _process_id(old)
                         emit(_new_record(Record, old))
                         n_superseded += 1
-                    creator_id = None
+                    creator_id = found = None
                     if cpid is not None:
                         creator = ents.get(cpid)
                         if creator is not None:
-                            if cimage is None:
-                                cimage = creator[_IMAGE]
+                            found = creator[_IMAGE]
                             creator_id = creator[_PROCESS_ID]
                             if type(creator_id) is not tuple:
                                 creator_id = _process_id(creator)
                         elif hs.gone:
                             known_creator = hs.gone.get(cpid)
                             if known_creator is not None:
-                                if cimage is None:
-                                    cimage = known_creator[0]
-                                creator_id = known_creator[1]
+                                found, creator_id = known_creator
                     if hs.gone:
                         # A new process holds this pid now: what was remembered under it is stale.
                         hs.gone.pop(pid, None)
-                    if user is None:
-                        domain = logon_id = None
-                        owner_source = None
-                    else:
-                        owner_source = _C
-                    start = t
                 else:
                     creator = None if cpid is None else ents.get(cpid)
-                    if creator is None:
-                        creator_id = None
-                    else:
+                    found = creator_id = None
+                    if creator is not None:
                         creator_id = creator[_PROCESS_ID]
                         if type(creator_id) is not tuple:
                             creator_id = _process_id(creator)
-                    if user is None:
-                        domain = logon_id = None
-                        owner_source = None
-                    else:
-                        owner_source = _T
-                    start = cmdline = integrity = None
-                # A new entry opens (a creation, or a token for a process not seen yet): one
-                # list display in Record's field order.
-                entry = [
-                    host,
-                    pid,
-                    image,
-                    user,
-                    domain,
-                    logon_id,
-                    owner_source,
-                    cpid,
-                    cimage,
-                    start,
-                    None,
-                    None,
-                    None,
-                    (event_id, rn),
-                    layout,
+                # A new entry opens (a creation, or a token for a process not seen yet), laid
+                # out by the merge policy applied to this one event.
+                entry = entry_from_event(
+                    ev,  # type: ignore[arg-type]  # a HostEvent does not unpack: see above
                     hs.clock,
-                    channel,
-                    cmdline,
-                    None,
-                    integrity,
-                    extra,
-                    t,  # the process id, made when wanted: see _process_id
+                    found,
                     creator_id,
                     t <= hs.lost_until,
-                ]
+                )
                 if not ents:
                     hs.next_deadline = hs.clock + ttl
                 ents[pid] = entry
@@ -854,8 +684,15 @@ class Correlator:
             return
         hs = self._hosts.get(_key(ev.host, ev.channel))
         entry = None if hs is None else hs.entries.get(ev.pid)
-        if entry is None:
-            self._lone(ev, Reason.LATE, ev.time if hs is None else hs.clock, out)
+        if entry is None or (
+            ev.kind is _C and (len(entry[_PROV]) != 2 or entry[_START] is not None)
+        ):
+            # Alone: its process is not open, or it is a creation for an entry holding more
+            # than the token that opened it (see LATE_LIFECYCLE).
+            first_seen = ev.time if hs is None else hs.clock
+            out.append(record_from_event(ev, Reason.LATE, first_seen, False))
+            self.stats.events += 1
+            self.stats.records[Reason.LATE] += 1
         elif ev.kind is _C:
             self._fold_late_creation(entry, ev)
             self.stats.events += 1
@@ -863,11 +700,12 @@ class Correlator:
             out += self._fold((ev,))  # a token or an exit folds into an open entry as usual
 
     def _fold_late_creation(self, entry: list[Any], ev: ProcessEvent) -> None:
-        """A creation that arrived after other events of its (still open) process.
+        """The creation of a process whose token opened its entry, the window let by late.
 
-        The merge policy, applied to a creation coming last: it wins image, creator, start,
-        command line, integrity, layout and extra names it shares; it names the owner only
-        when no other event did.
+        The merge policy over (creation, token), the entry holding the token's fields: the
+        creation wins image, creator, start, command line, integrity, layout and the extra
+        names it shares; it names the owner only when the token did not; the token's creator
+        image stays only when the token's creator pid agrees with the creation's.
         """
         if entry[_OWNER_SRC] is None and ev.user is not None:
             entry[_USER] = ev.user
@@ -876,61 +714,22 @@ class Correlator:
             entry[_OWNER_SRC] = _C
         if ev.image is not None:
             entry[_IMAGE] = ev.image
-        if ev.creator_pid is not None:
-            if entry[_CPID] != ev.creator_pid:
-                entry[_CIMAGE] = None
-            entry[_CPID] = ev.creator_pid
+        cpid = ev.creator_pid
         if ev.creator_image is not None:
             entry[_CIMAGE] = ev.creator_image
+        elif cpid is not None and entry[_CPID] is not None and entry[_CPID] != cpid:
+            entry[_CIMAGE] = None
+        if cpid is not None:
+            entry[_CPID] = cpid
         if ev.layout is not None:
             entry[_LAYOUT] = ev.layout
         entry[_START] = ev.time
         entry[_CMDLINE] = ev.command_line
         entry[_INTEGRITY] = ev.integrity
-        if ev.extra is not None:
+        if ev.extra:
             entry[_EXTRA] = _union(ev.extra, entry[_EXTRA] or {})
         _process_id(entry)  # before the first record number moves
         entry[_PROV] = (ev.event_id, ev.record_number, *entry[_PROV])
-
-    def _lone(self, ev: ProcessEvent, reason: Reason, first_seen: int, out: list[Record]) -> None:
-        """A record of one event on its own (status partial)."""
-        kind = ev.kind
-        user = ev.user
-        t = ev.time
-        creates = kind is _C
-        out.append(
-            _new_record(
-                Record,
-                (
-                    ev.host,
-                    ev.pid,
-                    ev.image,
-                    user,
-                    None if user is None else ev.domain,
-                    None if user is None else ev.logon_id,
-                    None if user is None else kind,
-                    None if kind is _E else ev.creator_pid,
-                    None if kind is _E else ev.creator_image,
-                    t if creates else None,
-                    t if kind is _E else None,
-                    _PARTIAL,
-                    reason,
-                    (ev.event_id, ev.record_number),
-                    ev.layout,
-                    first_seen,
-                    ev.channel,
-                    ev.command_line if creates else None,
-                    ev.exit_status if kind is _E else None,
-                    ev.integrity if creates else None,
-                    ev.extra,
-                    process_id(ev.host, ev.channel, ev.pid, t, ev.record_number),
-                    None,
-                    False,
-                ),
-            )
-        )
-        self.stats.events += 1
-        self.stats.records[reason] += 1
 
     def _emit(self, entry: list[Any], reason: Reason, out: list[Record]) -> None:
         entry[_STATUS] = (

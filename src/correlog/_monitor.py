@@ -74,7 +74,7 @@ class Monitor:
             None if single_event else (correlator if correlator is not None else Correlator())
         )
         if self._correlator is not None:
-            self._correlator.track_released()
+            self._correlator._track_released()
         self._on_record = on_record
         self._fired: dict[tuple[str, int, str | None], set[str]] = {}
         #: Every key the dedup cache may hold (a superset: it also keeps expired ones a while).
@@ -111,7 +111,7 @@ class Monitor:
         self._final(records, event, alerts)
         # The processes this call changed: the event's own, or, with an ordering window, those
         # of the events the window let go (the one fed may still be waiting in it).
-        touched = correlator.take_released() if correlator.windowed else (event,)
+        touched = correlator._take_released() if correlator._windowed else (event,)
         for folded in touched:
             if isinstance(folded, ProcessEvent):
                 self._ask_open(folded, alerts)
@@ -170,8 +170,8 @@ class Monitor:
         # What an ordering window let go on advance or close: records of those processes were
         # already asked when final; the rest are still open (advance) and may decide now.
         assert self._correlator is not None
-        if self._correlator.windowed:
-            for folded in self._correlator.take_released():
+        if self._correlator._windowed:
+            for folded in self._correlator._take_released():
                 if isinstance(folded, ProcessEvent):
                     self._ask_open(folded, alerts)
 

@@ -21,14 +21,29 @@ Why this order:
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
-from ._events import EventKind, ProcessEvent
+from ._events import EventKind, HostEventKind, ProcessEvent
+from ._records import Reason
 
-__all__ = ["MERGE_POLICY", "MergeRule", "merge"]
+__all__ = [
+    "CLOCK_RULES",
+    "HOST_EVENT_RULES",
+    "LATE_LIFECYCLE",
+    "LIFECYCLE",
+    "MERGE_POLICY",
+    "Action",
+    "ClockRule",
+    "EntryState",
+    "HostEventRule",
+    "MergeRule",
+    "Transition",
+    "merge",
+]
 
 _C = EventKind.CREATED
 _T = EventKind.TOKEN_ASSIGNED
@@ -168,3 +183,267 @@ def merge(events: Iterable[ProcessEvent]) -> dict[str, Any]:
             if rule.witness is not None:
                 merged[rule.witness] = chosen.kind
     return merged
+
+
+# -- the lifecycle: what an event does to its process's open entry --------------------------
+
+
+class EntryState(enum.StrEnum):
+    """What the correlator holds for an event's (host, log, pid) when the event comes."""
+
+    #: No open entry for that pid.
+    ABSENT = "absent"
+    #: An open entry holding just the token that opened it.
+    OPEN_ON_TOKEN = "open on a token alone"
+    #: Any other open entry (a creation opened it, or it holds several events).
+    OPEN = "open"
+
+
+class Action(enum.StrEnum):
+    """What the correlator does with one process event."""
+
+    #: A new entry opens with this event.
+    OPEN = "open"
+    #: The open entry closes (its exit was never seen), then a new entry opens with this event.
+    SUPERSEDE_THEN_OPEN = "supersede, then open"
+    #: The event joins the open entry, which stays open.
+    FOLD = "fold"
+    #: The event joins the open entry as its first event (a creation the window let by late).
+    FOLD_FIRST = "fold as first"
+    #: The event joins the open entry, which closes.
+    CLOSE = "close"
+    #: The event becomes a record of its own (status partial).
+    ALONE = "alone"
+
+
+@attrs.frozen(kw_only=True)
+class Transition:
+    """One row of the lifecycle table: in ``state``, an event of ``kind`` does ``action``.
+
+    ``reason`` is the reason of the record that closes (the superseded entry's, the closed
+    entry's, or the lone record's). ``moves_clock``: the event is first applied to its host's
+    clock (record-number epochs, the skew guard, ttl expiry); the state is then read again,
+    since expiry may have closed the entry.
+    """
+
+    state: EntryState
+    kind: EventKind
+    action: Action
+    reason: Reason | None = None
+    moves_clock: bool = False
+    why: str = ""
+
+
+_ABSENT = EntryState.ABSENT
+_ON_TOKEN = EntryState.OPEN_ON_TOKEN
+_OPEN = EntryState.OPEN
+
+
+def _rows(*rows: Transition) -> dict[tuple[EntryState, EventKind], Transition]:
+    table = {(row.state, row.kind): row for row in rows}
+    if len(table) != len(EntryState) * len(EventKind):
+        raise ImportError("a lifecycle table must have one row per entry state and event kind")
+    return table
+
+
+#: Events in their order (the normal case): the table the correlators follow.
+LIFECYCLE: dict[tuple[EntryState, EventKind], Transition] = _rows(
+    Transition(
+        state=_ABSENT,
+        kind=_C,
+        action=Action.OPEN,
+        moves_clock=True,
+        why="a creation opens its process's entry",
+    ),
+    Transition(
+        state=_ABSENT,
+        kind=_T,
+        action=Action.OPEN,
+        moves_clock=True,
+        why="a token for a process not seen yet opens it (its creation was lost or came before "
+        "the input)",
+    ),
+    Transition(
+        state=_ABSENT,
+        kind=_E,
+        action=Action.ALONE,
+        reason=Reason.ORPHAN,
+        why="an exit whose process is not open: its creation was never seen",
+    ),
+    Transition(
+        state=_ON_TOKEN,
+        kind=_C,
+        action=Action.SUPERSEDE_THEN_OPEN,
+        reason=Reason.SUPERSEDED,
+        moves_clock=True,
+        why="the kernel logs a creation before its token: a creation after a token is a new "
+        "process with a reused pid",
+    ),
+    Transition(
+        state=_OPEN,
+        kind=_C,
+        action=Action.SUPERSEDE_THEN_OPEN,
+        reason=Reason.SUPERSEDED,
+        moves_clock=True,
+        why="a creation for a pid that is open: the old process's exit was lost, the pid reused",
+    ),
+    Transition(
+        state=_ON_TOKEN,
+        kind=_T,
+        action=Action.FOLD,
+        why="a token joins its process",
+    ),
+    Transition(state=_OPEN, kind=_T, action=Action.FOLD, why="the token joins its process"),
+    Transition(
+        state=_ON_TOKEN,
+        kind=_E,
+        action=Action.CLOSE,
+        reason=Reason.EXITED,
+        why="the exit ends its process",
+    ),
+    Transition(
+        state=_OPEN,
+        kind=_E,
+        action=Action.CLOSE,
+        reason=Reason.EXITED,
+        why="the exit ends its process",
+    ),
+)
+
+#: Events the ordering window could not put in order (``lateness`` > 0): they never move a
+#: clock, and never open an entry.
+LATE_LIFECYCLE: dict[tuple[EntryState, EventKind], Transition] = _rows(
+    *(
+        Transition(
+            state=_ABSENT,
+            kind=kind,
+            action=Action.ALONE,
+            reason=Reason.LATE,
+            why="too late to be put in order, and its process is not open",
+        )
+        for kind in EventKind
+    ),
+    Transition(
+        state=_ON_TOKEN,
+        kind=_C,
+        action=Action.FOLD_FIRST,
+        why="the creation of a process its token opened: it joins as its first event",
+    ),
+    Transition(
+        state=_OPEN,
+        kind=_C,
+        action=Action.ALONE,
+        reason=Reason.LATE,
+        why="a process has one creation, and its token follows it: a creation for an entry "
+        "that has one, or more than its token, is another process, which cannot be placed",
+    ),
+    *(
+        Transition(
+            state=state,
+            kind=_T,
+            action=Action.FOLD,
+            why="joins its process as in order",
+        )
+        for state in (_ON_TOKEN, _OPEN)
+    ),
+    *(
+        Transition(
+            state=state,
+            kind=_E,
+            action=Action.CLOSE,
+            reason=Reason.EXITED,
+            why="ends its process as in order",
+        )
+        for state in (_ON_TOKEN, _OPEN)
+    ),
+)
+
+
+@attrs.frozen(kw_only=True)
+class ClockRule:
+    """A named rule of the per-host clocks; both correlators cite these names."""
+
+    name: str
+    rule: str
+
+
+#: The clock rules, in the order they apply to an event that moves the clock.
+CLOCK_RULES: tuple[ClockRule, ...] = (
+    ClockRule(
+        name="one clock per log",
+        rule="Each host and log has its own clock. It starts at the log's first event and then "
+        "follows the events whose lifecycle row moves the clock, host events and "
+        "`advance()`. Exits and events joining an open entry never move it.",
+    ),
+    ClockRule(
+        name="new epoch",
+        rule="Record numbers only grow within a log: an event that moves the clock with a lower "
+        "record number than the last one seen, or a log clear, starts a new epoch. The clock "
+        "is reset to the event's time (it may go back), open entries' `first_seen` is lowered "
+        "to it when later, and what is due expires.",
+    ),
+    ClockRule(
+        name="max skew, hold and confirm",
+        rule="A time more than `max_skew` from the clock is held, not taken (`clock_held`). "
+        "When the next event that moves the clock is within `max_skew` of the held time, the "
+        "jump is taken as a reset (`clock_jumps`); an event within `max_skew` of the clock "
+        "forgets the held time.",
+    ),
+    ClockRule(
+        name="ttl",
+        rule="An open entry expires (reason `expired`) when its log's clock reaches its "
+        "`first_seen` plus `ttl`, oldest first. The creator memo then remembers its image.",
+    ),
+    ClockRule(
+        name="max open",
+        rule="More than `max_open` open entries over all hosts: the oldest opened closes "
+        "(reason `evicted`); the creator memo remembers its image.",
+    ),
+    ClockRule(
+        name="creator memo",
+        rule="Per log, up to `memo_size` pids of processes whose entry expired or was evicted "
+        "(so they may still run), with their image and process id, oldest dropped first: a "
+        "creation naming such a creator still learns its image and id. An exit or a new "
+        "creation of the pid forgets it.",
+    ),
+    ClockRule(
+        name="lost audits",
+        rule="After a report of dropped audits, every entry open in that log, and every entry "
+        "opened later by an event at or before the report's time, is marked `audits_lost`.",
+    ),
+)
+
+
+@attrs.frozen(kw_only=True)
+class HostEventRule:
+    """What a host event does to its host's open entries."""
+
+    kind: HostEventKind
+    closes: str
+    reason: Reason | None
+    then: str
+
+
+#: Host events; after any of them but a log clear, the Security log's clock follows the event
+#: when it is later and within ``max_skew``.
+HOST_EVENT_RULES: tuple[HostEventRule, ...] = (
+    HostEventRule(
+        kind=HostEventKind.HOST_STARTED,
+        closes="every open entry of the host, in every log",
+        reason=Reason.HOST_RESTART,
+        then="the host's creator memos are emptied: no process of it still runs",
+    ),
+    HostEventRule(
+        kind=HostEventKind.LOG_CLEARED,
+        closes="every open entry of the host's Security log",
+        reason=Reason.LOG_CLEARED,
+        then="a new epoch: the clock is reset to the event's time, record numbers start again "
+        "from the event's",
+    ),
+    HostEventRule(
+        kind=HostEventKind.AUDITS_DISCARDED,
+        closes="nothing",
+        reason=None,
+        then="open entries of the Security log are marked `audits_lost` (see 'lost audits')",
+    ),
+)

@@ -12,18 +12,17 @@ from __future__ import annotations
 
 from typing import Final
 
-from ._events import EventKind, ProcessEvent
-from ._records import Reason, Record, Status
+from ._events import ProcessEvent
+from ._layout import EVENT_SLOT, record_from_event
+from ._records import Reason, Record
 
 __all__ = ["is_sufficient", "single_record"]
 
-_new_record = tuple.__new__
-_C: Final = EventKind.CREATED
-_E: Final = EventKind.EXITED
-_PARTIAL: Final = Status.PARTIAL
 _SINGLE: Final = Reason.SINGLE
-# single_record reads the event by position (see _correlator for the whole order).
-assert ProcessEvent._fields[6:11] == ("image", "user", "domain", "logon_id", "own_account")
+#: The positions single_record tests before building anything, from the one layout module.
+_IMAGE: Final = EVENT_SLOT["image"]
+_USER: Final = EVENT_SLOT["user"]
+_OWN: Final = EVENT_SLOT["own_account"]
 
 
 def is_sufficient(event: ProcessEvent) -> bool:
@@ -32,57 +31,12 @@ def is_sufficient(event: ProcessEvent) -> bool:
 
 
 def single_record(event: ProcessEvent) -> Record | None:
-    """A record (reason ``single``) from one sufficient event; None when it is not sufficient."""
-    # Most events are not sufficient (every 592): answer those before unpacking all 19 fields.
-    if event[6] is None or event[7] is None or not event[10]:  # image, user, own_account
+    """A record (reason ``single``) from one sufficient event; None when it is not sufficient.
+
+    The record is what :func:`~correlog.merge` says of the event alone (the same builder as the
+    correlator's orphan and late records), its ``first_seen`` the event's time.
+    """
+    # Most events are not sufficient (every 592): answer those before building anything.
+    if event[_IMAGE] is None or event[_USER] is None or not event[_OWN]:
         return None
-    (
-        kind,
-        host,
-        pid,
-        t,
-        event_id,
-        rn,
-        image,
-        user,
-        domain,
-        logon_id,
-        _own,
-        cpid,
-        cimage,
-        layout,
-        channel,
-        cmdline,
-        exit_status,
-        integrity,
-        extra,
-    ) = event[:]  # an exact tuple unpacks faster than a NamedTuple
-    return _new_record(
-        Record,
-        (
-            host,
-            pid,
-            image,
-            user,
-            domain,
-            logon_id,
-            kind,
-            cpid,
-            cimage,
-            t if kind is _C else None,
-            t if kind is _E else None,
-            _PARTIAL,
-            _SINGLE,
-            (event_id, rn),
-            layout,
-            t,
-            channel,
-            cmdline,
-            exit_status,
-            integrity,
-            extra,
-            (host, channel, pid, t, rn),
-            None,
-            False,
-        ),
-    )
+    return record_from_event(event, _SINGLE, event.time, False)

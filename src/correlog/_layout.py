@@ -1,0 +1,167 @@
+"""Positional layouts, derived once from the field declarations.
+
+The hot paths build records and read events by position: a NamedTuple built with keywords runs
+a Python-level ``__new__`` and costs several times a positional ``tuple.__new__``, and one
+unpack of an event reads every field at the cost of a few attribute loads. Positions written by
+hand drift when a field is added, so every position the library uses comes from here:
+
+* the slot of each :class:`~correlog.Record` field (an open entry in the correlator is a list in
+  the same layout), and of each :class:`~correlog.ProcessEvent` field;
+* the builders of a record (or an open entry) made from *one* event, generated (as attrs
+  generates its methods) from :data:`~correlog.MERGE_POLICY` applied to that one event and from
+  the two classes' ``_fields``. The orphan branch, the late path, :func:`~correlog.single_record`
+  and the opening of an entry all use them, so a single event means the same record everywhere:
+  exactly what :func:`~correlog.merge` says of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+from ._events import EventKind, ProcessEvent
+from ._policy import MERGE_POLICY
+from ._records import ProcessId, Reason, Record, Status
+
+__all__ = [
+    "EVENT_SLOT",
+    "RECORD_SLOT",
+    "entry_from_event",
+    "record_from_event",
+]
+
+#: Field name -> position in a :class:`~correlog.Record` (and in an open entry list).
+RECORD_SLOT: Final[dict[str, int]] = {name: i for i, name in enumerate(Record._fields)}
+#: Field name -> position in a :class:`~correlog.ProcessEvent`.
+EVENT_SLOT: Final[dict[str, int]] = {name: i for i, name in enumerate(ProcessEvent._fields)}
+
+#: The record fields that are the correlator's own bookkeeping, not the merge policy's.
+BOOKKEEPING: Final = (
+    "host",
+    "pid",
+    "status",
+    "reason",
+    "provenance",
+    "first_seen",
+    "channel",
+    "process_id",
+    "creator_process_id",
+    "audits_lost",
+)
+
+
+def _policy_expressions(kind: EventKind) -> dict[str, str]:
+    """Record field -> expression over ``ev_<attribute>`` locals, for one event of ``kind``.
+
+    :func:`~correlog.merge` of a single event, spelled as code: a rule takes its fields from the
+    event when the event's kind is one of the rule's sources and it knows the rule's first
+    attribute; the witness field names the kind; a union rule takes the event's mapping when it
+    is not empty. (``agrees_with`` always holds within one event.)
+    """
+    exprs: dict[str, str] = {}
+    for rule in MERGE_POLICY:
+        attrs_ = list(rule.fields.values())
+        known = f"ev_{attrs_[0]} is not None"
+        for field, attr in rule.fields.items():
+            if kind not in rule.sources:
+                exprs[field] = "None"
+            elif rule.union:
+                exprs[field] = f"(ev_{attr} or None)"
+            elif attr == attrs_[0]:
+                exprs[field] = f"ev_{attr}"
+            else:
+                exprs[field] = f"(ev_{attr} if {known} else None)"
+        if rule.witness is not None:
+            exprs[rule.witness] = (
+                f"(_KIND_{kind.name} if {known} else None)" if (kind in rule.sources) else "None"
+            )
+    missing = set(Record._fields) - set(exprs) - set(BOOKKEEPING)
+    if missing:
+        raise ImportError(f"no merge rule and no bookkeeping for record fields {sorted(missing)}")
+    return exprs
+
+
+def _compile(
+    name: str,
+    params: str,
+    bookkeeping: dict[str, str],
+    wrap: str,
+    overrides: dict[EventKind, dict[str, str]] | None = None,
+) -> Callable[..., Any]:
+    """Generate ``name(ev, <params>)``: unpack the event, build the layout for its kind."""
+    unpack = ", ".join(f"ev_{field}" for field in ProcessEvent._fields)
+    lines = [f"def {name}(ev, {params}):", f"    ({unpack},) = ev[:]"]
+    for i, kind in enumerate(EventKind):
+        exprs = {**_policy_expressions(kind), **bookkeeping, **(overrides or {}).get(kind, {})}
+        slots = ", ".join(exprs[field] for field in Record._fields)
+        test = "if" if i == 0 else "elif" if i < len(EventKind) - 1 else "else"
+        lines.append(f"    {test} ev_kind is _KIND_{kind.name}:" if test != "else" else "    else:")
+        lines.append(f"        return {wrap.format(slots=slots)}")
+    namespace: dict[str, Any] = {
+        "_new": tuple.__new__,
+        "Record": Record,
+        "_PARTIAL": Status.PARTIAL,
+        **{f"_KIND_{kind.name}": kind for kind in EventKind},
+    }
+    exec(compile("\n".join(lines), f"<correlog layout: {name}>", "exec"), namespace)
+    return namespace[name]  # type: ignore[no-any-return]
+
+
+_RECORD_BOOKKEEPING = {
+    "host": "ev_host",
+    "pid": "ev_pid",
+    "status": "_PARTIAL",
+    "reason": "reason",
+    "provenance": "(ev_event_id, ev_record_number)",
+    "first_seen": "first_seen",
+    "channel": "ev_channel",
+    "process_id": "(ev_host, ev_channel, ev_pid, ev_time, ev_record_number)",
+    "creator_process_id": "None",
+    "audits_lost": "audits_lost",
+}
+
+#: ``record_from_event(ev, reason, first_seen, audits_lost)``: the record of one event alone
+#: (status partial), what :func:`~correlog.merge` says of it plus the bookkeeping fields.
+record_from_event: Callable[[ProcessEvent, Reason, int, bool], Record] = _compile(
+    "record_from_event",
+    "reason, first_seen, audits_lost",
+    _RECORD_BOOKKEEPING,
+    "_new(Record, ({slots}))",
+)
+
+#: ``entry_from_event(ev, first_seen, creator_image, creator_id, audits_lost)``: a new open
+#: entry (a list in Record's layout, status and reason still None) opened by ``ev``. The
+#: process id slot holds the event's time until the id is wanted (see the correlator).
+#: ``creator_image`` is what the correlator found for a creation that names none (the creator's
+#: image, from its open entry or the memo), taken at the creation's rank.
+entry_from_event: Callable[[ProcessEvent, int, str | None, ProcessId | None, bool], list[Any]] = (
+    _compile(
+        "entry_from_event",
+        "first_seen, found_image, creator_id, audits_lost",
+        {
+            **_RECORD_BOOKKEEPING,
+            "status": "None",
+            "reason": "None",
+            "process_id": "ev_time",
+            "creator_process_id": "creator_id",
+        },
+        "[{slots}]",
+        {
+            EventKind.CREATED: {
+                "creator_image": (
+                    "(ev_creator_image if ev_creator_image is not None else found_image)"
+                )
+            }
+        },
+    )
+)
+
+
+def _slot_constants() -> None:
+    """Fail at import (not an assert: ``python -O`` keeps it) if a slot name went missing."""
+    for name in BOOKKEEPING:
+        if name not in RECORD_SLOT:
+            raise ImportError(f"Record has no bookkeeping field {name!r}")
+
+
+_slot_constants()
