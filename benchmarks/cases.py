@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from cachetools import TTLCache
 
-from correlog import Correlator, EventKind, Monitor, ProcessEvent, Record, single_record
+from correlog import Correlator, EventKind, ProcessEvent, Record, SingleEventMonitor, single_record
 from correlog.rules import AnonymousWeb
 
 from .streams import Stream
@@ -280,13 +280,13 @@ def single(work: Workload) -> int:
 
 
 def monitor_single(work: Workload) -> int:
-    """``Monitor(single_event=True)`` with the anonymous-web rule, batch by batch, in events/s.
+    """``SingleEventMonitor`` with the anonymous-web rule, batch by batch, in events/s.
 
     The stateless path as a user runs it: each event that alone names image and owner becomes a
     record and is asked the rule; a small TTL cache of processes that already alerted keeps a
     600 and the 593 of one process to one alert. Returns how many alerts it raised.
     """
-    monitor = Monitor([AnonymousWeb()], single_event=True)
+    monitor = SingleEventMonitor([AnonymousWeb()])
     feed = monitor.feed_many
     alerts = 0
     for batch in work.batches:

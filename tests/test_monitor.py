@@ -13,13 +13,14 @@ from correlog import (
     Monitor,
     Reason,
     Record,
+    SingleEventMonitor,
     UsageError,
 )
 from correlog.rules import AnonymousWeb, WebServerChild
 from correlog.testing import created, exited, token
 
 
-def alerts_of(monitor: Monitor, *events: object) -> list[Alert]:
+def alerts_of(monitor: Monitor | SingleEventMonitor, *events: object) -> list[Alert]:
     out: list[Alert] = []
     for event in events:
         out.extend(monitor.feed(event))  # type: ignore[arg-type]
@@ -140,19 +141,18 @@ class TestNormalMode:
 
 class TestSingleEventMode:
     def test_a_600_alone_alerts_and_the_593_of_the_same_process_does_not_again(self) -> None:
-        monitor = Monitor([AnonymousWeb()], single_event=True)
+        monitor = SingleEventMonitor([AnonymousWeb()])
         alerts = alerts_of(monitor, created(2216), token(2216), exited(2216, 1))
         assert [a.event_id for a in alerts] == [600]
         assert alerts[0].record.reason is Reason.SINGLE
-        assert monitor.correlator is None
 
     def test_an_xp_593_alone_is_enough(self) -> None:
-        monitor = Monitor([AnonymousWeb()], single_event=True)
+        monitor = SingleEventMonitor([AnonymousWeb()])
         [alert] = monitor.feed(exited(2216, 1))
         assert alert.event_id == 593
 
     def test_windows_2000_cannot_alert_from_single_events(self) -> None:
-        monitor = Monitor([AnonymousWeb()], single_event=True)
+        monitor = SingleEventMonitor([AnonymousWeb()])
         events = (
             created(1452, image=r"\WINNT\system32\cmd.exe"),
             exited(1452, 1, image=None, user="IUSR_IIS01"),
@@ -160,19 +160,19 @@ class TestSingleEventMode:
         assert alerts_of(monitor, *events) == []
 
     def test_a_new_process_on_an_alerted_pid_alerts_again(self) -> None:
-        monitor = Monitor([AnonymousWeb()], single_event=True)
+        monitor = SingleEventMonitor([AnonymousWeb()])
         alerts = alerts_of(monitor, token(8), created(8, 20), token(8, 20))
         assert len(alerts) == 2
 
     def test_feed_many_alerts_as_feed_does(self) -> None:
         events = [token(8), created(8, 20), token(8, 20), exited(8, 20), token(12), exited(12, 1)]
-        one_by_one = alerts_of(Monitor([AnonymousWeb()], single_event=True), *events)
-        batched = Monitor([AnonymousWeb()], single_event=True).feed_many(events)
+        one_by_one = alerts_of(SingleEventMonitor([AnonymousWeb()]), *events)
+        batched = SingleEventMonitor([AnonymousWeb()]).feed_many(events)
         assert [(a.pid, a.event_id) for a in batched] == [(a.pid, a.event_id) for a in one_by_one]
         assert [(a.pid, a.event_id) for a in batched] == [(8, 600), (8, 600), (12, 600)]
 
     def test_host_events_are_ignored_and_non_events_refused(self) -> None:
-        monitor = Monitor([AnonymousWeb()], single_event=True)
+        monitor = SingleEventMonitor([AnonymousWeb()])
         restart = HostEvent(HostEventKind.HOST_STARTED, "iis02", 0, 512, None)
         assert monitor.feed(restart) == []
         assert monitor.feed_many([restart, token(8)])[0].event_id == 600
@@ -182,6 +182,11 @@ class TestSingleEventMode:
             with pytest.raises(UsageError, match="not an event"):
                 monitor.feed_many([bad])  # type: ignore[list-item]
 
-    def test_single_event_mode_takes_no_correlator(self) -> None:
-        with pytest.raises(UsageError):
-            Monitor([AnonymousWeb()], single_event=True, correlator=Correlator())
+    def test_the_same_verbs_as_the_correlating_monitor(self) -> None:
+        monitor = SingleEventMonitor([AnonymousWeb()])
+        assert monitor.advance(10**18) == []
+        assert monitor.close() == []
+        with pytest.raises(UsageError, match="int nanoseconds"):
+            monitor.advance(1.5)  # type: ignore[arg-type]
+        with pytest.raises(UsageError, match="at least one rule"):
+            SingleEventMonitor([])

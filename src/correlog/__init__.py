@@ -18,7 +18,7 @@ from ._events import (
     Layout,
     ProcessEvent,
 )
-from ._monitor import Monitor
+from ._monitor import Monitor, SingleEventMonitor
 from ._policy import MERGE_POLICY, MergeRule, merge
 from ._records import (
     Alert,
@@ -57,6 +57,7 @@ __all__ = [
     "ReadStats",
     "Reason",
     "Record",
+    "SingleEventMonitor",
     "Status",
     "UsageError",
     "__version__",

@@ -1,22 +1,26 @@
-"""The monitor: a correlator plus rules, turning events into alerts as early as possible.
+"""Monitors: events in, alerts out, as early as possible. Two of them, one shape.
 
 Theory of operation
 -------------------
-An alert should fire seconds after the intrusion, also when the process never exits. So the
-monitor does not wait for final records: after every event it asks each rule about the process
-that event touched, as it is known *now* (a snapshot, reason ``open``), until the rule fires or
-the process's record becomes final; a final record is asked once more, unless the rule already
-fired for it. On XP/2003 the 600 (or a sufficient 593) makes the anonymous-web rule fire; on
-Windows 2000 it is the 593 that joins the 592's image with the exiting account.
-
-One process raises at most one alert per rule. The monitor remembers which rules fired for each
+An alert should fire seconds after the intrusion, also when the process never exits. So
+:class:`Monitor` does not wait for final records: after every event it asks each rule about
+the process that event touched, as it is known *now* (a snapshot, reason ``open``), until the
+rule fires or the process's record becomes final; a final record is asked once more, unless the
+rule already fired for it. On XP/2003 the 600 (or a sufficient 593) makes the anonymous-web
+rule fire; on Windows 2000 it is the 593 that joins the 592's image with the exiting account.
+One process raises at most one alert per rule: the monitor remembers which rules fired for each
 *open* process and forgets it when that process's record is emitted, so this memory is bounded
 by the correlator's ``max_open``.
 
-In single-event mode there is no correlator: each event that alone names image and owner
-(:func:`~correlog.is_sufficient`) becomes a record (reason ``single``) and is asked directly. A 600
-and the 593 of the same process would both qualify; a small bounded TTL cache of processes that
-already alerted keeps that to one alert.
+:class:`SingleEventMonitor` keeps no correlation state at all: each event that alone names
+image and owner (:func:`~correlog.is_sufficient`) becomes a record (reason ``single``) and is
+asked directly. A 600 and the 593 of the same process would both qualify; a small bounded TTL
+cache of processes that already alerted keeps that to one alert.
+
+Both take the same rules, have the same verbs (``feed``, ``feed_many``, ``advance``,
+``close``), and pass every record they make to ``on_record``. An alert names the event that
+made its rule fire (``time`` and ``event_id``), or none when a clock's advance or the end of
+the input made the record final.
 """
 
 from __future__ import annotations
@@ -32,20 +36,62 @@ from ._events import Event, EventKind, HostEvent, ProcessEvent
 from ._records import Alert, Record
 from ._single import single_record
 from ._time import seconds
-from .rules import RuleLike, rule_name
 
-__all__ = ["Monitor"]
+__all__ = ["Monitor", "RuleLike", "SingleEventMonitor", "rule_name"]
+
+#: A rule: a callable over a record returning a message, True, or None/False.
+RuleLike = Callable[[Record], str | bool | None]
 
 _E: Final = EventKind.EXITED
+_C: Final = EventKind.CREATED
+
+
+def rule_name(rule: RuleLike) -> str:
+    """A rule's name: its ``name`` attribute, else its ``__name__``, else its class name."""
+    for name in (getattr(rule, "name", None), getattr(rule, "__name__", None)):
+        if isinstance(name, str) and name:
+            return name
+    return type(rule).__name__
+
+
+def _named_rules(rules: Sequence[RuleLike]) -> tuple[tuple[str, RuleLike], ...]:
+    """The rules with their names; :class:`UsageError` for none, a non-callable, a name twice."""
+    if not rules:
+        raise UsageError("a monitor needs at least one rule")
+    for rule in rules:
+        if not callable(rule):
+            raise UsageError(f"a rule must be callable, not {rule!r}")
+    named = tuple((rule_name(r), r) for r in rules)
+    names = [name for name, _ in named]
+    if len(set(names)) != len(names):
+        raise UsageError(f"rule names must be unique: {names}")
+    return named
+
+
+def _alert(name: str, record: Record, event: Event | None, verdict: str | bool) -> Alert:
+    return Alert(
+        rule=name,
+        host=record.host,
+        pid=record.pid,
+        image=record.image,
+        user=record.user,
+        domain=record.domain,
+        time=None if event is None else event.time,
+        event_id=None if event is None else event.event_id,
+        record=record,
+        message=verdict if isinstance(verdict, str) else "",
+    )
+
+
+def _not_an_event(event: object) -> UsageError:
+    return UsageError(f"not an event: {event!r}")
 
 
 class Monitor:
-    """Feed events, get alerts. Records go to ``on_record`` when given.
+    """A correlator plus rules: feed events, get alerts. Records go to ``on_record``.
 
     ``rules``: callables over records (see :mod:`correlog.rules`). ``correlator``: the one to
-    use (a default :class:`Correlator` otherwise). ``single_event``: run only the stateless
-    single-event path. ``dedup_ttl``/``dedup_size``: how long and how many alerted processes the
-    single-event path remembers to avoid a second alert from the same process's exit.
+    use (a default :class:`Correlator` otherwise).
     """
 
     def __init__(
@@ -53,62 +99,25 @@ class Monitor:
         rules: Sequence[RuleLike],
         *,
         correlator: Correlator | None = None,
-        single_event: bool = False,
         on_record: Callable[[Record], object] | None = None,
-        dedup_ttl: float = 3600.0,
-        dedup_size: int = 4096,
     ) -> None:
-        if not rules:
-            raise UsageError("a monitor needs at least one rule")
-        for rule in rules:
-            if not callable(rule):
-                raise UsageError(f"a rule must be callable, not {rule!r}")
-        if single_event and correlator is not None:
-            raise UsageError("single-event mode uses no correlator")
-        self._rules: tuple[tuple[str, RuleLike], ...] = tuple((rule_name(r), r) for r in rules)
-        names = [name for name, _ in self._rules]
-        if len(set(names)) != len(names):
-            raise UsageError(f"rule names must be unique: {names}")
-        self._single = single_event
-        self._correlator = (
-            None if single_event else (correlator if correlator is not None else Correlator())
-        )
-        if self._correlator is not None:
-            self._correlator._track_released()
+        self._rules = _named_rules(rules)
+        self._correlator = correlator if correlator is not None else Correlator()
+        self._correlator._track_released()
         self._on_record = on_record
+        #: (host, pid, log) of each open process a rule fired for -> the rules that fired.
         self._fired: dict[tuple[str, int, str | None], set[str]] = {}
-        #: Every key the dedup cache may hold (a superset: it also keeps expired ones a while).
-        self._alerted_keys: set[tuple[str, int, str | None]] = set()
-        self._alerted: TTLCache[tuple[str, int, str | None], bool] = TTLCache(
-            maxsize=dedup_size, ttl=seconds(dedup_ttl), timer=self._now
-        )
-        self._clock = 0
-
-    def _now(self) -> int:
-        return self._clock
 
     @property
-    def correlator(self) -> Correlator | None:
-        """The correlator in use (None in single-event mode)."""
+    def correlator(self) -> Correlator:
+        """The correlator in use."""
         return self._correlator
-
-    @property
-    def single_event(self) -> bool:
-        """True when only the stateless single-event path runs."""
-        return self._single
 
     def feed(self, event: Event) -> list[Alert]:
         """Fold one event in; return the alerts it raised."""
         alerts: list[Alert] = []
-        if self._correlator is None:
-            if isinstance(event, ProcessEvent):
-                self._feed_single(event, alerts)
-            elif not isinstance(event, HostEvent):
-                raise UsageError(f"not an event: {event!r}")
-            return alerts
         correlator = self._correlator
-        records = correlator.feed(event)
-        self._final(records, event, alerts)
+        self._final(correlator.feed(event), event, alerts)
         # The processes this call changed: the event's own, or, with an ordering window, those
         # of the events the window let go (the one fed may still be waiting in it).
         touched = correlator._take_released() if correlator._windowed else (event,)
@@ -117,9 +126,37 @@ class Monitor:
                 self._ask_open(folded, alerts)
         return alerts
 
+    def feed_many(self, events: Iterable[Event]) -> list[Alert]:
+        """Fold events in, in order; return every alert they raised, in order."""
+        alerts: list[Alert] = []
+        for event in events:
+            alerts += self.feed(event)
+        return alerts
+
+    def advance(self, time: int, host: str | None = None) -> list[Alert]:
+        """Advance the correlator's clock (see :meth:`Correlator.advance`); alerts on expiry."""
+        alerts: list[Alert] = []
+        self._final(self._correlator.advance(time, host), None, alerts)
+        self._ask_released(alerts)
+        return alerts
+
+    def close(self) -> list[Alert]:
+        """Flush the correlator; alerts for records that only now became decidable."""
+        alerts: list[Alert] = []
+        self._final(self._correlator.close(), None, alerts)
+        self._ask_released(alerts)
+        return alerts
+
+    def _ask_released(self, alerts: list[Alert]) -> None:
+        # What an ordering window let go on advance or close: records of those processes were
+        # already asked when final; the rest are still open (advance) and may decide now.
+        if self._correlator._windowed:
+            for folded in self._correlator._take_released():
+                if isinstance(folded, ProcessEvent):
+                    self._ask_open(folded, alerts)
+
     def _ask_open(self, event: ProcessEvent, alerts: list[Alert]) -> None:
         """Ask the rules about the still-open process ``event`` belongs to, if any."""
-        assert self._correlator is not None
         snap = self._correlator.snapshot(event.host, event.pid, event.channel)
         if snap is None:
             return
@@ -131,51 +168,6 @@ class Monitor:
                 self._fired[key] = fired
         else:
             self._ask(snap, fired, event, alerts)
-
-    def feed_many(self, events: Iterable[Event]) -> list[Alert]:
-        """Fold events in, in order; return every alert they raised, in order."""
-        alerts: list[Alert] = []
-        if self._correlator is None:
-            # The single-event path, without a list per event.
-            feed_single = self._feed_single
-            for event in events:
-                if isinstance(event, ProcessEvent):
-                    feed_single(event, alerts)
-                elif not isinstance(event, HostEvent):
-                    raise UsageError(f"not an event: {event!r}")
-            return alerts
-        for event in events:
-            alerts.extend(self.feed(event))
-        return alerts
-
-    def advance(self, time: int, host: str | None = None) -> list[Alert]:
-        """Advance the correlator's clock (see :meth:`Correlator.advance`); alerts on expiry."""
-        alerts: list[Alert] = []
-        correlator = self._correlator
-        if correlator is not None:
-            self._final(correlator.advance(time, host), None, alerts)
-            self._ask_released(alerts)
-        return alerts
-
-    def close(self) -> list[Alert]:
-        """Flush the correlator; alerts for records that only now became decidable."""
-        alerts: list[Alert] = []
-        correlator = self._correlator
-        if correlator is not None:
-            self._final(correlator.close(), None, alerts)
-            self._ask_released(alerts)
-        return alerts
-
-    def _ask_released(self, alerts: list[Alert]) -> None:
-        # What an ordering window let go on advance or close: records of those processes were
-        # already asked when final; the rest are still open (advance) and may decide now.
-        assert self._correlator is not None
-        if self._correlator._windowed:
-            for folded in self._correlator._take_released():
-                if isinstance(folded, ProcessEvent):
-                    self._ask_open(folded, alerts)
-
-    # -- internals -------------------------------------------------------------------------
 
     def _final(self, records: list[Record], event: Event | None, alerts: list[Alert]) -> None:
         for record in records:
@@ -193,14 +185,67 @@ class Monitor:
             if name in fired:
                 continue
             verdict = rule(record)
-            if not verdict:
-                continue
-            fired.add(name)
-            any_fired = True
-            alerts.append(_alert(name, record, event, verdict))
+            if verdict:
+                fired.add(name)
+                any_fired = True
+                alerts.append(_alert(name, record, event, verdict))
         return any_fired
 
-    def _feed_single(self, event: ProcessEvent, alerts: list[Alert]) -> None:
+
+class SingleEventMonitor:
+    """Rules over single events, with no correlation state: the lightest footprint on a host.
+
+    Only events that alone name image and owner (:func:`~correlog.is_sufficient`) are asked.
+    ``dedup_ttl``/``dedup_size``: how long (seconds of event time) and how many alerted
+    processes are remembered, so that a process's exit does not alert a second time.
+    """
+
+    def __init__(
+        self,
+        rules: Sequence[RuleLike],
+        *,
+        on_record: Callable[[Record], object] | None = None,
+        dedup_ttl: float = 3600.0,
+        dedup_size: int = 4096,
+    ) -> None:
+        self._rules = _named_rules(rules)
+        self._on_record = on_record
+        #: Every key the dedup cache may hold (a superset: it also keeps expired ones a while).
+        self._alerted_keys: set[tuple[str, int, str | None]] = set()
+        self._alerted: TTLCache[tuple[str, int, str | None], bool] = TTLCache(
+            maxsize=dedup_size, ttl=seconds(dedup_ttl), timer=self._now
+        )
+        self._clock = 0
+
+    def _now(self) -> int:
+        return self._clock
+
+    def feed(self, event: Event) -> list[Alert]:
+        """Ask the rules about one event; return the alerts it raised."""
+        return self.feed_many((event,))
+
+    def feed_many(self, events: Iterable[Event]) -> list[Alert]:
+        """Ask the rules about each event, in order; return every alert raised, in order."""
+        alerts: list[Alert] = []
+        ask = self._ask
+        for event in events:
+            if isinstance(event, ProcessEvent):
+                ask(event, alerts)
+            elif not isinstance(event, HostEvent):
+                raise _not_an_event(event)
+        return alerts
+
+    def advance(self, time: int, host: str | None = None) -> list[Alert]:
+        """Nothing waits for a clock here: no alerts. (The same verb as :class:`Monitor`.)"""
+        if not isinstance(time, int):
+            raise UsageError(f"time must be int nanoseconds since the epoch, not {time!r}")
+        return []
+
+    def close(self) -> list[Alert]:
+        """Nothing is held open here: no alerts. (The same verb as :class:`Monitor`.)"""
+        return []
+
+    def _ask(self, event: ProcessEvent, alerts: list[Alert]) -> None:
         if event.time > self._clock:
             self._clock = event.time
         record = single_record(event)
@@ -212,7 +257,7 @@ class Monitor:
         # Alerts are rare: a plain set says which processes the dedup cache may hold, so an
         # ordinary event pays no cache operation at all.
         if key in self._alerted_keys:
-            if kind is EventKind.CREATED:
+            if kind is _C:
                 # A creation is a new process, whatever alerted under its pid before.
                 self._alerted.pop(key, None)
                 self._alerted_keys.discard(key)
@@ -236,19 +281,3 @@ class Monitor:
             if len(self._alerted_keys) > 2 * self._alerted.maxsize:
                 # Keys the cache expired or evicted on its own: forget them too.
                 self._alerted_keys = set(self._alerted)
-
-
-def _alert(name: str, record: Record, event: Event | None, verdict: str | bool) -> Alert:
-    message = verdict if isinstance(verdict, str) else ""
-    return Alert(
-        rule=name,
-        host=record.host,
-        pid=record.pid,
-        image=record.image,
-        user=record.user,
-        domain=record.domain,
-        time=None if event is None else event.time,
-        event_id=None if event is None else event.event_id,
-        record=record,
-        message=message,
-    )

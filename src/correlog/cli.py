@@ -23,7 +23,7 @@ from . import __version__
 from ._correlator import Correlator
 from ._errors import CorrelogError, ParseError, UsageError
 from ._events import Event
-from ._monitor import Monitor
+from ._monitor import Monitor, SingleEventMonitor
 from ._records import Alert, Record
 from .readers import FORMATS, EventReader, read
 from .readers.jsonl import event_to_json
@@ -372,11 +372,10 @@ def _watch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if args.records:
             sink(record)
 
-    monitor = Monitor(
-        _rules(args, err),
-        correlator=None if args.single_event else _correlator(args),
-        single_event=args.single_event,
-        on_record=on_record,
+    monitor: Monitor | SingleEventMonitor = (
+        SingleEventMonitor(_rules(args, err), on_record=on_record)
+        if args.single_event
+        else Monitor(_rules(args, err), correlator=_correlator(args), on_record=on_record)
     )
     inputs = _Inputs(args.paths, args)
 
@@ -396,7 +395,7 @@ def _watch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     status = _guarded(body, finish, err)
     mode = "single-event" if args.single_event else "correlated"
-    window = _window(monitor.correlator)
+    window = _window(monitor.correlator) if isinstance(monitor, Monitor) else ""
     _summary(err, inputs, f"{_reasons(counts)}; alerts {alerts} ({mode}){window}")
     return status
 

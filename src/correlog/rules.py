@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Final
 
 import attrs
 
 from ._errors import UsageError
+from ._monitor import RuleLike, rule_name
 from ._records import Reason, Record
 
 __all__ = [
@@ -42,8 +43,6 @@ __all__ = [
     "rule_name",
 ]
 
-#: A rule: a callable over a record returning a message, True, or None/False.
-RuleLike = Callable[[Record], str | bool | None]
 
 #: Images the anonymous web account is expected to run (script hosts).
 DEFAULT_ALLOW: Final = ("perl.exe", "php.exe")
@@ -57,17 +56,6 @@ def basename(path: str) -> str:
     """The last component of a Windows or POSIX path (``C:\\PHP\\php.exe`` -> ``php.exe``)."""
     cut = max(path.rfind("\\"), path.rfind("/"))
     return path[cut + 1 :]
-
-
-def rule_name(rule: RuleLike) -> str:
-    """A rule's name: its ``name`` attribute, else its ``__name__``, else its class name."""
-    name = getattr(rule, "name", None)
-    if isinstance(name, str) and name:
-        return name
-    name = getattr(rule, "__name__", None)
-    if isinstance(name, str) and name:
-        return name
-    return type(rule).__name__
 
 
 def _strings(value: Iterable[str]) -> tuple[str, ...]:
