@@ -1,15 +1,12 @@
-"""The correlator against a simple model, driven by a hypothesis state machine.
+"""The correlator against its reference, driven by a hypothesis state machine.
 
-The model is what the docs promise, written the obvious way: a dict of open processes in arrival
-order, a clock per host, and the rules for when each record comes out. After every step the
-correlator must have emitted exactly the records the model did (same process, reason, status and
-events, in the same order), hold the same open set, stay within ``max_open``, and never emit an
-event twice.
+:class:`correlog.testing.ReferenceCorrelator` is the documented semantics written plainly (see
+``docs/policy.md``). After every step the fast correlator must have emitted exactly the records
+the reference did (every field, in the same order), hold the same open set, stay within
+``max_open``, and never emit an event twice; at the end every event fed is in exactly one record.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -22,7 +19,8 @@ from hypothesis.stateful import (
     rule,
 )
 
-from correlog import Correlator, EventKind, ProcessEvent, Reason, Record, Status, UsageError
+from correlog import Correlator, EventKind, ProcessEvent, Record, UsageError
+from correlog.testing import ReferenceCorrelator
 
 S = 1_000_000_000
 TTL = 10
@@ -31,98 +29,22 @@ TTL = 10
 steps = st.integers(0, 2 * TTL).map(lambda n: n * S) | st.integers(0, 2 * TTL * S)
 IDS = {EventKind.CREATED: 592, EventKind.TOKEN_ASSIGNED: 600, EventKind.EXITED: 593}
 
-Key = tuple[str, int]
-# (host, pid, reason, status, provenance)
-Summary = tuple[str, int, Reason, Status, tuple[int | None, ...]]
-
-
-class Model:
-    """The documented semantics, with no attention to speed."""
-
-    def __init__(self, max_open: int) -> None:
-        self.max_open = max_open
-        self.clock: dict[str, int] = {}
-        # key -> [first_seen, provenance, has_creation]; dict order is arrival order.
-        self.open: dict[Key, list[Any]] = {}
-
-    def _close(self, key: Key, reason: Reason, out: list[Summary], ended: bool = False) -> None:
-        _, prov, has_creation = self.open.pop(key)
-        complete = has_creation and ended
-        status = Status.COMPLETE if complete else Status.PARTIAL
-        out.append((key[0], key[1], reason, status, tuple(prov)))
-
-    def _tick(self, host: str, t: int, out: list[Summary]) -> None:
-        self.clock[host] = max(self.clock.get(host, t), t)
-        due = [
-            key
-            for key, (first_seen, _, _) in self.open.items()
-            if key[0] == host and first_seen + TTL * S <= self.clock[host]
-        ]
-        for key in due:
-            self._close(key, Reason.EXPIRED, out)
-
-    def _open(
-        self, key: Key, prov: list[int | None], has_creation: bool, out: list[Summary]
-    ) -> None:
-        self.open[key] = [self.clock[key[0]], prov, has_creation]
-        while len(self.open) > self.max_open:
-            self._close(next(iter(self.open)), Reason.EVICTED, out)
-
-    def feed(self, ev: ProcessEvent) -> list[Summary]:
-        out: list[Summary] = []
-        key = (ev.host, ev.pid)
-        mine = [ev.event_id, ev.record_number]
-        # A host's clock starts at its first event; then only events that open an entry move it.
-        self.clock.setdefault(ev.host, ev.time)
-        if ev.kind is EventKind.CREATED:
-            self._tick(ev.host, ev.time, out)
-            if key in self.open:
-                self._close(key, Reason.SUPERSEDED, out)
-            self._open(key, mine, True, out)
-        elif ev.kind is EventKind.TOKEN_ASSIGNED:
-            if key in self.open:
-                self.open[key][1].extend(mine)
-            else:
-                self._tick(ev.host, ev.time, out)
-                self._open(key, mine, False, out)
-        elif key in self.open:
-            self.open[key][1].extend(mine)
-            self._close(key, Reason.EXITED, out, ended=True)
-        else:
-            out.append((ev.host, ev.pid, Reason.ORPHAN, Status.PARTIAL, tuple(mine)))
-        return out
-
-    def advance(self, t: int) -> list[Summary]:
-        out: list[Summary] = []
-        for host in list(self.clock):
-            self._tick(host, t, out)
-        return out
-
-    def close(self) -> list[Summary]:
-        out: list[Summary] = []
-        for key in list(self.open):
-            self._close(key, Reason.FLUSHED, out)
-        return out
-
-
-def summary(records: list[Record]) -> list[Summary]:
-    return [(r.host, r.pid, r.reason, r.status, r.provenance) for r in records]
-
 
 class CorrelatorMachine(RuleBasedStateMachine):
-    @initialize(max_open=st.integers(1, 6))
-    def setup(self, max_open: int) -> None:
-        # max_skew is huge so the clock guard never holds a step; it has its own tests.
-        self.corr = Correlator(ttl=TTL, max_open=max_open, max_skew=10**9)
-        self.model = Model(max_open)
+    @initialize(max_open=st.integers(1, 6), memo_size=st.integers(0, 2))
+    def setup(self, max_open: int, memo_size: int) -> None:
+        options = {"ttl": TTL, "max_open": max_open, "max_skew": 10**9, "memo_size": memo_size}
+        self.corr = Correlator(**options)
+        self.reference = ReferenceCorrelator(**options)
+        self.max_open = max_open
         self.now = 1_000_000 * S
         self.record_number = 0
         self.seen: set[tuple[int | None, int | None]] = set()
         self.fed = 0
         self.closed = False
 
-    def _check(self, got: list[Record], want: list[Summary]) -> None:
-        assert summary(got) == want
+    def _check(self, got: list[Record], want: list[Record]) -> None:
+        assert got == want
         for record in got:
             p = record.provenance
             for pair in zip(p[0::2], p[1::2], strict=True):
@@ -134,10 +56,13 @@ class CorrelatorMachine(RuleBasedStateMachine):
         kind=st.sampled_from(list(IDS)),
         host=st.sampled_from(["a", "b"]),
         pid=st.sampled_from([4, 8, 12]),
+        creator=st.none() | st.sampled_from([4, 8]),
         step=steps,
         user=st.none() | st.just("IUSR_X"),
     )
-    def event(self, kind: EventKind, host: str, pid: int, step: int, user: str | None) -> None:
+    def event(
+        self, kind: EventKind, host: str, pid: int, creator: int | None, step: int, user: str | None
+    ) -> None:
         self.now += step
         self.record_number += 1
         ev = ProcessEvent(
@@ -147,22 +72,23 @@ class CorrelatorMachine(RuleBasedStateMachine):
             time=self.now,
             event_id=IDS[kind],
             record_number=self.record_number,
-            image="x.exe",
+            image=f"{pid}.exe",
             user=user,
+            creator_pid=creator,
         )
         self.fed += 1
-        self._check(self.corr.feed(ev), self.model.feed(ev))
+        self._check(self.corr.feed(ev), self.reference.feed(ev))
 
     @precondition(lambda self: not self.closed)
     @rule(step=steps)
     def advance(self, step: int) -> None:
         self.now += step
-        self._check(self.corr.advance(self.now), self.model.advance(self.now))
+        self._check(self.corr.advance(self.now), self.reference.advance(self.now))
 
     @precondition(lambda self: not self.closed)
     @rule()
     def close(self) -> None:
-        self._check(self.corr.close(), self.model.close())
+        self._check(self.corr.close(), self.reference.close())
         self.closed = True
         assert len(self.seen) == self.fed, "every event is in exactly one record"
 
@@ -176,13 +102,18 @@ class CorrelatorMachine(RuleBasedStateMachine):
 
     @invariant()
     def same_open_set(self) -> None:
-        assert len(self.corr) == len(self.model.open) <= self.model.max_open
-        for key in self.model.open:
-            assert key in self.corr
+        assert len(self.corr) == len(self.reference) <= self.max_open
+        if not self.closed:
+            assert self.corr.open_records() == self.reference.open_records()
 
     @invariant()
     def conservation(self) -> None:
-        assert len(self.seen) + sum(len(v[1]) // 2 for v in self.model.open.values()) == self.fed
+        held = 0 if self.closed else sum(len(r.provenance) // 2 for r in self.corr.open_records())
+        assert len(self.seen) + held == self.fed
+
+    @invariant()
+    def same_counters(self) -> None:
+        assert self.corr.stats == self.reference.stats
 
 
 CorrelatorMachine.TestCase.settings = settings(

@@ -19,7 +19,20 @@ from ._events import (
     ProcessEvent,
 )
 from ._monitor import Monitor, SingleEventMonitor
-from ._policy import MERGE_POLICY, MergeRule, merge
+from ._policy import (
+    CLOCK_RULES,
+    HOST_EVENT_RULES,
+    LATE_LIFECYCLE,
+    LIFECYCLE,
+    MERGE_POLICY,
+    Action,
+    ClockRule,
+    EntryState,
+    HostEventRule,
+    MergeRule,
+    Transition,
+    merge,
+)
 from ._records import (
     Alert,
     ProcessId,
@@ -37,17 +50,25 @@ __version__ = "0.1.0"
 
 __all__ = [
     "APID_THRESHOLD",
+    "CLOCK_RULES",
     "FORMATS",
+    "HOST_EVENT_RULES",
+    "LATE_LIFECYCLE",
+    "LIFECYCLE",
     "MERGE_POLICY",
+    "Action",
     "Alert",
+    "ClockRule",
     "Correlator",
     "CorrelatorStats",
     "CorrelogError",
+    "EntryState",
     "Event",
     "EventKind",
     "EventReader",
     "HostEvent",
     "HostEventKind",
+    "HostEventRule",
     "Layout",
     "MergeRule",
     "Monitor",
@@ -59,6 +80,7 @@ __all__ = [
     "Record",
     "SingleEventMonitor",
     "Status",
+    "Transition",
     "UsageError",
     "__version__",
     "format_process_id",

@@ -413,19 +413,19 @@ class Correlator:
                         kind,
                         host,
                         pid,
-                        t,
+                        time,
                         event_id,
-                        rn,
+                        record_number,
                         image,
                         user,
                         domain,
                         logon_id,
-                        _own,
-                        cpid,
-                        cimage,
+                        _own_account,
+                        creator_pid,
+                        creator_image,
                         layout,
                         channel,
-                        _cmdline,
+                        _command_line,
                         exit_status,
                         _integrity,
                         extra,
@@ -442,8 +442,8 @@ class Correlator:
                     key = host if channel is None else (host, channel)
                     hs_ = hosts.get(key)
                     if hs_ is None:
-                        check_new_host(host, channel, t, ev)
-                        hs_ = hosts[key] = _Host(host, t)
+                        check_new_host(host, channel, time, ev)
+                        hs_ = hosts[key] = _Host(host, time)
                     hs = hs_
                     ents = hs.entries
                     cur = host
@@ -454,7 +454,8 @@ class Correlator:
                     if entry is None:
                         if hs.gone:
                             hs.gone.pop(pid, None)  # it has exited now
-                        emit(record_from_event(ev, _ORPHAN, hs.clock, t <= hs.lost_until))  # type: ignore[arg-type]
+                        lost = time <= hs.lost_until
+                        emit(record_from_event(ev, _ORPHAN, hs.clock, lost))  # type: ignore[arg-type]
                         n_orphans += 1
                         continue
                     count -= 1
@@ -469,7 +470,7 @@ class Correlator:
                         entry[_LAYOUT] = layout
                     if extra:
                         entry[_EXTRA] = _union(entry[_EXTRA], extra)
-                    entry[_END] = t
+                    entry[_END] = time
                     entry[_EXIT_STATUS] = exit_status
                     entry[_STATUS] = _PARTIAL if entry[_START] is None else _COMPLETE
                     entry[_REASON] = _EXITED
@@ -477,7 +478,8 @@ class Correlator:
                     first = entry[_PROCESS_ID]
                     if type(first) is not tuple:
                         entry[_PROCESS_ID] = (host, channel, pid, first, prov[1])
-                    entry[_PROV] = prov + (event_id, rn)  # noqa: RUF005 (faster than unpacking)
+                    # Concatenation is faster than a display with unpacking here.
+                    entry[_PROV] = prov + (event_id, record_number)  # noqa: RUF005
                     emit(_new_record(Record, entry))
                     n_exited += 1
                     continue
@@ -493,36 +495,36 @@ class Correlator:
                             entry[_IMAGE] = image
                         known = entry[_CPID]
                         if known is None:
-                            entry[_CPID] = known = cpid
-                        if entry[_CIMAGE] is None and (cpid is None or cpid == known):
-                            entry[_CIMAGE] = cimage
+                            entry[_CPID] = known = creator_pid
+                        if entry[_CIMAGE] is None and (creator_pid is None or creator_pid == known):
+                            entry[_CIMAGE] = creator_image
                         if entry[_LAYOUT] is None:
                             entry[_LAYOUT] = layout
                         if extra:
                             entry[_EXTRA] = _union(entry[_EXTRA], extra)
-                        entry[_PROV] += (event_id, rn)
+                        entry[_PROV] += (event_id, record_number)
                         continue
                 elif kind is not _C:
                     n_events -= 1
                     raise UsageError(f"unknown event kind {kind!r} in {ev!r}")
                 # An entry opens: only these events move the host's clock and check its record
                 # numbers (exits just close; see the module docs).
-                if rn is not None:
-                    if rn < hs.last_record:
-                        count -= self._new_epoch(hs, t, out)
-                    hs.last_record = rn
+                if record_number is not None:
+                    if record_number < hs.last_record:
+                        count -= self._new_epoch(hs, time, out)
+                    hs.last_record = record_number
                 clock = hs.clock
-                if t > clock:
-                    if t - clock <= max_skew:
-                        hs.clock = t
+                if time > clock:
+                    if time - clock <= max_skew:
+                        hs.clock = time
                         if hs.jump is not None:
                             hs.jump = None
-                        if t >= hs.next_deadline:
+                        if time >= hs.next_deadline:
                             count -= self._expire(hs, out)
                     else:
-                        count -= self._far(hs, t, out)
-                elif clock - t > max_skew:
-                    count -= self._far(hs, t, out)
+                        count -= self._far(hs, time, out)
+                elif clock - time > max_skew:
+                    count -= self._far(hs, time, out)
                 elif hs.jump is not None:
                     hs.jump = None
                 if kind is _C:
@@ -535,22 +537,22 @@ class Correlator:
                         emit(_new_record(Record, old))
                         n_superseded += 1
                     creator_id = found = None
-                    if cpid is not None:
-                        creator = ents.get(cpid)
+                    if creator_pid is not None:
+                        creator = ents.get(creator_pid)
                         if creator is not None:
                             found = creator[_IMAGE]
                             creator_id = creator[_PROCESS_ID]
                             if type(creator_id) is not tuple:
                                 creator_id = _process_id(creator)
                         elif hs.gone:
-                            known_creator = hs.gone.get(cpid)
+                            known_creator = hs.gone.get(creator_pid)
                             if known_creator is not None:
                                 found, creator_id = known_creator
                     if hs.gone:
                         # A new process holds this pid now: what was remembered under it is stale.
                         hs.gone.pop(pid, None)
                 else:
-                    creator = None if cpid is None else ents.get(cpid)
+                    creator = None if creator_pid is None else ents.get(creator_pid)
                     found = creator_id = None
                     if creator is not None:
                         creator_id = creator[_PROCESS_ID]
@@ -563,7 +565,7 @@ class Correlator:
                     hs.clock,
                     found,
                     creator_id,
-                    t <= hs.lost_until,
+                    time <= hs.lost_until,
                 )
                 if not ents:
                     hs.next_deadline = hs.clock + ttl

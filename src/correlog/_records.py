@@ -192,8 +192,9 @@ class Record(NamedTuple):
 class Alert:
     """A rule fired on a process.
 
-    ``time``, ``event_id`` and ``record_number`` are those of the event that made the rule fire
-    (for a record emitted at the end of the input, its last event). ``record`` is the process as
+    ``time`` and ``event_id`` are those of the event whose folding made the rule fire; both are
+    ``None`` when no event did (the record became final through :meth:`~correlog.Monitor.advance`
+    or at the end of the input, :meth:`~correlog.Monitor.close`). ``record`` is the process as
     known at that moment (reason :attr:`Reason.OPEN` while it is still running).
     """
 

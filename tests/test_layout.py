@@ -1,0 +1,79 @@
+"""Positions come from one place: the layout module, derived from the classes' ``_fields``.
+
+The fold reads an event with one positional unpack (a generated unpack would cost a call per
+event); this test reads that unpack in the source and checks it names ``ProcessEvent``'s fields
+in their order, so adding or moving a field cannot silently shift what the fold reads. Unlike an
+``assert`` at import, it is not stripped by ``python -O``.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from hypothesis import given
+
+import correlog
+from correlog import EventKind, ProcessEvent, Reason, Record, merge, single_record
+from correlog._layout import EVENT_SLOT, RECORD_SLOT, entry_from_event, record_from_event
+
+from .strategies import any_process_event
+
+SRC = Path(correlog.__file__).parent
+
+
+def _event_unpacks() -> list[tuple[str, list[str]]]:
+    """Every ``(a, b, ...) = ev[:]`` in the library: where, and the names it binds."""
+    found = []
+    for path in SRC.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Subscript)
+                and isinstance(node.value.slice, ast.Slice)
+                and isinstance(node.targets[0], ast.Tuple)
+            ):
+                names = [t.id for t in node.targets[0].elts if isinstance(t, ast.Name)]
+                found.append((f"{path.name}:{node.lineno}", names))
+    return found
+
+
+def test_every_positional_unpack_of_an_event_names_its_fields_in_order() -> None:
+    unpacks = _event_unpacks()
+    assert unpacks, "the fold's unpack was not found: update this test with the fold"
+    for where, names in unpacks:
+        assert [name.lstrip("_") for name in names] == list(ProcessEvent._fields), where
+
+
+def test_slots_are_the_field_positions() -> None:
+    assert [RECORD_SLOT[name] for name in Record._fields] == list(range(len(Record._fields)))
+    assert [EVENT_SLOT[name] for name in ProcessEvent._fields] == list(
+        range(len(ProcessEvent._fields))
+    )
+
+
+@given(event=any_process_event("h", 10**18, None) | any_process_event("h", 5, 7))
+def test_the_one_event_builders_say_what_merge_says(event: ProcessEvent) -> None:
+    policy = merge([event])
+    record = record_from_event(event, Reason.ORPHAN, 3, True)
+    assert {name: getattr(record, name) for name in policy} == policy
+    assert (record.reason, record.first_seen, record.audits_lost) == (Reason.ORPHAN, 3, True)
+    assert record.provenance == (event.event_id, event.record_number)
+    ident = (event.host, event.channel, event.pid, event.time, event.record_number)
+    assert record.process_id == ident
+    entry = entry_from_event(event, 3, "found.exe", ident, True)
+    found = event.kind is EventKind.CREATED and event.creator_image is None
+    expected: list[object] = list(
+        record._replace(
+            creator_process_id=ident,
+            creator_image="found.exe" if found else record.creator_image,
+        )
+    )
+    expected[RECORD_SLOT["status"]] = expected[RECORD_SLOT["reason"]] = None  # still open
+    expected[RECORD_SLOT["process_id"]] = event.time  # the id is made when wanted
+    assert entry == expected
+    single = single_record(event)
+    if single is not None:
+        assert single == record._replace(
+            reason=Reason.SINGLE, first_seen=event.time, audits_lost=False
+        )
