@@ -41,7 +41,7 @@ def _open(corr: Any) -> list[Record]:
     return [] if corr.closed else list(corr.open_records())
 
 
-@settings(max_examples=600)
+@settings(max_examples=400)
 @given(options=correlator_settings, calls=correlator_calls())
 def test_correlator_equals_reference(options: dict[str, Any], calls: list[tuple[Any, ...]]) -> None:
     fast = Correlator(**options)

@@ -8,7 +8,7 @@ other. See the user guide in ``docs/``.
 from __future__ import annotations
 
 from ._correlator import Correlator, CorrelatorStats
-from ._errors import CorrelogError, ParseError, UsageError
+from ._errors import CorrelogError, ParseError, StateError, UsageError
 from ._events import (
     APID_THRESHOLD,
     Event,
@@ -79,6 +79,7 @@ __all__ = [
     "Reason",
     "Record",
     "SingleEventMonitor",
+    "StateError",
     "Status",
     "Transition",
     "UsageError",

@@ -51,17 +51,20 @@ count), so eviction is O(1) amortised however many hosts there are.
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from itertools import islice
 from typing import Any, Final
 
+import attrs
+
 from ._engine import CorrelatorStats, check_new_host, settings
-from ._errors import UsageError
+from ._errors import StateError, UsageError
 from ._events import Event, EventKind, HostEvent, HostEventKind, ProcessEvent
 from ._layout import RECORD_SLOT, entry_from_event, record_from_event
 from ._records import ProcessId, Reason, Record, Status
 from ._sequencer import Sequencer
+from ._state import CORRELATOR_FORMAT, expect, record_from_data, record_to_data
 
 __all__ = ["Correlator", "CorrelatorStats"]
 
@@ -115,6 +118,13 @@ _new_record = tuple.__new__
 def _key(host: str, channel: str | None) -> str | tuple[str, str]:
     """The key of a host's log in :attr:`Correlator._hosts`."""
     return host if channel is None else (host, channel)
+
+
+def _stats_value(_inst: object, _field: object, value: Any) -> Any:
+    """Counters as plain data: reasons by their names."""
+    if isinstance(value, Counter):
+        return {str(reason): n for reason, n in value.items()}
+    return value
 
 
 def _union(known: Mapping[str, str] | None, more: Mapping[str, str]) -> Mapping[str, str]:
@@ -289,6 +299,127 @@ class Correlator:
             if entry[_REASON] is None
             and (rec := self.snapshot(entry[_HOST], entry[_PID], entry[_CHANNEL])) is not None
         ]
+
+    # -- saved state -----------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """Everything this correlator holds, as plain JSON-ready data with a format version.
+
+        :meth:`from_state` builds a correlator that goes on exactly as this one would: the same
+        records for the same further calls (a property test cuts streams anywhere to check it).
+        Take it between calls, never from inside a ``process`` loop that is still running.
+        """
+        logs = []
+        for key, hs in self._hosts.items():
+            logs.append(
+                {
+                    "host": hs.name,
+                    "channel": None if isinstance(key, str) else key[1],
+                    "clock": hs.clock,
+                    "jump": hs.jump,
+                    "last_record": hs.last_record,
+                    "lost_until": hs.lost_until,
+                    "memo": [[pid, image, list(ident)] for pid, (image, ident) in hs.gone.items()],
+                }
+            )
+        open_entries = []
+        for entry in self._fifo:
+            if entry[_REASON] is None:
+                _process_id(entry)
+                open_entries.append(record_to_data(entry))
+        return {
+            "format": CORRELATOR_FORMAT,
+            "settings": {
+                "ttl": self._ttl,
+                "max_open": self._max_open,
+                "max_skew": self._max_skew,
+                "memo_size": self._memo_size,
+                "lateness": self._lateness,
+            },
+            "closed": self._closed,
+            "stats": attrs.asdict(self.stats, value_serializer=_stats_value),
+            "logs": logs,
+            "open": open_entries,
+            "window": None if self._sequencer is None else self._sequencer.state(),
+        }
+
+    @classmethod
+    def from_state(cls, data: Any) -> Correlator:
+        """A correlator that goes on where the one that gave ``data`` (:meth:`state`) was.
+
+        The settings are the saved ones. Raises :class:`~correlog.StateError` for a state of
+        another format or a damaged one; nothing is half-loaded.
+        """
+        data = expect(data, dict, "the correlator state")
+        if data.get("format") != CORRELATOR_FORMAT:
+            raise StateError(
+                f"not a correlator state of format {CORRELATOR_FORMAT!r}: {data.get('format')!r}"
+            )
+        config = expect(data.get("settings"), dict, "settings")
+        ns = 1e-9
+        try:
+            new = cls(
+                ttl=expect(config.get("ttl"), int, "ttl") * ns,
+                max_open=expect(config.get("max_open"), int, "max_open"),
+                max_skew=expect(config.get("max_skew"), int, "max_skew") * ns,
+                memo_size=expect(config.get("memo_size"), int, "memo_size"),
+                lateness=expect(config.get("lateness"), int, "lateness") * ns,
+            )
+        except UsageError as exc:
+            raise StateError(f"damaged state: {exc}") from exc
+        # Exact nanoseconds, whatever the float round trip above did.
+        new._ttl, new._max_skew = config["ttl"], config["max_skew"]
+        new._lateness = config["lateness"]
+        if new._sequencer is not None:
+            new._sequencer.lateness = config["lateness"]
+        new._restore(data)
+        return new
+
+    def _restore(self, data: dict[str, Any]) -> None:
+        hosts: dict[str | tuple[str, str], _Host] = {}
+        for raw in expect(data.get("logs"), list, "logs"):
+            item = expect(raw, dict, "a log")
+            host = expect(item.get("host"), str, "a host")
+            channel = item.get("channel")
+            if channel is not None:
+                expect(channel, str, "a log name")
+            hs = _Host(host, expect(item.get("clock"), int, "a clock"))
+            jump = item.get("jump")
+            hs.jump = None if jump is None else expect(jump, int, "a held jump")
+            hs.last_record = expect(item.get("last_record"), int, "a record number")
+            hs.lost_until = expect(item.get("lost_until"), int, "a lost-audits time")
+            for memo in expect(item.get("memo"), list, "a creator memo"):
+                pid, image, ident = expect(memo, list, "a memo entry")
+                hs.gone[expect(pid, int, "a pid")] = (image, tuple(expect(ident, list, "an id")))
+            hosts[_key(host, channel)] = hs
+        fifo: deque[list[Any]] = deque()
+        for item in expect(data.get("open"), list, "open entries"):
+            entry = record_from_data(item)
+            hs_ = hosts.get(_key(entry[_HOST], entry[_CHANNEL]))
+            if hs_ is None or entry[_PID] in hs_.entries or entry[_REASON] is not None:
+                raise StateError(f"damaged state: open entry {item!r}")
+            hs_.entries[entry[_PID]] = entry
+            fifo.append(entry)
+        stats = expect(data.get("stats"), dict, "stats")
+        try:
+            records = Counter(
+                {Reason(k): expect(v, int, "a count") for k, v in stats["records"].items()}
+            )
+            restored = CorrelatorStats(**{**stats, "records": records})
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise StateError(f"damaged state: stats {stats!r}") from exc
+        window = data.get("window")
+        if (window is None) != (self._sequencer is None):
+            raise StateError("damaged state: the ordering window does not match the settings")
+        if self._sequencer is not None:
+            self._sequencer.restore(window)
+        for hs in hosts.values():
+            hs.next_deadline = -_INF if hs.entries else _INF  # the next clock step recomputes
+        self._hosts = hosts
+        self._fifo = fifo
+        self._open = len(fifo)
+        self._closed = expect(data.get("closed"), bool, "closed")
+        self.stats = restored
 
     # -- the verbs -------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ each error.
 
 from __future__ import annotations
 
-__all__ = ["CorrelogError", "ParseError", "UsageError"]
+__all__ = ["CorrelogError", "ParseError", "StateError", "UsageError"]
 
 
 class CorrelogError(Exception):
@@ -63,3 +63,8 @@ class ParseError(CorrelogError, ValueError):
             offset=self.offset if self.offset is not None else offset,
             record=self.record,
         )
+
+
+class StateError(CorrelogError, ValueError):
+    """A saved state (:meth:`correlog.Correlator.from_state`, a checkpoint) cannot be loaded:
+    another format version, or damaged. Nothing was loaded."""

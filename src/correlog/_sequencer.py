@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from ._events import Event
+from ._state import event_from_data, event_to_data, expect
 
 __all__ = ["Sequencer"]
 
@@ -128,3 +129,51 @@ class Sequencer:
         time, rn, _, event = heapq.heappop(stream.heap)
         stream.last = (time, rn)
         self._release(event)
+
+    # -- saved state -----------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """The window as plain data (see :mod:`correlog._state`)."""
+        return {
+            "arrivals": self._arrivals,
+            "late_events": self.late_events,
+            "duplicates": self.duplicates,
+            "streams": [
+                {
+                    "host": host,
+                    "channel": channel,
+                    "watermark": stream.watermark,
+                    "last": None if stream.last is None else list(stream.last),
+                    "recent": [list(pair) for pair in stream.recent_order],
+                    "heap": [[t, rn, n, event_to_data(ev)] for t, rn, n, ev in stream.heap],
+                }
+                for (host, channel), stream in self._streams.items()
+            ],
+        }
+
+    def restore(self, data: Any) -> None:
+        """Take back what :meth:`state` gave (checked whole before anything changes)."""
+        data = expect(data, dict, "the ordering window")
+        streams: dict[_Key, _Stream] = {}
+        for raw in expect(data.get("streams"), list, "the window's streams"):
+            item = expect(raw, dict, "a window stream")
+            stream = _Stream(expect(item.get("watermark"), int, "a watermark"))
+            last = item.get("last")
+            if last is not None:
+                t, rn = expect(last, list, "a stream's last position")
+                stream.last = (expect(t, int, "a time"), expect(rn, int, "a record number"))
+            for pair in expect(item.get("recent"), list, "recent record numbers"):
+                t, rn = expect(pair, list, "a recent record number")
+                stream.recent_order.append((expect(t, int, "a time"), expect(rn, int, "a number")))
+                stream.recent.add(rn)
+            for entry in expect(item.get("heap"), list, "a window heap"):
+                t, rn, n, event = expect(entry, list, "a waiting event")
+                stream.heap.append((t, rn, n, event_from_data(event)))
+            heapq.heapify(stream.heap)
+            key = (expect(item.get("host"), str, "a host"), item.get("channel"))
+            streams[key] = stream
+        arrivals = expect(data.get("arrivals"), int, "the arrival count")
+        late = expect(data.get("late_events"), int, "the late count")
+        duplicates = expect(data.get("duplicates"), int, "the duplicate count")
+        self._streams = streams
+        self._arrivals, self.late_events, self.duplicates = arrivals, late, duplicates
