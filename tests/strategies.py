@@ -351,6 +351,7 @@ correlator_settings = st.fixed_dictionaries(
         "max_skew": st.sampled_from([20.0, 3600.0]),
         "memo_size": st.sampled_from([0, 1, 2, 1024]),
         "lateness": st.sampled_from([0.0, 0.0, 10.0, 60.0]),
+        "max_idle_logs": st.sampled_from([0, 1, 1024]),
     }
 )
 

@@ -462,3 +462,74 @@ class TestUsage:
         assert stats["events"] == 4
         assert stats["records"] == {"exited": 1, "flushed": 1, "orphan": 1}
         assert stats["peak_open"] == 1
+
+
+class TestOneEventCannotDefeatTheGuards:
+    """Hostile input: one event must not close more than its own process."""
+
+    def test_a_lower_record_number_far_ahead_does_not_expire_every_open_process(self) -> None:
+        corr = Correlator(ttl=600, max_skew=3600)
+        corr.feed_many([created(pid, pid, rn=100 + pid) for pid in (4, 8, 12)])
+        # A lower record number and a time 11.6 days ahead: a new epoch, but not a clock reset.
+        bogus = created(16, 1_000_000, rn=1)
+        assert corr.feed(bogus) == []
+        assert corr.stats.epochs == 1
+        assert corr.stats.clock_held == 1
+        assert len(corr) == 4
+        assert corr.clock("iis02") == T0 + 12 * S
+
+    def test_a_far_future_event_does_not_make_the_window_call_everything_late(self) -> None:
+        corr = Correlator(lateness=10, max_skew=3600)
+        events = [created(pid, pid, rn=pid) for pid in range(4, 200, 4)]
+        corr.feed(events[0])
+        corr.feed(created(2, 100 * 365 * 86400, rn=1))  # the year 2103
+        swapped = [ev for pair in zip(events[2::2], events[1::2], strict=False) for ev in pair]
+        corr.feed_many(swapped)  # shuffled within the window
+        assert corr.stats.late == 0
+        records = corr.close()
+        assert sum(len(r.provenance) // 2 for r in records) == len(events) + 1
+
+
+class TestThreads:
+    def test_two_threads_feeding_one_correlator_fail_loudly_and_corrupt_nothing(self) -> None:
+        import sys
+        import threading
+
+        corr = Correlator(ttl=3600, max_open=50)
+        errors: list[BaseException] = []
+        fed: list[int] = []
+
+        def feed(base: int) -> None:
+            for i in range(2000):
+                ev = created(base + 4 * (i % 40), i, rn=None)
+                try:
+                    corr.feed(ev)
+                    fed.append(1)
+                except UsageError as exc:
+                    errors.append(exc)
+
+        threads = [threading.Thread(target=feed, args=(1000 * n,)) for n in range(4)]
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        finally:
+            sys.setswitchinterval(interval)
+        assert all("another thread" in str(exc) for exc in errors)
+        assert 0 <= len(corr) <= 50
+        assert corr.stats.events == len(fed)
+        records = corr.close()
+        emitted = sum(corr.stats.records.values())
+        assert emitted == corr.stats.events  # every creation is in exactly one record
+        assert len(records) <= 50
+
+
+def test_absurd_time_settings_are_usage_errors() -> None:
+    for bad in (1e308, float("inf")):
+        with pytest.raises(UsageError, match="out of range"):
+            Correlator(ttl=bad)
+        with pytest.raises(UsageError):
+            Correlator(max_skew=bad)

@@ -61,9 +61,10 @@ def test_a_damaged_state_is_refused_whole() -> None:
     corr = Correlator(ttl=60)
     corr.feed_many([created(8, 0, rn=1), token(8, 1, rn=2), created(12, 2, rn=3)])
     good = corr.state()
-    damaged: list[dict[str, Any]] = []
-    for field in ("logs", "open", "stats", "settings", "closed"):
-        damaged.append({**good, field: "garbage"})
+    damaged: list[dict[str, Any]] = [
+        {**good, field: "garbage"} for field in ("logs", "open", "stats", "settings", "closed")
+    ]
+    damaged.append({**good, "memo": [["h", None]]})
     entry = dict(good["open"][0])
     damaged.append({**good, "open": [{**entry, "reason": "no such reason"}]})
     damaged.append({**good, "open": [entry, entry]})  # one process twice

@@ -36,8 +36,9 @@ ever looks at the oldest.
 
 Epochs. Record numbers only grow within one log. A decrease (seen on an event that opens an
 entry) on one of a host's logs, or a log-clear event, starts a new epoch: the clock is reset to
-the new event's time (it may go back) and open entries are re-based onto it, so they neither
-expire at once nor live forever.
+the new event's time (it may go back; for a decrease, only within ``max_skew``, else the skew
+guard decides) and open entries are re-based onto it, so they neither expire at once nor live
+forever.
 
 Creator images. A 592 names its creator's pid, not its image. The correlator takes the image
 from the creator's open entry; when that entry already closed by expiry or eviction (a long-lived
@@ -51,6 +52,7 @@ count), so eviction is O(1) amortised however many hosts there are.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter, OrderedDict, deque
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from itertools import islice
@@ -127,6 +129,13 @@ def _stats_value(_inst: object, _field: object, value: Any) -> Any:
     return value
 
 
+def _concurrent_use() -> UsageError:
+    return UsageError(
+        "the correlator is in use by another thread: feed one correlator from one thread at a "
+        "time (or guard it with a lock)"
+    )
+
+
 def _union(known: Mapping[str, str] | None, more: Mapping[str, str]) -> Mapping[str, str]:
     """Fields of ``known`` and ``more``; ``known`` (from earlier events) wins a shared name."""
     return more if known is None else {**more, **known}
@@ -157,7 +166,6 @@ class _Host:
     __slots__ = (
         "clock",
         "entries",
-        "gone",
         "jump",
         "last_record",
         "lost_until",
@@ -174,12 +182,6 @@ class _Host:
         self.jump: int | None = None
         #: Last record number seen (-1: none yet).
         self.last_record = -1
-        #: pid -> (image, process id) of processes whose entry closed while they may still be
-        #: running (expired, evicted): a child created later still learns its creator.
-        #: Oldest first; an OrderedDict because dropping the oldest of a dict
-        #: (``del d[next(iter(d))]``) scans the holes its deletions left, measured at some 2,900
-        #: instructions per evicted entry, where ``popitem(last=False)`` is O(1).
-        self.gone: OrderedDict[int, tuple[str | None, ProcessId]] = OrderedDict()
         #: Processes whose first event is at or before this time may miss events (516, 1101).
         self.lost_until = _NEVER
 
@@ -190,12 +192,19 @@ class Correlator:
     ``ttl``: seconds of a host's own clock after which an open entry is emitted as ``expired``.
     ``max_open``: the most entries open at once, over all hosts; the oldest is ``evicted`` beyond.
     ``max_skew``: seconds a host's clock may jump on one event's word (see the module docs).
-    ``memo_size``: per host and log, how many images of processes that expired or were evicted
-    (so may still be running) are remembered, for the creator image of children created later.
+    ``memo_size``: over all hosts and logs, how many images of processes that expired or were
+    evicted (so may still be running) are remembered, for the creator image of children created
+    later. ``max_idle_logs``: how many logs with no open entry are remembered beyond
+    ``max_open`` (their clock, record number, held jump); past that they are forgotten, and the
+    next event of a forgotten log starts it afresh. So memory is bounded by ``max_open``,
+    ``memo_size`` and ``max_idle_logs``, whatever the number of hosts.
     ``lateness``: seconds of the ordering window (0: arrival order). Each host's events are put
     back in (time, record number) order before they are correlated, so any arrival order within
     the window gives the same records; later events are still folded in, or become ``late``
     records; duplicates are folded once. See :mod:`correlog._sequencer`.
+
+    Not thread-safe: one correlator is fed by one thread at a time (two at once get a
+    :class:`UsageError`, not a corrupted state).
 
     The verbs are :meth:`feed`, :meth:`feed_many`, :meth:`advance` and :meth:`close`; each returns
     the records that became final, in emission order. No I/O, no threads, no wall clock: time
@@ -208,13 +217,29 @@ class Correlator:
         ttl: float = 3600.0,
         max_open: int = 100_000,
         max_skew: float = 3600.0,
-        memo_size: int = 1024,
+        memo_size: int = 4096,
         lateness: float = 0.0,
+        max_idle_logs: int = 1024,
     ) -> None:
         config = settings(
-            ttl=ttl, max_open=max_open, max_skew=max_skew, memo_size=memo_size, lateness=lateness
+            ttl=ttl,
+            max_open=max_open,
+            max_skew=max_skew,
+            memo_size=memo_size,
+            lateness=lateness,
+            max_idle_logs=max_idle_logs,
         )
         self._memo_size = config.memo_size
+        self._max_idle_logs = config.max_idle_logs
+        self._max_logs = config.max_open + config.max_idle_logs
+        #: The creator memo, over all hosts and logs: (host, log, pid) -> (image, process id) of
+        #: processes whose entry closed while they may still be running (expired, evicted), so
+        #: a child created later still learns its creator. Oldest first; an OrderedDict because
+        #: dropping the oldest of a dict (``del d[next(iter(d))]``) scans the holes its deletions
+        #: left (some 2,900 instructions per evicted entry), where ``popitem`` is O(1).
+        self._memo: OrderedDict[tuple[str, str | None, int], tuple[str | None, ProcessId]] = (
+            OrderedDict()
+        )
         self._ttl = config.ttl
         self._max_open = config.max_open
         self._max_skew = config.max_skew
@@ -224,6 +249,8 @@ class Correlator:
         self._fifo: deque[list[Any]] = deque()
         self._open = 0
         self._closed = False
+        #: Held while a verb runs: a second thread calling in gets a UsageError at once.
+        self._guard = threading.Lock()
         self.stats = CorrelatorStats()
         self._lateness = config.lateness
         #: Events the ordering window let go (False) or handed on as late (True), to fold next.
@@ -235,6 +262,7 @@ class Correlator:
                 self._lateness,
                 release=lambda ev: self._pending.append((False, ev)),
                 late=lambda ev: self._pending.append((True, ev)),
+                max_skew=self._max_skew,
             )
             if self._lateness
             else None
@@ -319,7 +347,6 @@ class Correlator:
                     "jump": hs.jump,
                     "last_record": hs.last_record,
                     "lost_until": hs.lost_until,
-                    "memo": [[pid, image, list(ident)] for pid, (image, ident) in hs.gone.items()],
                 }
             )
         open_entries = []
@@ -335,7 +362,12 @@ class Correlator:
                 "max_skew": self._max_skew,
                 "memo_size": self._memo_size,
                 "lateness": self._lateness,
+                "max_idle_logs": self._max_idle_logs,
             },
+            "memo": [
+                [host, channel, pid, image, list(ident)]
+                for (host, channel, pid), (image, ident) in self._memo.items()
+            ],
             "closed": self._closed,
             "stats": attrs.asdict(self.stats, value_serializer=_stats_value),
             "logs": logs,
@@ -364,6 +396,7 @@ class Correlator:
                 max_skew=expect(config.get("max_skew"), int, "max_skew") * ns,
                 memo_size=expect(config.get("memo_size"), int, "memo_size"),
                 lateness=expect(config.get("lateness"), int, "lateness") * ns,
+                max_idle_logs=expect(config.get("max_idle_logs"), int, "max_idle_logs"),
             )
         except UsageError as exc:
             raise StateError(f"damaged state: {exc}") from exc
@@ -372,6 +405,7 @@ class Correlator:
         new._lateness = config["lateness"]
         if new._sequencer is not None:
             new._sequencer.lateness = config["lateness"]
+            new._sequencer.max_skew = config["max_skew"]
         new._restore(data)
         return new
 
@@ -388,10 +422,17 @@ class Correlator:
             hs.jump = None if jump is None else expect(jump, int, "a held jump")
             hs.last_record = expect(item.get("last_record"), int, "a record number")
             hs.lost_until = expect(item.get("lost_until"), int, "a lost-audits time")
-            for memo in expect(item.get("memo"), list, "a creator memo"):
-                pid, image, ident = expect(memo, list, "a memo entry")
-                hs.gone[expect(pid, int, "a pid")] = (image, tuple(expect(ident, list, "an id")))
             hosts[_key(host, channel)] = hs
+        memo: OrderedDict[tuple[str, str | None, int], tuple[str | None, ProcessId]] = OrderedDict()
+        for raw in expect(data.get("memo"), list, "the creator memo"):
+            try:
+                host, channel, pid, image, ident = expect(raw, list, "a memo entry")
+            except ValueError as exc:
+                raise StateError(f"damaged state: memo entry {raw!r}") from exc
+            memo[expect(host, str, "a host"), channel, expect(pid, int, "a pid")] = (
+                image,
+                tuple(expect(ident, list, "a process id")),
+            )
         fifo: deque[list[Any]] = deque()
         for item in expect(data.get("open"), list, "open entries"):
             entry = record_from_data(item)
@@ -416,6 +457,7 @@ class Correlator:
         for hs in hosts.values():
             hs.next_deadline = -_INF if hs.entries else _INF  # the next clock step recomputes
         self._hosts = hosts
+        self._memo = memo
         self._fifo = fifo
         self._open = len(fifo)
         self._closed = expect(data.get("closed"), bool, "closed")
@@ -429,9 +471,14 @@ class Correlator:
             raise UsageError(f"not an event: {event!r}")
         if self._closed:
             raise UsageError("the correlator is closed")
-        if self._sequencer is not None:
-            return self._feed_window((event,))
-        return self._fold((event,))
+        if not self._guard.acquire(False):
+            raise _concurrent_use()
+        try:
+            if self._sequencer is not None:
+                return self._feed_window((event,))
+            return self._fold((event,))
+        finally:
+            self._guard.release()
 
     def feed_many(self, events: Iterable[Event]) -> list[Record]:
         """Fold events in, in order; return every record that became final, in order.
@@ -444,9 +491,14 @@ class Correlator:
         """
         if self._closed:
             raise UsageError("the correlator is closed")
-        if self._sequencer is not None:
-            return self._feed_window(events)
-        return self._fold(events)
+        if not self._guard.acquire(False):
+            raise _concurrent_use()
+        try:
+            if self._sequencer is not None:
+                return self._feed_window(events)
+            return self._fold(events)
+        finally:
+            self._guard.release()
 
     def _feed_window(self, events: Iterable[Event]) -> list[Record]:
         out: list[Record] = []
@@ -533,6 +585,7 @@ class Correlator:
         # The host and log of the previous event; _UNSET is no host, so the first event switches.
         cur: object = _UNSET
         cur_channel: str | None = None
+        memo = self._memo
         hs: _Host = None  # type: ignore[assignment]  # set at the first event (cur is _UNSET)
         ents: dict[int, list[Any]] = _NO_ENTRIES  # likewise
         entry: list[Any] | None
@@ -574,7 +627,7 @@ class Correlator:
                     hs_ = hosts.get(key)
                     if hs_ is None:
                         check_new_host(host, channel, time, ev)
-                        hs_ = hosts[key] = _Host(host, time)
+                        hs_ = self._new_log(key, host, time)
                     hs = hs_
                     ents = hs.entries
                     cur = host
@@ -583,8 +636,8 @@ class Correlator:
                 if kind is _E:
                     entry = ents.pop(pid, None)
                     if entry is None:
-                        if hs.gone:
-                            hs.gone.pop(pid, None)  # it has exited now
+                        if memo:
+                            memo.pop((host, channel, pid), None)  # it has exited now
                         lost = time <= hs.lost_until
                         emit(record_from_event(ev, _ORPHAN, hs.clock, lost))  # type: ignore[arg-type]
                         n_orphans += 1
@@ -675,13 +728,13 @@ class Correlator:
                             creator_id = creator[_PROCESS_ID]
                             if type(creator_id) is not tuple:
                                 creator_id = _process_id(creator)
-                        elif hs.gone:
-                            known_creator = hs.gone.get(creator_pid)
+                        elif memo:
+                            known_creator = memo.get((host, channel, creator_pid))
                             if known_creator is not None:
                                 found, creator_id = known_creator
-                    if hs.gone:
+                    if memo:
                         # A new process holds this pid now: what was remembered under it is stale.
-                        hs.gone.pop(pid, None)
+                        memo.pop((host, channel, pid), None)
                 else:
                     creator = None if creator_pid is None else ents.get(creator_pid)
                     found = creator_id = None
@@ -743,7 +796,7 @@ class Correlator:
             batch: list[Event] = []
             try:
                 batch.extend(islice(iterator, chunk))
-            except Exception:
+            except BaseException:  # Ctrl-C too: keep what was read
                 # The source failed mid-batch: fold what it gave before failing, then re-raise.
                 yield from self.feed_many(batch)
                 raise
@@ -761,19 +814,24 @@ class Correlator:
             raise UsageError("the correlator is closed")
         if not isinstance(time, int):
             raise UsageError(f"time must be int nanoseconds since the epoch, not {time!r}")
-        out: list[Record] = []
-        if self._sequencer is not None:
-            self._sequencer.advance(time, host)
-            self._fold_pending(out)
-        for hs in list(self._hosts.values()):
-            if host is not None and hs.name != host:
-                continue
-            if time > hs.clock:
-                hs.clock = time
-                hs.jump = None
-                if time >= hs.next_deadline:
-                    self._open -= self._expire(hs, out)
-        return out
+        if not self._guard.acquire(False):
+            raise _concurrent_use()
+        try:
+            out: list[Record] = []
+            if self._sequencer is not None:
+                self._sequencer.advance(time, host)
+                self._fold_pending(out)
+            for hs in list(self._hosts.values()):
+                if host is not None and hs.name != host:
+                    continue
+                if time > hs.clock:
+                    hs.clock = time
+                    hs.jump = None
+                    if time >= hs.next_deadline:
+                        self._open -= self._expire(hs, out)
+            return out
+        finally:
+            self._guard.release()
 
     def close(self) -> list[Record]:
         """Emit every open entry as ``flushed``, oldest first; the correlator is then closed.
@@ -790,21 +848,32 @@ class Correlator:
         """
         if self._closed:
             return
+        guard = self._guard
         if self._sequencer is not None:
             out: list[Record] = []
-            self._sequencer.flush()
-            self._fold_pending(out)
+            if not guard.acquire(False):
+                raise _concurrent_use()
+            try:
+                self._sequencer.flush()
+                self._fold_pending(out)
+            finally:
+                guard.release()
             yield from out
         fifo = self._fifo
         hosts = self._hosts
         one: list[Record] = []
         while fifo:
-            entry = fifo.popleft()
-            if entry[_REASON] is not None:
-                continue  # closed earlier; lazily deleted
-            del hosts[_key(entry[_HOST], entry[_CHANNEL])].entries[entry[_PID]]
-            self._open -= 1
-            self._emit(entry, Reason.FLUSHED, one)
+            if not guard.acquire(False):
+                raise _concurrent_use()
+            try:
+                entry = fifo.popleft()
+                if entry[_REASON] is not None:
+                    continue  # closed earlier; lazily deleted
+                del hosts[_key(entry[_HOST], entry[_CHANNEL])].entries[entry[_PID]]
+                self._open -= 1
+                self._emit(entry, Reason.FLUSHED, one)
+            finally:
+                guard.release()
             yield one.pop()
         self._closed = True
 
@@ -887,7 +956,7 @@ class Correlator:
             expired.append(pid)
         for pid in expired:
             entry = ents.pop(pid)
-            self._remember(hs, entry)
+            self._remember(entry)
             self._emit(entry, Reason.EXPIRED, out)
         return len(expired)
 
@@ -911,25 +980,37 @@ class Correlator:
             ident = entry[_PROCESS_ID]
             if type(ident) is not tuple:
                 ident = entry[_PROCESS_ID] = (host, channel, pid, ident, entry[_PROV][1])
-            gone = hs.gone
-            if pid in gone:
-                del gone[pid]
-            gone[pid] = (entry[_IMAGE], ident)
-            if len(gone) > self._memo_size:
-                gone.popitem(last=False)
+            memo = self._memo
+            memo_key = (host, channel, pid)
+            if memo_key in memo:
+                del memo[memo_key]
+            memo[memo_key] = (entry[_IMAGE], ident)
+            if len(memo) > self._memo_size:
+                memo.popitem(last=False)
             entry[_STATUS] = _PARTIAL
             entry[_REASON] = _EVICTED
             out.append(_new_record(Record, entry))
             evicted += 1
         return evicted  # the caller counts them in stats.records
 
-    def _remember(self, hs: _Host, entry: list[Any]) -> None:
+    def _remember(self, entry: list[Any]) -> None:
         """Keep who a process was when its entry closed before its exit was seen."""
-        gone = hs.gone
-        gone.pop(entry[_PID], None)
-        gone[entry[_PID]] = (entry[_IMAGE], _process_id(entry))
-        if len(gone) > self._memo_size:
-            gone.popitem(last=False)
+        memo = self._memo
+        memo_key = (entry[_HOST], entry[_CHANNEL], entry[_PID])
+        memo.pop(memo_key, None)
+        memo[memo_key] = (entry[_IMAGE], _process_id(entry))
+        if len(memo) > self._memo_size:
+            memo.popitem(last=False)
+
+    def _new_log(self, key: str | tuple[str, str], host: str, clock: int) -> _Host:
+        """A log seen for the first time. When ``max_open + max_idle_logs`` logs are known
+        already, the logs with no open entry are forgotten first (see 'idle logs')."""
+        hosts = self._hosts
+        if len(hosts) >= self._max_logs:
+            for idle in [k for k, hs in hosts.items() if not hs.entries]:
+                del hosts[idle]
+        hs = hosts[key] = _Host(host, clock)
+        return hs
 
     def _compact(self) -> None:
         """Drop closed entries from the FIFO (an open entry has no reason yet)."""
@@ -962,7 +1043,12 @@ class Correlator:
         return self._expire(hs, out)
 
     def _new_epoch(self, hs: _Host, t: int, out: list[Record]) -> int:
+        """Record numbers went down: a new epoch. The clock is reset to ``t`` (it may go back)
+        only within ``max_skew``; a farther time is left to the skew guard (hold and confirm),
+        so one event cannot expire a host's open processes. Returns how many expired."""
         self.stats.epochs += 1
+        if abs(t - hs.clock) > self._max_skew:
+            return 0
         return self._reset_clock(hs, t, out)
 
     def _host_event(self, ev: HostEvent, out: list[Record]) -> None:
@@ -972,13 +1058,14 @@ class Correlator:
         # restart, after which no process of the host, in any log, is still running.
         hs = self._hosts.get(ev.host)
         if hs is None:
-            hs = self._hosts[ev.host] = _Host(ev.host, ev.time)
+            hs = self._new_log(ev.host, ev.host, ev.time)
         kind = ev.kind
         if kind is HostEventKind.HOST_STARTED:
             for other in list(self._hosts.values()):
                 if other.name == ev.host:
                     self._close_all(other, Reason.HOST_RESTART, out)
-                    other.gone.clear()
+            for memo_key in [k for k in self._memo if k[0] == ev.host]:
+                del self._memo[memo_key]
         elif kind is HostEventKind.LOG_CLEARED:
             self._close_all(hs, Reason.LOG_CLEARED, out)
             self.stats.epochs += 1

@@ -28,10 +28,17 @@ class Settings:
     max_skew: int
     memo_size: int
     lateness: int
+    max_idle_logs: int
 
 
 def settings(
-    *, ttl: float, max_open: int, max_skew: float, memo_size: int, lateness: float
+    *,
+    ttl: float,
+    max_open: int,
+    max_skew: float,
+    memo_size: int,
+    lateness: float,
+    max_idle_logs: int,
 ) -> Settings:
     """Check a correlator's keyword arguments; :class:`UsageError` names the first bad one."""
     if not ttl > 0:
@@ -44,7 +51,13 @@ def settings(
         raise UsageError(f"memo_size must be a non-negative integer, not {memo_size!r}")
     if not lateness >= 0:
         raise UsageError(f"lateness must be zero or a positive number of seconds, not {lateness!r}")
-    return Settings(seconds(ttl), max_open, seconds(max_skew), memo_size, seconds(lateness))
+    if isinstance(max_idle_logs, bool) or not isinstance(max_idle_logs, int) or max_idle_logs < 0:
+        raise UsageError(f"max_idle_logs must be a non-negative integer, not {max_idle_logs!r}")
+    try:
+        times = [seconds(value) for value in (ttl, max_skew, lateness)]
+    except (OverflowError, ValueError) as exc:  # inf, 1e308: no number of nanoseconds
+        raise UsageError(f"a time setting is out of range: {exc}") from None
+    return Settings(times[0], max_open, times[1], memo_size, times[2], max_idle_logs)
 
 
 def check_new_host(host: object, channel: object, time: object, ev: object) -> None:

@@ -380,7 +380,9 @@ CLOCK_RULES: tuple[ClockRule, ...] = (
         rule="Record numbers only grow within a log: an event that moves the clock with a lower "
         "record number than the last one seen, or a log clear, starts a new epoch. The clock "
         "is reset to the event's time (it may go back), open entries' `first_seen` is lowered "
-        "to it when later, and what is due expires.",
+        "to it when later, and what is due expires; for a record number, only when the time "
+        "is within `max_skew` of the clock (a farther one goes to the skew guard below, so a "
+        "single event cannot expire a host's open processes).",
     ),
     ClockRule(
         name="max skew, hold and confirm",
@@ -401,10 +403,17 @@ CLOCK_RULES: tuple[ClockRule, ...] = (
     ),
     ClockRule(
         name="creator memo",
-        rule="Per log, up to `memo_size` pids of processes whose entry expired or was evicted "
-        "(so they may still run), with their image and process id, oldest dropped first: a "
-        "creation naming such a creator still learns its image and id. An exit or a new "
-        "creation of the pid forgets it.",
+        rule="Over all hosts and logs, up to `memo_size` processes whose entry expired or was "
+        "evicted (so they may still run), with their image and process id, oldest dropped "
+        "first: a creation naming such a creator still learns its image and id. An exit or a "
+        "new creation of the pid forgets it; a host restart forgets the host's.",
+    ),
+    ClockRule(
+        name="idle logs",
+        rule="When a log is seen for the first time and `max_open + max_idle_logs` logs are "
+        "known already, every log with no open entry is forgotten first (its clock, held jump, "
+        "record number and lost-audits mark); a forgotten log's next event starts it afresh. "
+        "Memory is bounded whatever the number of hosts.",
     ),
     ClockRule(
         name="lost audits",

@@ -12,10 +12,11 @@ every feature). It is built from the two tables of :mod:`correlog._policy` and n
 * :data:`~correlog.CLOCK_RULES` name the rules of the per-log clocks (epochs, the skew guard,
   ttl, eviction, the creator memo, lost audits); the methods below cite them by name.
 
-The parts: a :class:`_Log` per host and log (its clock, epoch, record numbers, creator memo and
-open entries); an :class:`_Entry` per open process (its events); and the open set over all
-logs, in opening order, for eviction. No positional tuples, no speed tricks: the fast
-:class:`~correlog.Correlator` is the specialised copy, and this is what it must equal.
+The parts: a :class:`_Log` per host and log (its clock, epoch, record numbers and open
+entries); an :class:`_Entry` per open process (its events); the open set over all logs, in
+opening order, for eviction; and the creator memo over all logs. No positional tuples, no
+speed tricks: the fast :class:`~correlog.Correlator` is the specialised copy, and this is what
+it must equal.
 """
 
 from __future__ import annotations
@@ -105,8 +106,6 @@ class _Log:
     lost_until: int = _NEVER
     #: pid -> open entry, in opening order (which is also deadline order).
     open: dict[int, _Entry] = attrs.field(factory=dict)
-    #: The creator memo: pid -> (image, process id), oldest first.
-    memo: OrderedDict[int, tuple[str | None, ProcessId]] = attrs.field(factory=OrderedDict)
 
 
 def _provenance(events: Iterable[ProcessEvent]) -> tuple[int | None, ...]:
@@ -139,13 +138,23 @@ class ReferenceCorrelator:
         ttl: float = 3600.0,
         max_open: int = 100_000,
         max_skew: float = 3600.0,
-        memo_size: int = 1024,
+        memo_size: int = 4096,
         lateness: float = 0.0,
+        max_idle_logs: int = 1024,
     ) -> None:
         self._settings = settings(
-            ttl=ttl, max_open=max_open, max_skew=max_skew, memo_size=memo_size, lateness=lateness
+            ttl=ttl,
+            max_open=max_open,
+            max_skew=max_skew,
+            memo_size=memo_size,
+            lateness=lateness,
+            max_idle_logs=max_idle_logs,
         )
         self._logs: dict[LogKey, _Log] = {}
+        #: 'creator memo': (host, log, pid) -> (image, process id), oldest first, over all logs.
+        self._memo: OrderedDict[tuple[str, str | None, int], tuple[str | None, ProcessId]] = (
+            OrderedDict()
+        )
         #: Every open entry, over all logs, in opening order: the eviction order.
         self._open: dict[_Entry, None] = {}
         self._closed = False
@@ -156,6 +165,7 @@ class ReferenceCorrelator:
                 self._settings.lateness,
                 release=lambda ev: self._released.append((False, ev)),
                 late=lambda ev: self._released.append((True, ev)),
+                max_skew=self._settings.max_skew,
             )
             if self._settings.lateness
             else None
@@ -220,7 +230,7 @@ class ReferenceCorrelator:
             batch: list[Event] = []
             try:
                 batch.extend(islice(iterator, chunk))
-            except Exception:
+            except BaseException:  # Ctrl-C too: keep what was read
                 yield from self.feed_many(batch)  # what the source gave before it failed
                 raise
             if not batch:
@@ -331,7 +341,7 @@ class ReferenceCorrelator:
         reason = transition.reason
         if action is Action.ALONE:
             assert reason is not None
-            log.memo.pop(event.pid, None)  # an exit: that process is gone now
+            self._memo.pop((log.host, log.channel, event.pid), None)  # it is gone now
             self._emit_alone(event, reason, log.clock, event.time <= log.lost_until, out)
             return
         if action in (Action.FOLD, Action.CLOSE):
@@ -369,10 +379,12 @@ class ReferenceCorrelator:
         if event.kind is EventKind.CREATED:
             if creator is not None:
                 entry.found_image = creator.merged()["image"]
-            elif event.creator_pid is not None and event.creator_pid in log.memo:
+            elif event.creator_pid is not None:
                 # 'creator memo': the creator's entry closed early, but it may still run.
-                entry.found_image, entry.creator_id = log.memo[event.creator_pid]
-            log.memo.pop(event.pid, None)  # a new process holds this pid now
+                remembered = self._memo.get((log.host, log.channel, event.creator_pid))
+                if remembered is not None:
+                    entry.found_image, entry.creator_id = remembered
+            self._memo.pop((log.host, log.channel, event.pid), None)  # the pid is new
         log.open[event.pid] = entry
         self._open[entry] = None
         # 'max open': the oldest opened entry, over all logs, makes room.
@@ -390,18 +402,25 @@ class ReferenceCorrelator:
 
     def _remember(self, entry: _Entry) -> None:
         """'creator memo': keep who a process was when its entry closed before its exit."""
-        memo = entry.log.memo
-        memo.pop(entry.pid, None)
-        memo[entry.pid] = (entry.merged()["image"], entry.process_id)
-        while len(memo) > self._settings.memo_size:
-            memo.popitem(last=False)
+        key = (entry.log.host, entry.log.channel, entry.pid)
+        self._memo.pop(key, None)
+        self._memo[key] = (entry.merged()["image"], entry.process_id)
+        while len(self._memo) > self._settings.memo_size:
+            self._memo.popitem(last=False)
 
     def _log(self, event: ProcessEvent) -> _Log:
-        key = (event.host, event.channel)
-        log = self._logs.get(key)
+        log = self._logs.get((event.host, event.channel))
         if log is None:
             check_new_host(event.host, event.channel, event.time, event)
-            log = self._logs[key] = _Log(event.host, event.channel, event.time)
+            log = self._new_log(event.host, event.channel, event.time)
+        return log
+
+    def _new_log(self, host: str, channel: str | None, clock: int) -> _Log:
+        """'idle logs': past max_open + max_idle_logs logs, those with no open entry go."""
+        if len(self._logs) >= self._settings.max_open + self._settings.max_idle_logs:
+            for key in [key for key, log in self._logs.items() if not log.open]:
+                del self._logs[key]
+        log = self._logs[host, channel] = _Log(host, channel, clock)
         return log
 
     # -- clocks ----------------------------------------------------------------------------
@@ -412,7 +431,8 @@ class ReferenceCorrelator:
         if rn is not None:
             if rn < log.last_record:
                 self.stats.epochs += 1
-                self._reset_clock(log, event.time, out)
+                if abs(event.time - log.clock) <= self._settings.max_skew:
+                    self._reset_clock(log, event.time, out)
             log.last_record = rn
         t = event.time
         max_skew = self._settings.max_skew
@@ -448,14 +468,13 @@ class ReferenceCorrelator:
     def _host_event(self, event: HostEvent, out: list[Record]) -> None:
         """:data:`~correlog.HOST_EVENT_RULES`, acting on the host's Security log."""
         self.stats.host_events += 1
-        log = self._logs.get((event.host, None))
-        if log is None:
-            log = self._logs[event.host, None] = _Log(event.host, None, event.time)
+        log = self._logs.get((event.host, None)) or self._new_log(event.host, None, event.time)
         if event.kind is HostEventKind.HOST_STARTED:
             for other in list(self._logs.values()):
                 if other.host == event.host:
                     self._close_all(other, Reason.HOST_RESTART, out)
-                    other.memo.clear()
+            for key in [key for key in self._memo if key[0] == event.host]:
+                del self._memo[key]
         elif event.kind is HostEventKind.LOG_CLEARED:
             self._close_all(log, Reason.LOG_CLEARED, out)
             self.stats.epochs += 1

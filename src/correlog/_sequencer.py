@@ -38,11 +38,14 @@ _Key = tuple[str, str | None]
 class _Stream:
     """One host and log: its heap, watermark, last released position, recent record numbers."""
 
-    __slots__ = ("heap", "last", "recent", "recent_order", "watermark")
+    __slots__ = ("heap", "held", "last", "recent", "recent_order", "watermark")
 
     def __init__(self, watermark: int) -> None:
         self.heap: list[tuple[int, int, int, Event]] = []
         self.watermark = watermark
+        #: A time more than ``max_skew`` ahead of the watermark, waiting for a second event to
+        #: confirm it before the watermark follows.
+        self.held: int | None = None
         #: (time, record number) of the last event released; an arrival below it is late.
         self.last: tuple[int, int] | None = None
         #: Record numbers buffered or recently released, for duplicate detection.
@@ -65,8 +68,12 @@ class Sequencer:
         lateness: int,
         release: Callable[[Event], Any],
         late: Callable[[Event], Any],
+        max_skew: int | None = None,
     ) -> None:
         self.lateness = lateness
+        #: The farthest one event may move a watermark on its own word (None: no limit), as the
+        #: correlator's clock guard: a year-2100 event cannot make a host's later events late.
+        self.max_skew = max_skew
         self._release = release
         self._late = late
         self._streams: dict[_Key, _Stream] = {}
@@ -94,12 +101,26 @@ class Sequencer:
         if stream.last is not None and position < stream.last:
             self.late_events += 1
             self._late(event)
+            self._forget_old(stream)
             return
         self._arrivals += 1
         heapq.heappush(stream.heap, (*position, self._arrivals, event))
-        if event.time > stream.watermark:
-            stream.watermark = event.time
+        self._follow(stream, event.time)
         self._drain(stream, stream.watermark - self.lateness)
+
+    def _follow(self, stream: _Stream, t: int) -> None:
+        """Move the watermark to ``t`` if later; past ``max_skew``, only once confirmed."""
+        if t <= stream.watermark:
+            return
+        skew = self.max_skew
+        if skew is None or t - stream.watermark <= skew:
+            stream.watermark = t
+            stream.held = None
+        elif stream.held is not None and abs(t - stream.held) <= skew:
+            stream.watermark = t  # a second event agrees: the jump is real
+            stream.held = None
+        else:
+            stream.held = t
 
     def advance(self, time: int, host: str | None = None) -> None:
         """Move the watermark of ``host`` (every host when None) to ``time``, releasing."""
@@ -119,7 +140,10 @@ class Sequencer:
         heap = stream.heap
         while heap and heap[0][0] <= until:
             self._pop(stream)
-        # Forget record numbers too old to come again through the window.
+        self._forget_old(stream)
+
+    def _forget_old(self, stream: _Stream) -> None:
+        """Forget record numbers too old to come again through the window."""
         horizon = stream.watermark - 2 * self.lateness
         order = stream.recent_order
         while order and order[0][0] < horizon:
@@ -143,6 +167,7 @@ class Sequencer:
                     "host": host,
                     "channel": channel,
                     "watermark": stream.watermark,
+                    "held": stream.held,
                     "last": None if stream.last is None else list(stream.last),
                     "recent": [list(pair) for pair in stream.recent_order],
                     "heap": [[t, rn, n, event_to_data(ev)] for t, rn, n, ev in stream.heap],
@@ -158,6 +183,8 @@ class Sequencer:
         for raw in expect(data.get("streams"), list, "the window's streams"):
             item = expect(raw, dict, "a window stream")
             stream = _Stream(expect(item.get("watermark"), int, "a watermark"))
+            held = item.get("held")
+            stream.held = None if held is None else expect(held, int, "a held time")
             last = item.get("last")
             if last is not None:
                 t, rn = expect(last, list, "a stream's last position")
