@@ -190,13 +190,13 @@ def test_correlate_reads_the_new_formats(fmt: str, path: str, count: int) -> Non
 def test_progress_line_says_bytes_read_of_the_total(tmp_path: Path) -> None:
     import io
 
-    from correlog.cli import _Progress
+    from correlog.cli._inputs import Progress
 
     path = tmp_path / "x.log"
     path.write_bytes(b"x" * 2_000_000)
     with path.open("rb") as handle:
         handle.seek(500_000)
-        progress = _Progress(handle, "x.log", io.StringIO())
+        progress = Progress(handle, "x.log", io.StringIO())
         assert progress.line() == "correlog: x.log: 0.5 of 2.0 MB (25%)"
 
 
