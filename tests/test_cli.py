@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +22,9 @@ SAMPLE_EXPECTED_RECORDS = [
 ]
 
 
-def correlog(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def correlog(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "correlog", *args],
         input=stdin,
@@ -29,6 +32,7 @@ def correlog(*args: str, stdin: str | None = None) -> subprocess.CompletedProces
         text=True,
         timeout=120,
         check=False,
+        env=None if env is None else {**os.environ, **env},
     )
 
 
@@ -112,6 +116,15 @@ def test_watch_options_change_the_rule() -> None:
     assert [a["pid"] for a in lines(done.stdout)] == [1452]
     done = correlog("watch", "--sample", "--account", "NETWORK SERVICE")
     assert [a["pid"] for a in lines(done.stdout)] == [2944]
+
+
+def test_records_come_out_in_the_same_order_whatever_the_hash_seed() -> None:
+    # Host and user names are strings, whose hashes change with each interpreter's seed: the
+    # order of the records must not (a set or dict keyed by them must not decide it).
+    runs = [correlog("correlate", "--sample", env={"PYTHONHASHSEED": seed}) for seed in "123"]
+    assert all(done.returncode == 0 for done in runs)
+    assert runs[0].stdout == runs[1].stdout == runs[2].stdout
+    assert len(lines(runs[0].stdout)) == 6
 
 
 def test_stdin_is_read_when_no_path_is_given() -> None:
