@@ -2,26 +2,32 @@
 
 One module per command (:mod:`.correlate`, :mod:`.watch`, :mod:`.events`, :mod:`.hunt`,
 :mod:`.sample`), each with ``add_parser`` and ``run``; what they share (inputs, engine options,
-the summary) is in :mod:`._inputs`. The only public name is :func:`main`.
+the summary, the signal policy) is in :mod:`._inputs`. The only public name is :func:`main`.
 
-Exit status: 0 on success, 2 on usage errors, 1 when input could not be read (a file missing, or
-a malformed line with ``--errors strict``). Whatever the outcome, records and alerts already
-produced are written, and open processes are flushed before exiting, so nothing read is lost.
+No command ends in a traceback. Whatever stops it, records and alerts already produced are
+written, open processes are flushed, the summary goes to stderr, and the exit status says why:
+
+* 0: success; also when the reader of stdout went away (``correlog correlate ... | head``):
+  the rest of the output is dropped quietly.
+* 1: input could not be read (a file missing or unreadable, a malformed line with
+  ``--errors strict``); one line on stderr names the input.
+* 2: usage error (bad options, rules that are not rule files).
+* 70 (``EX_SOFTWARE``): an error of correlog's own, a bug; one line on stderr names the
+  exception and the input. Kept apart from 1 so that a script can tell bad input from a bug.
+* 128 + the signal's number: stopped by SIGINT (130), SIGTERM (143) or SIGHUP (129), all three
+  handled alike (see :mod:`._inputs`).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from .. import __version__
-from .._errors import CorrelogError, UsageError
 from . import correlate, events, hunt, sample, watch
-from ._inputs import sample_path
+from ._inputs import STOP, failure, quiet_stdout, sample_path, stop_status
 
 __all__ = ["main"]
 
@@ -59,17 +65,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.paths:
             parser.error("--sample reads the bundled sample; give no PATH with it")
         args.paths = [sample_path()]
+    with STOP.installed():
+        status = _run(args, out, err)
+        try:
+            out.flush()
+        except BrokenPipeError:
+            quiet_stdout()
+    return status
+
+
+def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """The command's exit status. What escapes it before any input is read (loading rules,
+    say) becomes one line on stderr, as :func:`._inputs.guarded` does for what stops a read."""
     try:
         return _COMMANDS[args.command](args, out, err)
-    except UsageError as exc:
-        print(f"correlog: {exc}", file=err)
-        return 2
     except BrokenPipeError:
-        # The reader of our output went away (``| head``): not an error of ours.
-        with contextlib.suppress(OSError):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
+        quiet_stdout()
         return 0
-    except CorrelogError as exc:
-        print(f"correlog: {exc}", file=err)
-        return 1
+    except KeyboardInterrupt as exc:
+        return stop_status(exc)
+    except Exception as exc:
+        message, status = failure(
+            exc, ", ".join(getattr(args, "paths", None) or ["-"]), reading=False
+        )
+        print(f"correlog: {message}", file=err)
+        return status

@@ -4,39 +4,132 @@ Each command module (``correlate``, ``watch``, ``events``, ``hunt``) registers i
 :func:`add_input_options` (and :func:`add_engine_options` when it correlates), reads its events
 from :class:`Inputs` and ends with :func:`print_summary`. :func:`guarded` runs a command's body
 so that whatever stops it, what is open is flushed and the summary is printed.
+
+Signals: SIGINT, SIGTERM and SIGHUP all stop a command the same way (:data:`STOP`). A signal
+that arrives while the command waits for or decodes input stops the read at once; one that
+arrives while it folds an event into the correlator or writes output is held until that event
+is done, so the engine's state is never left half-updated. Either way what was read is flushed,
+the summary printed, and the exit status is 128 + the signal's number (130, 143, 129).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import heapq
 import os
+import signal
 import sys
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from importlib import resources
+from types import FrameType
 from typing import Any, TextIO
 
 from .._correlator import Correlator
-from .._errors import ParseError, UsageError
+from .._errors import CorrelogError, UsageError
 from .._events import Event
 from ..readers import FORMATS, EventReader, read
 
 __all__ = [
+    "INTERNAL_ERROR",
+    "STOP",
     "Inputs",
+    "Interrupted",
     "Progress",
     "add_engine_options",
     "add_input_options",
     "correlator",
+    "failure",
     "guarded",
     "print_summary",
+    "quiet_stdout",
     "reasons",
     "sample_path",
+    "stop_status",
     "window",
 ]
 
 SAMPLE = "iis-intrusion.snare"
+#: The exit status of an error of correlog's own (a bug): ``EX_SOFTWARE`` of sysexits.h.
+INTERNAL_ERROR = 70
+#: The signals that stop a command cleanly (SIGHUP only where the system has it).
+_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+class Interrupted(KeyboardInterrupt):
+    """The command was asked to stop by a signal; the exit status is 128 + its number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def stop_status(exc: KeyboardInterrupt) -> int:
+    """128 + the signal's number (a bare KeyboardInterrupt is SIGINT's: 130)."""
+    return 128 + getattr(exc, "signum", signal.SIGINT)
+
+
+class _Stop:
+    """Turns SIGINT, SIGTERM and SIGHUP into :class:`Interrupted` at safe points only.
+
+    ``armed``: a signal may raise now (waiting for or decoding input, or before any is read).
+    Otherwise it is ``pending`` until the next read begins (see :meth:`events`).
+    """
+
+    def __init__(self) -> None:
+        self.armed = True
+        self.pending = 0
+        self._saved: dict[int, Any] = {}
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        """Handle the signals for the block (main thread only), then restore the old handlers."""
+        self.armed, self.pending = True, 0
+        if threading.current_thread() is threading.main_thread():
+            self._saved = {sig: signal.signal(sig, self._handle) for sig in _SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in self._saved.items():
+                signal.signal(sig, handler)
+            self._saved = {}
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.armed:
+            self.armed = False
+            raise Interrupted(signum)
+        self.pending = self.pending or signum
+
+    def events(self, source: Iterable[Any]) -> Iterator[Any]:
+        """``source``'s items; a signal stops the read, never the work done on an item."""
+        iterator = iter(source)
+        while True:
+            if self.pending:
+                raise Interrupted(self.pending)
+            self.armed = True
+            try:
+                item = next(iterator)
+            except StopIteration:
+                return
+            finally:
+                self.armed = False
+            yield item
+
+
+#: The one signal policy of the running command (:func:`correlog.cli.main` installs it).
+STOP = _Stop()
+
+
+def quiet_stdout() -> None:
+    """The reader of stdout went away (``| head``): send what is left to /dev/null, quietly."""
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 class Progress:
@@ -101,6 +194,9 @@ class Inputs:
         self.progress = not getattr(args, "no_progress", True) and sys.stderr.isatty()
 
     def __iter__(self) -> Iterator[Event]:
+        return STOP.events(self._events())
+
+    def _events(self) -> Iterator[Event]:
         if len(self.paths) == 1:
             yield from self._one(self.paths[0], self.progress)
             return
@@ -242,19 +338,42 @@ def window(correlator: Correlator | None) -> str:
     return f"; late {stats.late}, duplicates {stats.duplicates}"
 
 
-def guarded(body: Callable[[], None], finish: Callable[[], None], err: TextIO) -> int:
+def failure(exc: BaseException, label: str, *, reading: bool = True) -> tuple[str, int]:
+    """The one-line message and the exit status for what stopped a command.
+
+    ``label`` names the inputs; ``reading``: the error came from reading them (so a message
+    that does not name them says which they were).
+    """
+    text = str(exc)
+    if isinstance(exc, UsageError):
+        return text, 2
+    if isinstance(exc, CorrelogError | OSError):
+        # A parse error names its source and line; an OSError usually its file.
+        return (f"{label}: {text}" if reading and label not in text else text), 1
+    name = type(exc).__name__
+    return f"internal error (input {label}): {name}: {text} (please report it)", INTERNAL_ERROR
+
+
+def guarded(body: Callable[[], None], finish: Callable[[], None], err: TextIO, label: str) -> int:
     """Run ``body``; whatever stops it, run ``finish`` (which flushes what is open).
 
-    Returns the exit status: 1 when input could not be read, 130 on Ctrl-C, else 0.
+    Returns the exit status: 0, or 128 + a signal's number when one stopped it, 1 when input
+    could not be read, 2 on a usage error, :data:`INTERNAL_ERROR` on an error of correlog's
+    own. Every error is one line on ``err`` naming the input; a closed stdout is not an error.
     """
     status = 0
-    try:
-        body()
-    except (ParseError, OSError) as exc:
-        print(f"correlog: {exc}", file=err)
-        status = 1
-    except KeyboardInterrupt:
-        status = 130
-    finally:
-        finish()
+    for step in (body, finish):
+        try:
+            step()
+        except BrokenPipeError:
+            quiet_stdout()
+        except KeyboardInterrupt as exc:
+            status = status or stop_status(exc)
+        except Exception as exc:
+            message, code = failure(exc, label)
+            print(f"correlog: {message}", file=err)
+            status = status or code
+        STOP.armed = False  # flushing what is open is never cut short
+    if not status and STOP.pending:
+        status = 128 + STOP.pending
     return status

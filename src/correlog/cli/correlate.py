@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 from collections.abc import Iterable
+from itertools import islice
 from typing import TextIO
 
+from .._events import Event
 from .._records import Record
 from ..sinks import JsonLines
 from ._inputs import (
@@ -20,7 +22,10 @@ from ._inputs import (
     window,
 )
 
-__all__ = ["add_parser", "run"]
+__all__ = ["BATCH", "add_parser", "run"]
+
+#: Events folded per ``feed_many`` call (as ``Correlator.process`` does).
+BATCH = 1024
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,10 +47,23 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             sink(record)
             counts[record.reason] += 1
 
+    def body() -> None:
+        # Correlator.process, except that a batch cut short by a signal or a bad line is still
+        # folded before the stop goes on.
+        events = iter(inputs)
+        while True:
+            batch: list[Event] = []
+            try:
+                batch.extend(islice(events, BATCH))
+            finally:
+                write(engine.feed_many(batch))
+            if not batch:
+                return
+
     def finish() -> None:
         write(engine.close())  # nothing read is lost, whatever stopped us
         out.flush()
 
-    status = guarded(lambda: write(engine.process(inputs)), finish, err)
+    status = guarded(body, finish, err, inputs.label)
     print_summary(err, inputs, reasons(counts) + window(engine))
     return status

@@ -26,6 +26,6 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         for event in inputs:
             out.write(json.dumps(event_to_json(event), separators=(",", ":")) + "\n")
 
-    status = guarded(body, out.flush, err)
+    status = guarded(body, out.flush, err, inputs.label)
     print_summary(err, inputs, "events only")
     return status

@@ -127,6 +127,6 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 out.write(json.dumps(line, ensure_ascii=False) + "\n")
         out.flush()
 
-    status = guarded(body, finish, err)
+    status = guarded(body, finish, err, inputs.label)
     print_summary(err, inputs, f"records {records}; matches {matches}")
     return status

@@ -136,7 +136,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         write(monitor.close())
         out.flush()
 
-    status = guarded(body, finish, err)
+    status = guarded(body, finish, err, inputs.label)
     mode = "single-event" if args.single_event else "correlated"
     counters = window(monitor.correlator) if isinstance(monitor, Monitor) else ""
     print_summary(err, inputs, f"{reasons(counts)}; alerts {alerts} ({mode}){counters}")
