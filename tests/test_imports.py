@@ -1,5 +1,8 @@
 """The import graph of ``correlog``: no cycle, and the Sigma engine only where it is used.
 
+``import correlog`` and every command but ``hunt`` and ``watch --sigma`` start without pySigma
+and without :mod:`correlog.sigma` (checked in ``sys.modules`` of a fresh interpreter).
+
 The graph is read statically from every ``import`` statement of every module, lazy ones inside
 functions included (a lazy import that closes a cycle still makes the layering circular, it only
 hides it from the interpreter). Imports under ``if TYPE_CHECKING:`` are left out: they never run.
@@ -8,8 +11,12 @@ hides it from the interpreter). Imports under ``if TYPE_CHECKING:`` are left out
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 import correlog
 
@@ -113,3 +120,61 @@ def test_the_sigma_package_never_imports_the_command_line() -> None:
     sigma = [m for m in graph if m == "correlog.sigma" or m.startswith("correlog.sigma.")]
     assert sigma
     assert all(not any(t.startswith("correlog.cli") for t in graph[m]) for m in sigma)
+
+
+_LOADED = """
+import contextlib, io, sys
+import correlog
+{run}
+print(" ".join(sorted(sys.modules)))
+"""
+_RUN = """
+from correlog.cli import main
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    main({argv!r})
+"""
+
+
+def modules_after(argv: list[str] | None) -> set[str]:
+    """The modules a fresh interpreter holds after ``import correlog`` (and running ``argv``)."""
+    run = "" if argv is None else _RUN.format(argv=argv)
+    done = subprocess.run(
+        [sys.executable, "-c", _LOADED.format(run=run)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return set(done.stdout.split())
+
+
+def sigma_engine(modules: set[str]) -> set[str]:
+    """pySigma (``sigma``) and correlog's Sigma package among ``modules``."""
+    return {m for m in modules if m.split(".")[0] == "sigma" or m.startswith("correlog.sigma")}
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        None,
+        ["correlate", "--sample"],
+        ["watch", "--sample"],
+        ["events", "--sample"],
+        ["sample"],
+    ],
+)
+def test_only_hunting_imports_the_sigma_engine(argv: list[str] | None) -> None:
+    assert sigma_engine(modules_after(argv)) == set()
+
+
+def test_hunting_does_import_it(tmp_path: Path) -> None:
+    pytest.importorskip("sigma")
+    rule = tmp_path / "cmd.yml"
+    rule.write_text(
+        "title: cmd\nid: 00000000-0000-4000-8000-00000000c3d0\n"
+        "logsource: {category: process_creation, product: windows}\n"
+        "detection: {sel: {Image|endswith: '\\\\cmd.exe'}, condition: sel}\n",
+        encoding="utf-8",
+    )
+    loaded = modules_after(["hunt", "--sample", "--rules", str(rule)])
+    assert {"sigma", "correlog.sigma"} <= sigma_engine(loaded)  # so the check above can fail
