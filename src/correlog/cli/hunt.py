@@ -100,7 +100,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     ruleset = load_for_cli(rules, err)
     engine = correlator(args)
     inputs = Inputs(args.paths, args)
-    coverage = Coverage(ruleset)
+    # Counting what each source leaves undecided costs a three-valued evaluation of every
+    # partial rule on every record: only when the report is asked for.
+    coverage = Coverage(ruleset) if args.coverage else None
     matches = 0
     records = 0
 
@@ -122,7 +124,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     def finish() -> None:
         write(engine.close())
-        if args.coverage:
+        if coverage is not None:
             for line in coverage.report():
                 out.write(json.dumps(line, ensure_ascii=False) + "\n")
         out.flush()
