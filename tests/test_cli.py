@@ -153,6 +153,10 @@ def test_a_malformed_line_is_skipped_and_counted_or_stops_in_strict_mode(tmp_pat
 
 def test_exit_status_2_on_usage_errors_and_1_on_unreadable_input(tmp_path: Path) -> None:
     assert correlog("correlate", "--ttl", "0", "--sample").returncode == 2
+    for huge in ("1e308", "inf", "nan"):  # no number of nanoseconds: a usage error, not a crash
+        done = correlog("correlate", "--ttl", huge, "--lateness", huge, "--sample")
+        assert done.returncode == 2, done.stderr
+        assert "Traceback" not in done.stderr
     assert correlog("correlate", "--format", "nope").returncode == 2
     assert correlog("frobnicate").returncode == 2
     missing = correlog("correlate", str(tmp_path / "missing.snare"))

@@ -179,7 +179,20 @@ _OPTIONS = st.sampled_from(
     ]
 )
 _VALUES = st.sampled_from(
-    ["auto", "snare", "jsonl", "evtx", "evt", "strict", "skip", "UTC", "Europe/Paris", "0", "-1"]
+    [
+        "auto",
+        "snare",
+        "jsonl",
+        "evtx",
+        "evt",
+        "strict",
+        "skip",
+        "UTC",
+        "Europe/Paris",
+        "0",
+        "-1",
+        "1e308",
+    ]
 ) | st.text(max_size=12)
 _COMMANDS = st.sampled_from(["correlate", "watch", "events", "sample", "hunt"])
 

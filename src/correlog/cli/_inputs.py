@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import heapq
+import math
 import os
 import signal
 import sys
@@ -245,21 +246,26 @@ def sample_path() -> str:
         return str(path)
 
 
-def _positive_float(text: str) -> float:
+def _seconds(text: str) -> float:
+    """A number of seconds that still counts in nanoseconds (not inf, nan or 1e308)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value * 1e9):
+        raise argparse.ArgumentTypeError(f"not a finite number of seconds: {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _seconds(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
     return value
 
 
 def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    value = _seconds(text)
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be zero or more: {text!r}")
     return value
