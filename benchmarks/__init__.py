@@ -1,5 +1,5 @@
-"""Benchmarks of correlog's hot paths, each reported as a ratio to baselines run beside it.
+"""correlog's benchmarks: each case against a baseline measured in the same run.
 
-``python benchmarks/run.py`` prints the table, ``--all`` every goal of the performance issue as
-well; ``docs/performance.md`` explains how to read them and what dominates where goals are missed.
+``python -m benchmarks`` prints the table (:mod:`benchmarks.run`); ``docs/performance.md``
+explains how to read it and what to expect.
 """

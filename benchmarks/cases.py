@@ -1,347 +1,324 @@
-"""What is measured: the baselines and the subjects, one hot path per function.
+"""What is measured: each case a subject and the baseline it is read against, in one run.
 
-Every function takes its input from a :class:`Workload` built once per run (the generated
-events, the same events cut into batches, entries to build records from), does the whole pass,
-and returns a small answer the smoke test checks, so that a benchmark that silently does less
-work cannot look fast. None of them times itself: :mod:`benchmarks.timing` does.
+Every function returns a ``(subject, baseline)`` pair of :class:`~benchmarks.timing.Side`; each
+pass returns a small answer (a count) that the smoke test checks, so a case that silently does
+less work cannot look fast. Records a subject emits are dropped batch by batch, as a streaming
+consumer drops them once written.
 
-Records a subject emits are dropped batch by batch, as a streaming consumer would drop them
-after writing them out; keeping half a million records alive would make the garbage collector
-rescan them and measure that instead of the hot path.
+* Core (events in memory, from :mod:`benchmarks.streams`): ``Correlator.feed_many``,
+  ``single_record`` and ``SingleEventMonitor`` against the :func:`floor_side`, the least
+  any correlator must do per event; eviction at ``max_open`` against the same stream unbounded.
+* End to end (files written by :mod:`benchmarks.render`): ``watch`` against ``correlate`` on
+  the same Snare file; each reader into ``Correlator.process`` against its parse floor (Snare:
+  decode and split; NXLog: ``orjson.loads`` per line; EVTX: the evtx crate's rendering plus
+  ``orjson.loads``).
+* Sigma: every SigmaHQ process_creation rule hunting the records of the shared 4688 EVTX files,
+  against a set of one trivial rule over the same records.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Final
+import importlib.util
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
-from cachetools import TTLCache
-
-from correlog import Correlator, EventKind, ProcessEvent, Record, SingleEventMonitor, single_record
+import correlog
+from correlog import (
+    Correlator,
+    EventKind,
+    Monitor,
+    ProcessEvent,
+    Record,
+    SingleEventMonitor,
+    single_record,
+)
 from correlog.rules import AnonymousWeb
 
-from .streams import Stream
+from .streams import churn_events
+from .timing import Pass, Side
 
 __all__ = [
-    "BASELINES",
-    "CASES",
-    "DEFAULT_BATCH",
-    "FEED_MANY",
-    "FLOOR",
-    "Case",
-    "Workload",
-    "dict_get_set",
-    "feed",
-    "feed_many",
-    "floor",
-    "make_workload",
-    "monitor_single",
-    "naive_ttlcache",
-    "process",
-    "record_build",
-    "single",
+    "EVTX_DIR",
+    "SIGMA_RULES",
+    "Batches",
+    "eviction_sides",
+    "evtx_files",
+    "evtx_sides",
+    "feed_many_side",
+    "floor_side",
+    "has_orjson",
+    "hunt_sides",
+    "monitor_single_side",
+    "nxlog_sides",
+    "single_record_side",
+    "snare_sides",
+    "watch_sides",
 ]
 
-#: Events per ``feed_many`` call: what ``Correlator.process`` uses, and a reader's natural batch.
-DEFAULT_BATCH = 1024
-#: How many emitted records the record-building benchmark rebuilds.
-_RECORD_SAMPLE = 100_000
+_SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+#: Real EVTX files (Security 4688) when the shared data folder sits beside the project.
+EVTX_DIR = _SHARED / "evtx"
+#: SigmaHQ's process_creation rules, from the same place.
+SIGMA_RULES = _SHARED / "sigma" / "rules"
 
-_C: Final = EventKind.CREATED
-_T: Final = EventKind.TOKEN_ASSIGNED
-_E: Final = EventKind.EXITED
-_new_record = tuple.__new__
+_EXITED = EventKind.EXITED
 
-
-@dataclass(frozen=True, slots=True)
-class Workload:
-    """The inputs of one run, built before any timing and kept alive for all of it."""
-
-    stream: Stream
-    #: ``stream.events`` cut into lists of the batch size (built once, not per call).
-    batches: list[list[ProcessEvent]]
-    #: Emitted records laid out as the correlator's open entries (lists of Record's fields),
-    #: in batches, for :func:`record_build`.
-    entries: list[list[list[Any]]]
-
-    @property
-    def events(self) -> list[ProcessEvent]:
-        """The events, in order."""
-        return self.stream.events
-
-    @property
-    def n_entries(self) -> int:
-        """How many entries :func:`record_build` turns into records."""
-        return sum(len(batch) for batch in self.entries)
+Batches = list[list[ProcessEvent]]
 
 
-def make_workload(stream: Stream, *, batch: int = DEFAULT_BATCH) -> Workload:
-    """Cut the stream into batches and collect sample entries for :func:`record_build`."""
-    correlator = Correlator()
-    entries: list[list[Any]] = []
-    for chunk in stream.batches(batch):
-        entries.extend(list(rec) for rec in correlator.feed_many(chunk))
-        if len(entries) >= _RECORD_SAMPLE:
-            break
-    del entries[_RECORD_SAMPLE:]
-    return Workload(
-        stream=stream,
-        batches=stream.batches(batch),
-        entries=[entries[i : i + batch] for i in range(0, len(entries), batch)],
+def _events(batches: Batches) -> int:
+    return sum(map(len, batches))
+
+
+# -- core ----------------------------------------------------------------------------------------
+
+
+def floor_side(batches: Batches) -> Side:
+    """Per event: read time, kind, host, pid; build ``(host, pid)``; set it in a dict on a
+    creation or token, pop it on an exit. Answer: the keys still open."""
+
+    def prepare() -> Pass:
+        def run() -> int:
+            open_: dict[tuple[str, int], int] = {}
+            pop = open_.pop
+            for batch in batches:
+                for ev in batch:
+                    t = ev.time
+                    key = (ev.host, ev.pid)
+                    if ev.kind is _EXITED:
+                        pop(key, None)
+                    else:
+                        open_[key] = t
+            return len(open_)
+
+        return run
+
+    return Side("floor", _events(batches), prepare)
+
+
+def feed_many_side(batches: Batches) -> Side:
+    """``Correlator.feed_many`` batch by batch, then ``close``. Answer: records emitted."""
+
+    def prepare() -> Pass:
+        def run() -> int:
+            correlator = Correlator()
+            fold = correlator.feed_many
+            emitted = 0
+            for batch in batches:
+                emitted += len(fold(batch))
+            return emitted + len(correlator.close())
+
+        return run
+
+    return Side("Correlator.feed_many", _events(batches), prepare)
+
+
+def single_record_side(batches: Batches) -> Side:
+    """``single_record`` on every event. Answer: events sufficient on their own."""
+
+    def prepare() -> Pass:
+        def run() -> int:
+            made = 0
+            for batch in batches:
+                for ev in batch:
+                    if single_record(ev) is not None:
+                        made += 1
+            return made
+
+        return run
+
+    return Side("single_record", _events(batches), prepare)
+
+
+def monitor_single_side(batches: Batches) -> Side:
+    """``SingleEventMonitor([AnonymousWeb()]).feed_many`` per batch. Answer: alerts."""
+
+    def prepare() -> Pass:
+        monitor = SingleEventMonitor([AnonymousWeb()])
+
+        def run() -> int:
+            feed = monitor.feed_many
+            return sum(len(feed(batch)) for batch in batches)
+
+        return run
+
+    return Side("SingleEventMonitor", _events(batches), prepare)
+
+
+def eviction_sides(max_open: int, events: int, *, batch: int = 1024) -> tuple[Side, Side]:
+    """``(evicting, unevicted)``: the same churn stream at ``max_open`` and unbounded.
+
+    Untimed, each pass first feeds enough events for more than ``max_open`` processes to be
+    open; the timed part feeds ``events`` more: at the bound nearly every creation evicts the
+    oldest entry, unbounded the open set grows. ``ttl`` is beyond the stream, so nothing
+    expires; neither side is closed. Answer: records emitted.
+    """
+    prefill = max_open * 3 // 2 + batch
+    stream = list(churn_events(prefill + events))
+    head = [stream[i : min(i + batch, prefill)] for i in range(0, prefill, batch)]
+    tail = [stream[i : i + batch] for i in range(prefill, len(stream), batch)]
+
+    def side(bound: int) -> Callable[[], Pass]:
+        def prepare() -> Pass:
+            correlator = Correlator(max_open=bound, ttl=1e9)
+            for chunk in head:
+                correlator.feed_many(chunk)
+            fold = correlator.feed_many
+            return lambda: sum(len(fold(chunk)) for chunk in tail)
+
+        return prepare
+
+    return (
+        Side(f"evicting at max_open={max_open:,}", events, side(max_open)),
+        Side("max_open unbounded", events, side(10**12)),
     )
 
 
-# -- baselines -------------------------------------------------------------------------------
+# -- end to end ----------------------------------------------------------------------------------
 
 
-def floor(work: Workload) -> dict[tuple[str, int], int]:
-    """The least any correlator must do, in events/s.
+def has_orjson() -> bool:
+    """True when orjson (the ``fast`` extra) is installed."""
+    return importlib.util.find_spec("orjson") is not None
 
-    Per event: read its time, kind, host and pid, build the ``(host, pid)`` key, and set it in a
-    dict on a creation or token, pop it on an exit. Returns the dict: the keys still open.
+
+def evtx_files() -> list[Path]:
+    """The shared EVTX files, or none when the folder or the ``evtx`` package is missing."""
+    if importlib.util.find_spec("evtx") is None or not EVTX_DIR.is_dir():
+        return []
+    return sorted(EVTX_DIR.glob("*.evtx"))
+
+
+def _correlate(paths: Sequence[Path], fmt: str, loops: int = 1) -> int:
+    """``correlog.read`` into ``Correlator.process`` (what ``correlog correlate`` does, less
+    the output): records consumed."""
+    n = 0
+    for _ in range(loops):
+        for path in paths:
+            for _record in Correlator().process(correlog.read(path, fmt)):
+                n += 1
+    return n
+
+
+def watch_sides(path: Path, lines: int) -> tuple[Side, Side]:
+    """``(watch, correlate)`` on a Snare file: read into a correlating ``Monitor`` with the
+    default rule (what ``correlog watch`` does) against read into ``Correlator.process``."""
+
+    def watch() -> Pass:
+        def run() -> int:
+            monitor = Monitor([AnonymousWeb()], correlator=Correlator())
+            alerts = 0
+            for event in correlog.read(path, "snare"):
+                alerts += len(monitor.feed(event))
+            return alerts + len(monitor.close())
+
+        return run
+
+    return (
+        Side("watch (Monitor, anonymous-web)", lines, watch),
+        Side("correlate", lines, lambda: lambda: _correlate([path], "snare")),
+    )
+
+
+def snare_sides(path: Path, lines: int) -> tuple[Side, Side]:
+    """``(read + process, decode + split on tabs)`` for Snare lines."""
+
+    def split_only() -> Pass:
+        def run() -> int:
+            n = 0
+            with path.open("rb") as f:
+                for raw in f:
+                    raw.decode().rstrip("\r\n").split("\t")
+                    n += 1
+            return n
+
+        return run
+
+    return (
+        Side("Snare read + process", lines, lambda: lambda: _correlate([path], "snare")),
+        Side("decode + split", lines, split_only),
+    )
+
+
+def nxlog_sides(path: Path, lines: int) -> tuple[Side, Side]:
+    """``(read + process, orjson.loads per bytes line)`` for NXLog JSON lines (needs orjson)."""
+    import orjson
+
+    def parse_only() -> Pass:
+        def run() -> int:
+            n = 0
+            loads = orjson.loads
+            with path.open("rb") as f:
+                for line in f:
+                    loads(line)
+                    n += 1
+            return n
+
+        return run
+
+    return (
+        Side("NXLog read + process (orjson)", lines, lambda: lambda: _correlate([path], "nxlog")),
+        Side("orjson.loads per line", lines, parse_only),
+    )
+
+
+def evtx_sides(paths: Sequence[Path], loops: int) -> tuple[Side, Side]:
+    """``(read + process, records_json + loads)`` over ``paths``, ``loops`` times each pass.
+
+    The floor: the evtx crate renders each record to JSON text (``records_json``) and a Python
+    reader must parse it (orjson when installed): the least any EVTX reader in Python does.
     """
-    open_: dict[tuple[str, int], int] = {}
-    pop = open_.pop
-    for ev in work.events:
-        t = ev.time
-        kind = ev.kind
-        key = (ev.host, ev.pid)
-        if kind is _E:
-            pop(key, None)
-        else:
-            open_[key] = t
-    return open_
+    from evtx import PyEvtxParser
+
+    loads: Callable[[Any], Any] = json.loads
+    if has_orjson():
+        import orjson
+
+        loads = orjson.loads
+    per_pass = loops * sum(1 for p in paths for _ in PyEvtxParser(str(p)).records_json())
+
+    def parse_only() -> Pass:
+        def run() -> int:
+            n = 0
+            for _ in range(loops):
+                for path in paths:
+                    record: Any
+                    for record in PyEvtxParser(str(path)).records_json():
+                        loads(record["data"])
+                        n += 1
+            return n
+
+        return run
+
+    return (
+        Side("EVTX read + process", per_pass, lambda: lambda: _correlate(paths, "evtx", loops)),
+        Side("records_json + loads", per_pass, parse_only),
+    )
 
 
-def dict_get_set(work: Workload) -> dict[tuple[str, int], int]:
-    """A plain dict get and set per event, keyed by ``(host, pid)``, in events/s.
+# -- Sigma ---------------------------------------------------------------------------------------
 
-    Counts events per key, so the counts add up to the number of events.
-    """
-    counts: dict[tuple[str, int], int] = {}
-    get = counts.get
-    for ev in work.events:
-        key = (ev.host, ev.pid)
-        counts[key] = get(key, 0) + 1
-    return counts
+_TRIVIAL_RULE = {
+    "title": "cmd.exe",
+    "id": "00000000-0000-4000-8000-00000000c3d0",
+    "logsource": {"category": "process_creation", "product": "windows"},
+    "detection": {"sel": {"Image|endswith": "\\cmd.exe"}, "condition": "sel"},
+}
 
 
-class _EventClock:
-    """A ``TTLCache`` timer that reads the time of the event being folded in."""
+def hunt_sides(ruleset: Any, records: Sequence[Record]) -> tuple[Side, Side]:
+    """``(all rules, one trivial rule)``: ``RuleSet.hunt`` over the same records (what
+    ``correlog hunt`` does per record, less the output). Answer: matches."""
+    from correlog.sigma import RuleSet, SigmaRule
 
-    __slots__ = ("now",)
+    trivial = RuleSet([SigmaRule.from_dict(_TRIVIAL_RULE)])
 
-    def __init__(self) -> None:
-        self.now = 0
+    def hunting(rules: Any) -> Callable[[], Pass]:
+        return lambda: lambda: sum(1 for _ in rules.hunt(records))
 
-    def __call__(self) -> int:
-        return self.now
-
-
-# Slots of the naive correlator's list records.
-_N_HOST, _N_PID, _N_IMAGE, _N_USER, _N_DOMAIN, _N_LOGON, _N_TOKEN, _N_CPID, _N_START, _N_END = (
-    range(10)
-)
-
-
-def naive_ttlcache(work: Workload, *, ttl: float = 3600.0, maxsize: int = 100_000) -> int:
-    """A naive correlator on ``cachetools.TTLCache`` with list records, in events/s.
-
-    The cache's timer is the time of the current event (ns), ``ttl`` and ``maxsize`` are the
-    correlator's defaults; records are plain lists, emitted on exit (or an orphan exit) and on
-    pid reuse, dropped per batch. What ``TTLCache`` expires or evicts it drops silently (the
-    naive part). Returns the records emitted plus those left in the cache at the end.
-    """
-    clock = _EventClock()
-    cache: TTLCache[tuple[str, int], list[Any]] = TTLCache(maxsize, ttl * 1e9, timer=clock)
-    get = cache.get
-    pop = cache.pop
-    emitted = 0
-    for batch in work.batches:
-        out: list[list[Any]] = []
-        emit = out.append
-        for ev in batch:
-            clock.now = t = ev.time
-            key = (ev.host, ev.pid)
-            kind = ev.kind
-            if kind is _C:
-                old = pop(key, None)
-                if old is not None:
-                    emit(old)
-                cache[key] = [
-                    ev.host,
-                    ev.pid,
-                    ev.image,
-                    ev.user,
-                    ev.domain,
-                    ev.logon_id,
-                    False,
-                    ev.creator_pid,
-                    t,
-                    None,
-                ]
-            elif kind is _T:
-                rec = get(key)
-                if rec is None:
-                    cache[key] = [
-                        ev.host,
-                        ev.pid,
-                        ev.image,
-                        ev.user,
-                        ev.domain,
-                        ev.logon_id,
-                        True,
-                        ev.creator_pid,
-                        None,
-                        None,
-                    ]
-                else:
-                    rec[_N_USER] = ev.user
-                    rec[_N_DOMAIN] = ev.domain
-                    rec[_N_LOGON] = ev.logon_id
-                    rec[_N_TOKEN] = True
-            else:
-                rec = pop(key, None)
-                if rec is None:
-                    rec = [
-                        ev.host,
-                        ev.pid,
-                        ev.image,
-                        ev.user,
-                        ev.domain,
-                        ev.logon_id,
-                        False,
-                        None,
-                        None,
-                        t,
-                    ]
-                else:
-                    if not rec[_N_TOKEN]:
-                        rec[_N_USER] = ev.user
-                        rec[_N_DOMAIN] = ev.domain
-                        rec[_N_LOGON] = ev.logon_id
-                    rec[_N_END] = t
-                emit(rec)
-        emitted += len(out)
-    return emitted + len(cache)
-
-
-# -- subjects --------------------------------------------------------------------------------
-
-
-def feed_many(work: Workload) -> int:
-    """``Correlator.feed_many`` over the stream in batches, then ``close``, in events/s.
-
-    The hot path. Returns how many records were emitted (one per process in the stream).
-    """
-    correlator = Correlator()
-    fold = correlator.feed_many
-    emitted = 0
-    for batch in work.batches:
-        emitted += len(fold(batch))
-    return emitted + len(correlator.close())
-
-
-def feed(work: Workload) -> int:
-    """``Correlator.feed`` once per event, then ``close``, in events/s.
-
-    Returns how many records were emitted.
-    """
-    correlator = Correlator()
-    fold = correlator.feed
-    emitted = 0
-    for ev in work.events:
-        emitted += len(fold(ev))
-    return emitted + len(correlator.close())
-
-
-def process(work: Workload) -> int:
-    """``Correlator.process`` (the streaming generator, default chunk) over the stream, in events/s.
-
-    Returns how many records it yielded (it closes the correlator at the end).
-    """
-    emitted = 0
-    for _ in Correlator().process(work.events):
-        emitted += 1
-    return emitted
-
-
-def single(work: Workload) -> int:
-    """``single_record`` on every event (the stateless path), in events/s.
-
-    Returns how many events were sufficient on their own (every 600 and XP 593).
-    """
-    made = 0
-    for ev in work.events:
-        if single_record(ev) is not None:
-            made += 1
-    return made
-
-
-def monitor_single(work: Workload) -> int:
-    """``SingleEventMonitor`` with the anonymous-web rule, batch by batch, in events/s.
-
-    The stateless path as a user runs it: each event that alone names image and owner becomes a
-    record and is asked the rule; a small TTL cache of processes that already alerted keeps a
-    600 and the 593 of one process to one alert. Returns how many alerts it raised.
-    """
-    monitor = SingleEventMonitor([AnonymousWeb()])
-    feed = monitor.feed_many
-    alerts = 0
-    for batch in work.batches:
-        alerts += len(feed(batch))
-    return alerts
-
-
-def record_build(work: Workload) -> int:
-    """Building one emitted record from an open entry, as the correlator does, in records/s.
-
-    ``tuple.__new__(Record, entry)`` into a per-batch output list, over sample entries taken
-    from the stream's own records. Returns how many records were built.
-    """
-    built = 0
-    for batch in work.entries:
-        out: list[Record] = []
-        emit = out.append
-        for entry in batch:
-            emit(_new_record(Record, entry))
-        built += len(out)
-    return built
-
-
-@dataclass(frozen=True, slots=True)
-class Case:
-    """One row of the table."""
-
-    name: str
-    run: Callable[[Workload], object]
-    #: What one item is: ``"events"``, or ``"records"`` for :func:`record_build`.
-    unit: str
-    #: A baseline: other rows are compared with it.
-    baseline: bool = False
-
-    def items(self, work: Workload) -> int:
-        """How many items one call processes."""
-        return work.n_entries if self.unit == "records" else len(work.events)
-
-
-FLOOR = Case("floor", floor, "events", baseline=True)
-#: The baselines, the floor first.
-BASELINES: tuple[Case, ...] = (
-    FLOOR,
-    Case("dict get/set", dict_get_set, "events", baseline=True),
-    Case("naive TTLCache", naive_ttlcache, "events", baseline=True),
-)
-#: The hot path.
-FEED_MANY = Case("Correlator.feed_many", feed_many, "events")
-#: Every row, baselines first.
-CASES: tuple[Case, ...] = (
-    *BASELINES,
-    FEED_MANY,
-    Case("Correlator.feed", feed, "events"),
-    Case("Correlator.process", process, "events"),
-    Case("single_record", single, "events"),
-    Case("Monitor single_event", monitor_single, "events"),
-    Case("record build", record_build, "records"),
-)
+    return (
+        Side(f"hunt, {len(ruleset):,} rules", len(records), hunting(ruleset)),
+        Side("hunt, one trivial rule", len(records), hunting(trivial)),
+    )

@@ -27,7 +27,7 @@ from __future__ import annotations
 import heapq
 import random
 import sys
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -38,7 +38,6 @@ __all__ = [
     "DEFAULT_HOSTS",
     "Stream",
     "churn_events",
-    "iter_stream",
     "make_stream",
 ]
 
@@ -114,28 +113,14 @@ _IMAGES = (
 
 @dataclass(frozen=True, slots=True)
 class Stream:
-    """A generated stream and what is known about it (for correctness checks)."""
+    """A generated stream and what is known about it (for the checks)."""
 
     #: The events, in the order a consumer sees them.
     events: list[ProcessEvent]
-    #: Processes created in the stream: a correlator fed it and closed emits exactly this many
-    #: records (the stream has no exit without its creation).
+    #: Processes created in the stream: a correlator fed it and closed emits this many records.
     processes: int
     #: The host names, interned.
     hosts: tuple[str, ...]
-    #: Events by kind.
-    kinds: Counter[EventKind]
-    #: Processes whose exit was never logged.
-    lost: int
-    #: ``(host, pid)`` keys whose last event is not an exit: what a dict keyed by process, set
-    #: on creation or token and popped on exit, holds at the end.
-    open_at_end: frozenset[tuple[str, int]]
-    #: The sum over hosts of the most processes alive at once on each (a process whose exit
-    #: was lost no longer counts as alive, though a correlator keeps it open).
-    peak_alive: int
-    seed: int
-    #: Seconds from the first event's time to the last's.
-    span_seconds: float
 
     def batches(self, size: int) -> list[list[ProcessEvent]]:
         """The events cut into lists of ``size`` (the last may be shorter)."""
@@ -202,13 +187,7 @@ class _HostSim:
         self.free: deque[int] = deque(pool)
         self.next_pid = first + 4 * len(pool)
         self.live: list[_Proc] = []
-        #: Pids of processes whose exit was lost and that no creation reused yet (only for
-        #: :attr:`Stream.open_at_end`; a lazy stream does not keep them).
-        self.dangling: set[int] = set()
-        self.track_dangling = True
         self.processes = 0
-        self.lost = 0
-        self.peak_alive = 0
         iusr = sys.intern("IUSR_" + name.upper())
         local = sys.intern(name.upper())
         nt = sys.intern("NT AUTHORITY")
@@ -254,8 +233,6 @@ class _HostSim:
             live.pop()
             self.free.append(proc.pid)
             if proc.lost:
-                if self.track_dangling:
-                    self.dangling.add(proc.pid)
                 continue  # its 593 never reached the log
             return self._exit(proc)
 
@@ -267,7 +244,6 @@ class _HostSim:
         else:
             pid = self.next_pid
             self.next_pid += 4
-        self.dangling.discard(pid)
         if live and rng.random() < 0.4:
             creator = live[rng.randrange(len(live))]
             cpid, cimage = creator.pid, creator.image
@@ -285,8 +261,6 @@ class _HostSim:
         )
         live.append(proc)
         self.processes += 1
-        self.lost += proc.lost
-        self.peak_alive = max(self.peak_alive, len(live))
         t, rn = self._tick()
         user, domain, logon = self.system
         return ProcessEvent(
@@ -389,33 +363,6 @@ def _merged(sims: list[_HostSim], n_events: int | None) -> Iterator[ProcessEvent
         n += 1
 
 
-def iter_stream(
-    n_events: int | None = None,
-    *,
-    hosts: int = DEFAULT_HOSTS,
-    seed: int = 592,
-    open_target: int = 300,
-    events_per_second: float = 100.0,
-    token_share: float = 0.2,
-    lost_share: float = 0.02,
-    spare_pids: int = 200,
-) -> Iterator[ProcessEvent]:
-    """The events of :func:`make_stream`, lazily (endless when ``n_events`` is None).
-
-    The same arguments give the same events as :func:`make_stream`; nothing but the simulated
-    hosts' live processes (a few hundred) is held, so a stream of any length runs in constant
-    memory.
-    """
-    if n_events is not None and n_events < 0:
-        raise ValueError("need n_events >= 0")
-    sims = _simulators(
-        hosts, seed, open_target, events_per_second, token_share, lost_share, spare_pids
-    )
-    for sim in sims:
-        sim.track_dangling = False
-    return _merged(sims, n_events)
-
-
 def make_stream(
     n_events: int = DEFAULT_EVENTS,
     *,
@@ -441,21 +388,10 @@ def make_stream(
         hosts, seed, open_target, events_per_second, token_share, lost_share, spare_pids
     )
     events = list(_merged(sims, n_events))
-    kinds = Counter(ev.kind for ev in events)
-    open_at_end = frozenset(
-        (sim.name, pid) for sim in sims for pid in {p.pid for p in sim.live} | sim.dangling
-    )
-    first = min((ev.time for ev in events), default=_BASE_TIME)
     return Stream(
         events=events,
         processes=sum(sim.processes for sim in sims),
         hosts=tuple(sim.name for sim in sims),
-        kinds=kinds,
-        lost=sum(sim.lost for sim in sims),
-        open_at_end=open_at_end,
-        peak_alive=sum(sim.peak_alive for sim in sims),
-        seed=seed,
-        span_seconds=(max((ev.time for ev in events), default=first) - first) / _NS,
     )
 
 

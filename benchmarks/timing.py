@@ -1,16 +1,14 @@
-"""Timing on a shared, noisy machine: alternating pairs against a baseline, and medians.
+"""Timing on a shared, noisy machine: a subject against a baseline, in alternating pairs.
 
 An absolute rate measured here says as much about the neighbours as about the code, so every
-subject is timed right next to a baseline run in the same process on the same events: one
-*pair* is (baseline, subject) or (subject, baseline), the order alternating from one pair to
-the next so that neither side always runs warm or always runs second. Each pair gives one
-ratio of rates; a figure is the median of several pairs, which a few disturbed pairs cannot
-move much.
+subject is timed right next to a baseline run in the same process on the same input: one pair
+is (baseline, subject) or (subject, baseline), the order alternating so that neither side always
+runs warm or second. Each pair gives one ratio of rates; a figure is the median of the pairs,
+which a few disturbed pairs cannot move much.
 
-The garbage collector stays on, as it is in production, but the inputs (a million live event
-tuples) are moved out of its reach with :func:`frozen_gc`: otherwise each full collection
-would rescan them all and the numbers would measure the collector's walk over the input, which
-a real consumer does not hold.
+The garbage collector stays on, as in production, but the inputs are moved out of its reach
+with :func:`frozen_gc`: otherwise each full collection would rescan a million live event tuples
+and the figures would measure that walk, which a streaming consumer does not hold.
 """
 
 from __future__ import annotations
@@ -22,18 +20,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from .cases import Case, Workload
+__all__ = ["Duel", "Pass", "Side", "frozen_gc"]
 
-__all__ = ["Duel", "Pairs", "Side", "frozen_gc", "measure_pairs", "time_once"]
+#: A prepared pass: called once, timed, returns a small answer (a count) for the checks.
+Pass = Callable[[], object]
 
 
 @contextmanager
 def frozen_gc() -> Iterator[None]:
-    """Collect, then freeze every object alive so far out of the collector's scans.
-
-    Use it after building the inputs: they stay alive (and referenced) but full collections
-    no longer walk them. Objects made inside the block are collected as usual.
-    """
+    """Collect, then freeze every object alive so far out of the collector's scans."""
     gc.collect()
     gc.freeze()
     try:
@@ -42,82 +37,15 @@ def frozen_gc() -> Iterator[None]:
         gc.unfreeze()
 
 
-def time_once(case: Case, work: Workload) -> int:
-    """Nanoseconds one whole pass of ``case`` over ``work`` takes."""
-    run = case.run
-    start = time.perf_counter_ns()
-    run(work)
-    return max(time.perf_counter_ns() - start, 1)
-
-
-@dataclass(slots=True)
-class Pairs:
-    """Timings of a subject and of the baseline it was paired with, pair by pair."""
-
-    subject: Case
-    baseline: Case
-    subject_items: int
-    baseline_items: int
-    subject_ns: list[int] = field(default_factory=list)
-    baseline_ns: list[int] = field(default_factory=list)
-
-    def add(self, work: Workload, *, subject_first: bool) -> None:
-        """Time one more pair, in the order given."""
-        if subject_first:
-            s = time_once(self.subject, work)
-            b = time_once(self.baseline, work)
-        else:
-            b = time_once(self.baseline, work)
-            s = time_once(self.subject, work)
-        self.subject_ns.append(s)
-        self.baseline_ns.append(b)
-
-    @property
-    def ratios(self) -> list[float]:
-        """Per pair: the subject's rate over the baseline's (items per second, each)."""
-        return [
-            (self.subject_items / s) / (self.baseline_items / b)
-            for s, b in zip(self.subject_ns, self.baseline_ns, strict=True)
-        ]
-
-    @property
-    def ratio(self) -> float:
-        """Median of :attr:`ratios`: above 1 the subject is faster than the baseline."""
-        return statistics.median(self.ratios)
-
-    @property
-    def rate(self) -> float:
-        """The subject's median rate, items per second (noisy: prefer :attr:`ratio`)."""
-        return self.subject_items * 1e9 / statistics.median(self.subject_ns)
-
-    @property
-    def ns_per_item(self) -> float:
-        """The subject's median time per item, ns."""
-        return statistics.median(self.subject_ns) / self.subject_items
-
-
-def measure_pairs(subject: Case, baseline: Case, work: Workload, pairs: int) -> Pairs:
-    """Time ``pairs`` alternating pairs of ``subject`` and ``baseline`` on ``work``."""
-    result = Pairs(subject, baseline, subject.items(work), baseline.items(work))
-    for i in range(pairs):
-        result.add(work, subject_first=bool(i % 2))
-    return result
-
-
-#: A prepared pass: called once, timed, returns a small answer (a count) for checks.
-Pass = Callable[[], object]
-
-
 @dataclass(frozen=True, slots=True)
 class Side:
-    """One side of a :class:`Duel`: what one timed pass does, and how many items it handles.
+    """One side of a :class:`Duel`: its name, the items one pass handles, its preparation.
 
-    ``prepare`` runs untimed before every pass (build a fresh engine, pre-fill a correlator,
-    open nothing that the pass itself should pay for) and returns the pass to time.
+    ``prepare`` runs untimed before every pass (a fresh engine, a pre-filled correlator) and
+    returns the pass to time.
     """
 
     name: str
-    #: Items one pass handles (events, lines, records).
     items: int
     prepare: Callable[[], Pass]
 
@@ -131,11 +59,7 @@ class Side:
 
 @dataclass(slots=True)
 class Duel:
-    """A subject and a baseline timed in alternating pairs (see the module docs).
-
-    Unlike :class:`Pairs` the two sides may be anything (an engine, a reader over a file), and
-    each pass may have an untimed preparation.
-    """
+    """A subject and its baseline, timed in alternating pairs after one untimed pair."""
 
     subject: Side
     baseline: Side
@@ -144,11 +68,10 @@ class Duel:
     #: The answers of the last pass of each side.
     answers: tuple[object, object] = (None, None)
 
-    def run(self, pairs: int, *, warmup: bool = True) -> Duel:
-        """Time ``pairs`` pairs, alternating which side goes first; one untimed pair first."""
-        if warmup:
-            self.subject.time()
-            self.baseline.time()
+    def run(self, pairs: int) -> Duel:
+        """Time ``pairs`` pairs, alternating which side goes first."""
+        self.subject.time()
+        self.baseline.time()
         for i in range(pairs):
             if i % 2:
                 s, s_answer = self.subject.time()
@@ -163,7 +86,7 @@ class Duel:
 
     @property
     def ratios(self) -> list[float]:
-        """Per pair: the subject's rate over the baseline's."""
+        """Per pair: the subject's rate over the baseline's (above 1: the subject is faster)."""
         return [
             (self.subject.items / s) / (self.baseline.items / b)
             for s, b in zip(self.subject_ns, self.baseline_ns, strict=True)
@@ -171,26 +94,18 @@ class Duel:
 
     @property
     def ratio(self) -> float:
-        """Median of :attr:`ratios`: above 1 the subject is faster than the baseline."""
+        """The median of :attr:`ratios`."""
         return statistics.median(self.ratios)
 
     @property
     def subject_rate(self) -> float:
-        """The subject's median rate, items per second (noisy)."""
+        """The subject's median rate, items per second (noisy: read it for its order)."""
         return self.subject.items * 1e9 / statistics.median(self.subject_ns)
 
     @property
     def baseline_rate(self) -> float:
-        """The baseline's median rate, items per second (noisy)."""
+        """The baseline's median rate, items per second."""
         return self.baseline.items * 1e9 / statistics.median(self.baseline_ns)
-
-    @property
-    def extra_ns(self) -> list[float]:
-        """Per pair: nanoseconds per item the subject spends beyond the baseline."""
-        return [
-            s / self.subject.items - b / self.baseline.items
-            for s, b in zip(self.subject_ns, self.baseline_ns, strict=True)
-        ]
 
     def spread(self) -> str:
         """``median [min-max]`` of the ratios, for a table cell."""

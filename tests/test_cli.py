@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +22,9 @@ SAMPLE_EXPECTED_RECORDS = [
 ]
 
 
-def correlog(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def correlog(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "correlog", *args],
         input=stdin,
@@ -29,6 +32,7 @@ def correlog(*args: str, stdin: str | None = None) -> subprocess.CompletedProces
         text=True,
         timeout=120,
         check=False,
+        env=None if env is None else {**os.environ, **env},
     )
 
 
@@ -114,6 +118,15 @@ def test_watch_options_change_the_rule() -> None:
     assert [a["pid"] for a in lines(done.stdout)] == [2944]
 
 
+def test_records_come_out_in_the_same_order_whatever_the_hash_seed() -> None:
+    # Host and user names are strings, whose hashes change with each interpreter's seed: the
+    # order of the records must not (a set or dict keyed by them must not decide it).
+    runs = [correlog("correlate", "--sample", env={"PYTHONHASHSEED": seed}) for seed in "123"]
+    assert all(done.returncode == 0 for done in runs)
+    assert runs[0].stdout == runs[1].stdout == runs[2].stdout
+    assert len(lines(runs[0].stdout)) == 6
+
+
 def test_stdin_is_read_when_no_path_is_given() -> None:
     sample = correlog("sample").stdout
     done = correlog("watch", stdin=sample)
@@ -140,6 +153,10 @@ def test_a_malformed_line_is_skipped_and_counted_or_stops_in_strict_mode(tmp_pat
 
 def test_exit_status_2_on_usage_errors_and_1_on_unreadable_input(tmp_path: Path) -> None:
     assert correlog("correlate", "--ttl", "0", "--sample").returncode == 2
+    for huge in ("1e308", "inf", "nan"):  # no number of nanoseconds: a usage error, not a crash
+        done = correlog("correlate", "--ttl", huge, "--lateness", huge, "--sample")
+        assert done.returncode == 2, done.stderr
+        assert "Traceback" not in done.stderr
     assert correlog("correlate", "--format", "nope").returncode == 2
     assert correlog("frobnicate").returncode == 2
     missing = correlog("correlate", str(tmp_path / "missing.snare"))
@@ -190,13 +207,13 @@ def test_correlate_reads_the_new_formats(fmt: str, path: str, count: int) -> Non
 def test_progress_line_says_bytes_read_of_the_total(tmp_path: Path) -> None:
     import io
 
-    from correlog.cli import _Progress
+    from correlog.cli._inputs import Progress
 
     path = tmp_path / "x.log"
     path.write_bytes(b"x" * 2_000_000)
     with path.open("rb") as handle:
         handle.seek(500_000)
-        progress = _Progress(handle, "x.log", io.StringIO())
+        progress = Progress(handle, "x.log", io.StringIO())
         assert progress.line() == "correlog: x.log: 0.5 of 2.0 MB (25%)"
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from correlog.cli import main
 from correlog.readers import event_to_json
+from correlog.sigma import Coverage
 
 from .conftest import RULES_DIR
 from .test_iis_legacy import UNUSUAL_CMD_PARENT, windows_2000
@@ -124,3 +125,33 @@ def test_hunt_needs_rules(capsys: pytest.CaptureFixture[str], log: Path) -> None
     assert exc.value.code == 2
     assert "--rules" in capsys.readouterr().err
     assert main(["hunt", str(log), "--rules", str(log.parent / "absent")]) == 2
+
+
+def test_coverage_is_collected_only_when_asked(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, log: Path
+) -> None:
+    # Collecting coverage evaluates every partial rule on every record of a thin source: most
+    # of a hunt's time on Security logs, so it must cost nothing unless --coverage asks.
+    rule = tmp_path / "cmd.yml"
+    rule.write_text(
+        "title: cmd\nid: 00000000-0000-4000-8000-00000000c3d0\n"
+        "logsource: {category: process_creation, product: windows}\n"
+        "detection: {sel: {Image|endswith: '\\\\cmd.exe'}, condition: sel}\n",
+        encoding="utf-8",
+    )
+    observed: list[str] = []
+    original = Coverage.observe
+
+    def spy(self: Coverage, record: Any, *rest: Any) -> None:
+        observed.append(record.image)
+        original(self, record, *rest)
+
+    monkeypatch.setattr(Coverage, "observe", spy)
+    status, lines, _ = run(capsys, "hunt", str(log), "--rules", str(rule))
+    assert status == 0
+    assert [m["rule_id"] for m in lines] == ["00000000-0000-4000-8000-00000000c3d0"]
+    assert observed == []
+    status, lines, _ = run(capsys, "hunt", "--coverage", "--rules", str(rule), "--", str(log))
+    assert status == 0
+    assert len(observed) == 2  # both records counted
+    assert any(line.get("rule_id") == "00000000-0000-4000-8000-00000000c3d0" for line in lines)

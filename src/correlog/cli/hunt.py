@@ -1,6 +1,7 @@
-"""``correlog hunt`` and ``correlog watch --sigma``: the command line's Sigma side.
+"""``correlog hunt`` (and the rule loading of ``watch --sigma``): Sigma rules over the records.
 
-:mod:`correlog.cli` registers the options and calls in here; inputs, the correlator and the
+The Sigma engine (:mod:`correlog.sigma`, which needs pySigma) is imported inside the functions
+that use it, so that every other command starts without it. Inputs, the correlator and the
 exit-status guard are the ones every other command uses.
 """
 
@@ -10,27 +11,33 @@ import argparse
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from .._errors import UsageError
 from .._records import Record
-from ._coverage import Coverage
-from ._rules import RuleSet, load_rules
+from ._inputs import (
+    Inputs,
+    add_engine_options,
+    add_input_options,
+    correlator,
+    guarded,
+    print_summary,
+)
 
-__all__ = [
-    "add_hunt_options",
-    "hunt",
-    "load_for_cli",
-    "sigma_monitor_rules",
-    "split_rule_paths",
-]
+if TYPE_CHECKING:
+    from ..sigma import RuleSet
+
+__all__ = ["add_parser", "load_for_cli", "run", "sigma_monitor_rules", "split_rule_paths"]
 
 #: How many rules that could not be compiled are named on stderr (all are counted).
 _SHOWN: int = 10
 
 
-def add_hunt_options(p: argparse.ArgumentParser) -> None:
-    """The options ``hunt`` adds to the shared input and correlator options."""
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the command and its options."""
+    p = sub.add_parser("hunt", help="Sigma rule matches over the records, as JSON lines")
+    add_input_options(p)
+    add_engine_options(p)
     p.add_argument(
         "--rules",
         action="extend",
@@ -62,6 +69,8 @@ def split_rule_paths(paths: Sequence[str]) -> tuple[list[str], list[str]]:
 
 def load_for_cli(paths: Sequence[str], err: TextIO) -> RuleSet:
     """Load rules and say on stderr what was compiled and what was not, by name."""
+    from ..sigma import load_rules
+
     ruleset = load_rules(*paths)
     report = ruleset.report
     print(f"correlog: {report.summary()}", file=err)
@@ -79,19 +88,21 @@ def sigma_monitor_rules(paths: Sequence[str], err: TextIO) -> list[Callable[[Rec
     return load_for_cli(paths, err).monitor_rules()
 
 
-def hunt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Correlate the inputs, run the rules over every final record, print matches (or the
     coverage report); the exit status as for the other commands."""
-    from .. import cli
+    from ..sigma import Coverage
 
     rules, inputs_given = split_rule_paths(args.rules)
     if not rules:
         raise UsageError(f"--rules needs Sigma rule files or directories, not {args.rules}")
     args.paths = [*args.paths, *inputs_given]
     ruleset = load_for_cli(rules, err)
-    correlator = cli._correlator(args)
-    inputs = cli._Inputs(args.paths, args)
-    coverage = Coverage(ruleset)
+    engine = correlator(args)
+    inputs = Inputs(args.paths, args)
+    # Counting what each source leaves undecided costs a three-valued evaluation of every
+    # partial rule on every record: only when the report is asked for.
+    coverage = Coverage(ruleset) if args.coverage else None
     matches = 0
     records = 0
 
@@ -109,15 +120,15 @@ def hunt(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     def body() -> None:
         for event in inputs:
-            write(correlator.feed(event))
+            write(engine.feed(event))
 
     def finish() -> None:
-        write(correlator.close())
-        if args.coverage:
+        write(engine.close())
+        if coverage is not None:
             for line in coverage.report():
                 out.write(json.dumps(line, ensure_ascii=False) + "\n")
         out.flush()
 
-    status = cli._guarded(body, finish, err)
-    cli._summary(err, inputs, f"records {records}; matches {matches}")
+    status = guarded(body, finish, err, inputs.label)
+    print_summary(err, inputs, f"records {records}; matches {matches}")
     return status

@@ -1,0 +1,112 @@
+"""Every benchmark case does all of its work, on tiny inputs. Correctness only, never timing."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+import correlog
+from correlog import EventKind
+
+from . import cases, instructions
+from .memory import entry_bytes
+from .render import nxlog_lines, snare_lines, write_lines
+from .run import _parse, main
+from .streams import Stream, make_stream
+from .timing import Side
+
+
+@pytest.fixture(scope="module")
+def stream() -> Stream:
+    # Few spare pids, so that pids are reused (and lost exits superseded) even in 2,000 events.
+    return make_stream(2_000, seed=7, spare_pids=10)
+
+
+def answer(side: Side) -> int:
+    found = side.prepare()()
+    assert isinstance(found, int)
+    return found
+
+
+def test_the_stream_is_deterministic_and_interleaves_its_hosts(stream: Stream) -> None:
+    assert stream.events == make_stream(2_000, seed=7, spare_pids=10).events
+    assert stream.events != make_stream(2_000, seed=8, spare_pids=10).events
+    assert {ev.host for ev in stream.events} == set(stream.hosts)
+    assert len(stream.hosts) == 4
+
+
+def test_the_core_cases_do_all_their_work(stream: Stream) -> None:
+    batches = stream.batches(256)
+    assert answer(cases.feed_many_side(batches)) == stream.processes
+    not_created = sum(ev.kind is not EventKind.CREATED for ev in stream.events)
+    assert answer(cases.single_record_side(batches)) == not_created  # every 600 and XP 593
+    assert answer(cases.monitor_single_side(batches)) > 0
+    assert 0 < answer(cases.floor_side(batches)) < stream.processes  # (host, pid) keys left open
+
+
+def test_at_the_bound_every_creation_evicts() -> None:
+    evicting, unbounded = cases.eviction_sides(200, 2_000)
+    created = 2_000 * 0.7  # churn_events: most of the timed events are creations
+    assert answer(evicting) >= created
+    assert answer(unbounded) < answer(evicting) / 2
+
+
+def test_the_rendered_files_read_back_one_record_per_process(tmp_path: Path) -> None:
+    stream = make_stream(1_500, seed=3)
+    snare = tmp_path / "s.snare"
+    lines = write_lines(snare, snare_lines(stream.events))
+    assert answer(cases.snare_sides(snare, lines)[0]) == stream.processes
+    assert answer(cases.snare_sides(snare, lines)[1]) == lines == 1_500
+    watch, correlate = cases.watch_sides(snare, lines)
+    assert answer(correlate) == stream.processes
+    assert isinstance(answer(watch), int)
+    if importlib.util.find_spec("orjson") is not None:
+        nxlog = tmp_path / "n.json"
+        n = write_lines(nxlog, nxlog_lines(stream.events))
+        subject, floor = cases.nxlog_sides(nxlog, n)
+        assert answer(subject) == stream.processes
+        assert answer(floor) == n
+
+
+def test_the_hunt_case_counts_matches() -> None:
+    pytest.importorskip("sigma")
+    from correlog.cli._inputs import sample_path
+    from correlog.sigma import RuleSet, SigmaRule
+
+    records = list(correlog.Correlator().process(correlog.read(sample_path())))
+    one = RuleSet([SigmaRule.from_dict(cases._TRIVIAL_RULE)])
+    subject, baseline = cases.hunt_sides(one, records)
+    assert answer(subject) == answer(baseline) == 1  # the web shell's cmd.exe
+
+
+def test_an_open_process_costs_a_few_hundred_bytes() -> None:
+    assert 200 < entry_bytes(2_000) < 1_000
+
+
+def test_an_instruction_count_run_does_its_case() -> None:
+    for case in instructions.CASES:
+        instructions.inner(case, 300)
+
+
+def test_the_runner_prints_one_row_per_case(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--quick", "--only", "core", "--pairs", "1"]) == 0
+    table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert len(table) == 1 + 4  # the header and the four core cases
+    assert "Correlator.feed_many / floor" in table[1]
+
+
+def test_every_benchmark_command_the_docs_cite_exists() -> None:
+    root = Path(__file__).resolve().parents[1]
+    text = "\n".join(
+        (root / doc).read_text(encoding="utf-8")
+        for doc in ("docs/performance.md", "docs/sigma.md", "README.md")
+    )
+    cited = re.findall(r"python3? (-m benchmarks|benchmarks/[\w.]+)([^`#(\n]*)", text)
+    assert len(cited) >= 5, cited
+    for command, argv in cited:
+        if command.startswith("benchmarks/"):
+            assert (root / command).exists(), command
+        _parse(argv.split())  # exits (status 2) on an option the runner does not know

@@ -1,0 +1,143 @@
+"""``correlog watch``: alerts, as JSON lines, as early as the events allow.
+
+The built-in rules come from :mod:`correlog.rules`; ``--sigma`` rules are loaded through the
+``hunt`` module, which imports the Sigma engine only then.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from collections.abc import Iterable
+from typing import TextIO
+
+from .._monitor import Monitor, SingleEventMonitor
+from .._records import Alert, Record
+from ..rules import (
+    DEFAULT_ALLOW,
+    DEFAULT_WEB_SERVERS,
+    AnonymousWeb,
+    RuleLike,
+    WebServerChild,
+)
+from ..sinks import JsonLines
+from ._inputs import (
+    Inputs,
+    add_engine_options,
+    add_input_options,
+    correlator,
+    guarded,
+    print_summary,
+    reasons,
+    window,
+)
+
+__all__ = ["RULES", "add_parser", "run"]
+
+#: The built-in rules ``--rule`` can name.
+RULES = ("anonymous-web", "web-server-child")
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the command and its options."""
+    p = sub.add_parser("watch", help="alerts, as JSON lines, as early as the events allow")
+    add_input_options(p)
+    add_engine_options(p)
+    p.add_argument(
+        "--rule", action="append", choices=RULES, help="rule to run (default: anonymous-web)"
+    )
+    p.add_argument(
+        "--account",
+        action="append",
+        metavar="PATTERN",
+        help="anonymous account pattern (default IUSR_*)",
+    )
+    p.add_argument(
+        "--allow",
+        action="append",
+        metavar="NAME",
+        help=f"allowed image, name or path (default {' '.join(DEFAULT_ALLOW)})",
+    )
+    p.add_argument(
+        "--parent",
+        action="append",
+        metavar="NAME",
+        help="anonymous-web: only children of these parents (when the parent is known)",
+    )
+    p.add_argument(
+        "--web-server",
+        action="append",
+        metavar="NAME",
+        help=f"web-server-child: server images (default {' '.join(DEFAULT_WEB_SERVERS)})",
+    )
+    p.add_argument(
+        "--single-event",
+        action="store_true",
+        help="stateless: alert only from events that alone name image and owner",
+    )
+    p.add_argument("--records", action="store_true", help="print records too, as they become final")
+    p.add_argument(
+        "--sigma",
+        action="append",
+        metavar="PATH",
+        help="Sigma rule file or directory to run too (with no --rule: instead of the built-ins)",
+    )
+
+
+def _rules(args: argparse.Namespace, err: TextIO) -> list[RuleLike]:
+    rules: list[RuleLike] = []
+    if args.sigma:
+        from .hunt import sigma_monitor_rules
+
+        rules.extend(sigma_monitor_rules(args.sigma, err))
+    chosen = args.rule or ([] if args.sigma else ["anonymous-web"])
+    allow = args.allow or DEFAULT_ALLOW
+    for name in dict.fromkeys(chosen):
+        if name == "anonymous-web":
+            rules.append(
+                AnonymousWeb(accounts=args.account or ("IUSR_*",), allow=allow, parents=args.parent)
+            )
+        else:
+            rules.append(
+                WebServerChild(servers=args.web_server or DEFAULT_WEB_SERVERS, allow=allow)
+            )
+    return rules
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Run the rules over the inputs; print each alert at once (and records with --records)."""
+    counts: Counter[str] = Counter()
+    sink = JsonLines(out, flush=True)
+    alerts = 0
+
+    def on_record(record: Record) -> None:
+        counts[record.reason] += 1
+        if args.records:
+            sink(record)
+
+    monitor: Monitor | SingleEventMonitor = (
+        SingleEventMonitor(_rules(args, err), on_record=on_record)
+        if args.single_event
+        else Monitor(_rules(args, err), correlator=correlator(args), on_record=on_record)
+    )
+    inputs = Inputs(args.paths, args)
+
+    def write(found: Iterable[Alert]) -> None:
+        nonlocal alerts
+        for alert in found:
+            sink(alert)
+            alerts += 1
+
+    def body() -> None:
+        for event in inputs:
+            write(monitor.feed(event))
+
+    def finish() -> None:
+        write(monitor.close())
+        out.flush()
+
+    status = guarded(body, finish, err, inputs.label)
+    mode = "single-event" if args.single_event else "correlated"
+    counters = window(monitor.correlator) if isinstance(monitor, Monitor) else ""
+    print_summary(err, inputs, f"{reasons(counts)}; alerts {alerts} ({mode}){counters}")
+    return status
