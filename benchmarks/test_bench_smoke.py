@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from correlog import EventKind, ProcessEvent, Record
-from correlog.rules import DEFAULT_ALLOW, basename
+from correlog.rules import DEFAULT_ALLOW, DEFAULT_WEB_PARENTS, basename
 
 from .cases import CASES, Case, Workload, make_workload
 from .run import main
@@ -105,15 +105,20 @@ def _sufficient_events(answer: Any, work: Workload) -> None:
 
 
 def _anonymous_web_alerts(answer: Any, work: Workload) -> None:
-    # One alert per process that a 600 gave to IUSR_*, unless it runs an allowed script host:
-    # its 593 names the same account and is deduplicated.
+    # One alert per process that a 600 gave to IUSR_*, or to NETWORK/LOCAL SERVICE (0x3e4,
+    # 0x3e5) with a web server assigning it, unless it runs an allowed image or is a web server
+    # itself: its 593 names the same account and is deduplicated.
+    def web_owned(ev: ProcessEvent) -> bool:
+        creator = basename(ev.creator_image or "").casefold()
+        service = ev.logon_id in (0x3E4, 0x3E5) and creator in DEFAULT_WEB_PARENTS
+        return (ev.user or "").startswith("IUSR_") or service
+
     expected = sum(
         1
         for ev in work.events
         if ev.kind is EventKind.TOKEN_ASSIGNED
-        and ev.user is not None
-        and ev.user.startswith("IUSR_")
-        and basename(ev.image or "").casefold() not in DEFAULT_ALLOW
+        and web_owned(ev)
+        and basename(ev.image or "").casefold() not in DEFAULT_ALLOW + DEFAULT_WEB_PARENTS
     )
     assert answer == expected > 0
 
