@@ -176,3 +176,28 @@ def test_without_jinja2_the_error_says_what_to_install(monkeypatch: pytest.Monke
     monkeypatch.setitem(sys.modules, "jinja2", None)
     with pytest.raises(UsageError, match=r"correlog\[report\]"):
         render_report([])
+
+
+def test_audit_trail_alerts_get_their_own_section_when_given() -> None:
+    from correlog.rules import AuditTamper
+
+    cleared = correlog.HostEvent(
+        kind=correlog.HostEventKind.LOG_CLEARED,
+        host="web03",
+        time=correlog.parse_iso("2003-03-04T09:20:00Z"),
+        event_id=517,
+    )
+    message = AuditTamper().host_event(cleared)
+    assert message is not None
+    records, alerts = sample_run()
+    text = render_report(records, alerts, host_alerts=[(cleared, message)])
+    assert (
+        '<tr class="finding"><td class="when">2003-03-04 09:20:00</td><td>web03</td>'
+        '<td class="num">517</td><td>the Security log of web03 was cleared (event 517)</td></tr>'
+    ) in text
+    page = " ".join("".join(Page(text).text).split())
+    assert "Audit trail" in page
+    assert "to 2003-03-04 09:20:00 (UTC)" in page  # the clear is the last thing seen
+    quiet = " ".join("".join(Page(render_report(records, alerts, host_alerts=[])).text).split())
+    assert "No log clear, loss of audits or audit policy change was seen." in quiet
+    assert "Audit trail" not in "".join(Page(render_report(records, alerts)).text)

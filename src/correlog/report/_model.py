@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import attrs
 
+from .._events import HostEvent
 from .._records import Alert, ProcessId, Record
 from .._time import iso
 from ..rules import basename
@@ -92,6 +93,15 @@ class Finding:
         return _owner(self.record.user, self.record.domain)
 
 
+class HostAlert(NamedTuple):
+    """A host event that deserves an alert (a log cleared, audits lost, a policy changed)."""
+
+    when: str
+    host: str
+    event_id: int
+    message: str
+
+
 @attrs.frozen(kw_only=True)
 class Summary:
     """Counts for the top of the report."""
@@ -100,6 +110,8 @@ class Summary:
     hosts: int
     alerts: int
     hits: int
+    #: Host events with an alert (None when the caller passed none at all).
+    host_alerts: int | None
     #: The earliest and latest time any record or finding names (``-`` when none does).
     first: str
     last: str
@@ -148,9 +160,14 @@ def _level_order(level: str) -> int:
     return LEVELS.index(level) if level in LEVELS else len(LEVELS)
 
 
-def _summary(records: Sequence[Record], findings: Sequence[Finding]) -> Summary:
+def _summary(
+    records: Sequence[Record],
+    findings: Sequence[Finding],
+    host_alerts: Sequence[tuple[HostEvent, str]] | None,
+) -> Summary:
     times = [t for r in records for t in (r.start, r.end, r.first_seen) if t is not None]
     times += [f.time for f in findings if f.time is not None]
+    times += [event.time for event, _ in host_alerts or ()]
     rules = Counter((f.title, f.kind, f.level or "-") for f in findings)
     levels = Counter(f.level or "-" for f in findings)
     host_records = Counter(r.host for r in records)
@@ -161,6 +178,7 @@ def _summary(records: Sequence[Record], findings: Sequence[Finding]) -> Summary:
         hosts=len(hosts),
         alerts=sum(f.kind == "alert" for f in findings),
         hits=sum(f.kind == "sigma" for f in findings),
+        host_alerts=None if host_alerts is None else len(host_alerts),
         first=_when(min(times)) if times else "-",
         last=_when(max(times)) if times else "-",
         by_rule=[(*key, n) for key, n in sorted(rules.items(), key=lambda kv: (-kv[1], kv[0]))],
@@ -233,7 +251,11 @@ def _tree_lines(roots: Sequence[Node], marks: dict[ProcessId, list[str]]) -> lis
 
 
 def build_model(
-    records: list[Record], alerts: list[Alert], hits: list[Match], timeline_limit: int
+    records: list[Record],
+    alerts: list[Alert],
+    hits: list[Match],
+    host_alerts: list[tuple[HostEvent, str]] | None,
+    timeline_limit: int,
 ) -> dict[str, Any]:
     """Everything the template shows, by name."""
     findings = [Finding.from_alert(a) for a in alerts] + [Finding.from_hit(h) for h in hits]
@@ -250,7 +272,13 @@ def build_model(
         )
     ]
     return {
-        "summary": _summary(records, findings),
+        "summary": _summary(records, findings, host_alerts),
+        "host_alerts": None
+        if host_alerts is None
+        else [
+            HostAlert(_when(e.time), e.host, e.event_id, message)
+            for e, message in sorted(host_alerts, key=lambda pair: pair[0].time)
+        ],
         "findings": findings,
         "rules": rules,
         "timeline": _timeline(records, marks, timeline_limit),
