@@ -20,6 +20,12 @@ from correlog.rules import AnonymousWeb, WebServerChild
 from correlog.testing import created, exited, token
 
 
+def _record(alert: Alert) -> Record:
+    """The process an alert is about (every alert here is about one)."""
+    assert alert.record is not None
+    return alert.record
+
+
 def alerts_of(monitor: Monitor | SingleEventMonitor, *events: object) -> list[Alert]:
     out: list[Alert] = []
     for event in events:
@@ -47,14 +53,14 @@ class TestNormalMode:
         assert alert.user == "IUSR_IIS01"
         assert alert.event_id == 593
         assert alert.time == e.time
-        assert alert.record.reason is Reason.EXITED
+        assert _record(alert).reason is Reason.EXITED
 
     def test_windows_2003_alerts_at_the_600_although_the_process_never_exits(self) -> None:
         monitor = Monitor([AnonymousWeb()])
         assert monitor.feed(created(2216, 5)) == []
         [alert] = monitor.feed(token(2216, 5))
         assert alert.event_id == 600
-        assert alert.record.reason is Reason.OPEN
+        assert _record(alert).reason is Reason.OPEN
         assert monitor.close() == []  # and not a second time when flushed
 
     def test_one_alert_per_process_even_when_600_and_593_both_qualify(self) -> None:
@@ -93,7 +99,7 @@ class TestNormalMode:
         monitor.feed(created(600, image=httpd, creator_pid=4))
         [alert] = monitor.feed(created(640, image=r"C:\WINNT\system32\cmd.exe", creator_pid=600))
         assert alert.event_id == 592
-        assert alert.record.creator_image == httpd
+        assert _record(alert).creator_image == httpd
 
     def test_expiry_and_close_let_rules_see_final_records(self) -> None:
         seen: list[Reason] = []
@@ -105,7 +111,7 @@ class TestNormalMode:
         monitor = Monitor([spy], correlator=Correlator(ttl=60))
         monitor.feed(created(8))
         [alert] = monitor.advance(created(8).time + 61 * 1_000_000_000)
-        assert alert.record.reason is Reason.EXPIRED
+        assert _record(alert).reason is Reason.EXPIRED
         assert seen == [Reason.OPEN, Reason.EXPIRED]
 
     def test_with_an_ordering_window_the_alert_comes_when_the_window_lets_the_600_go(
@@ -115,7 +121,7 @@ class TestNormalMode:
         assert monitor.feed(created(2216, 0, rn=1)) == []
         assert monitor.feed(token(2216, 0, rn=2)) == []  # waiting in the window
         [alert] = monitor.feed(created(40, 6, rn=3))  # the watermark passes: released
-        assert (alert.pid, alert.record.reason) == (2216, Reason.OPEN)
+        assert (alert.pid, _record(alert).reason) == (2216, Reason.OPEN)
         assert monitor.close() == []
 
     def test_with_an_ordering_window_advance_and_close_release_and_alert(self) -> None:
@@ -128,7 +134,7 @@ class TestNormalMode:
         other.feed(created(8, 0, rn=1))
         other.feed(token(8, 0, rn=2))
         [flushed] = other.close()
-        assert flushed.record.reason is Reason.FLUSHED
+        assert _record(flushed).reason is Reason.FLUSHED
 
     def test_rules_must_be_callables_with_unique_names(self) -> None:
         with pytest.raises(UsageError):
@@ -144,7 +150,7 @@ class TestSingleEventMode:
         monitor = SingleEventMonitor([AnonymousWeb()])
         alerts = alerts_of(monitor, created(2216), token(2216), exited(2216, 1))
         assert [a.event_id for a in alerts] == [600]
-        assert alerts[0].record.reason is Reason.SINGLE
+        assert _record(alerts[0]).reason is Reason.SINGLE
 
     def test_an_xp_593_alone_is_enough(self) -> None:
         monitor = SingleEventMonitor([AnonymousWeb()])
@@ -190,3 +196,21 @@ class TestSingleEventMode:
             monitor.advance(1.5)  # type: ignore[arg-type]
         with pytest.raises(UsageError, match="at least one rule"):
             SingleEventMonitor([])
+
+
+class TestHostEventRules:
+    def test_a_cleared_log_alerts_on_the_host_in_both_monitors(self) -> None:
+        from correlog import HostEvent, HostEventKind
+        from correlog.rules import AuditTamper
+
+        clear = HostEvent(HostEventKind.LOG_CLEARED, "iis02", 5, 1102, None)
+        restart = HostEvent(HostEventKind.HOST_STARTED, "iis02", 6, 4608, None)
+        for monitor in (
+            Monitor([AnonymousWeb(), AuditTamper()]),
+            SingleEventMonitor([AnonymousWeb(), AuditTamper()]),
+        ):
+            (alert,) = monitor.feed_many([clear, restart])
+            assert (alert.rule, alert.host, alert.event_id) == ("audit-tamper", "iis02", 1102)
+            assert alert.record is None
+            assert alert.pid is None
+            assert alert.to_json()["record"] is None

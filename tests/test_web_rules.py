@@ -59,6 +59,7 @@ class TestIis7:
         shell's own children (created by powershell.exe) are left to the shell's alert."""
         alerts = alerts_of(iis7.log_lines(iis7.webshell_story(service)))
         assert alerted(alerts) == ["powershell.exe"]
+        assert alerts[0].record is not None
         assert alerts[0].record.logon_id == service[2]
 
     @pytest.mark.parametrize("service", [iis7.NETWORK_SERVICE, iis7.LOCAL_SERVICE])
@@ -192,7 +193,7 @@ def test_on_the_shared_samples_only_the_legacy_intrusions_alert() -> None:
     )
     inputs += sorted(SHARED.glob("sigma/regression/*/*.evtx"))
     assert len(inputs) > 100
-    alerts_by_file: dict[str, list[tuple[str, int, str]]] = {}
+    alerts_by_file: dict[str, list[tuple[str, int | None, str]]] = {}
     for path in inputs:
         monitor = Monitor([AnonymousWeb(), WebServerChild()])
         alerts = monitor.feed_many(correlog.read(path)) + monitor.close()

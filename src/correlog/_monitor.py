@@ -26,7 +26,7 @@ the input made the record final.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Final
+from typing import Final, Protocol
 
 from cachetools import TTLCache
 
@@ -37,7 +37,7 @@ from ._records import Alert, Record
 from ._single import single_record
 from ._time import seconds
 
-__all__ = ["Monitor", "RuleLike", "SingleEventMonitor", "rule_name"]
+__all__ = ["HostRule", "Monitor", "RuleLike", "SingleEventMonitor", "rule_name"]
 
 #: A rule: a callable over a record returning a message, True, or None/False.
 RuleLike = Callable[[Record], str | bool | None]
@@ -83,6 +83,44 @@ def _alert(name: str, record: Record, event: Event | None, verdict: str | bool) 
     )
 
 
+class HostRule(Protocol):
+    """A rule that also judges host events (log cleared, audits lost): ``host_event`` answers
+    with a message when one deserves an alert (see :class:`correlog.rules.AuditTamper`)."""
+
+    def host_event(self, event: HostEvent, /) -> str | None: ...
+
+
+def _host_rules(rules: tuple[tuple[str, RuleLike], ...]) -> tuple[tuple[str, HostRule], ...]:
+    return tuple(
+        (name, rule)  # type: ignore[misc]
+        for name, rule in rules
+        if callable(getattr(rule, "host_event", None))
+    )
+
+
+def _ask_host(
+    rules: tuple[tuple[str, HostRule], ...], event: HostEvent, alerts: list[Alert]
+) -> None:
+    """Host events reach the rules that judge them; an alert names the host, no process."""
+    for name, rule in rules:
+        message = rule.host_event(event)
+        if message:
+            alerts.append(
+                Alert(
+                    rule=name,
+                    host=event.host,
+                    pid=None,
+                    image=None,
+                    user=None,
+                    domain=None,
+                    time=event.time,
+                    event_id=event.event_id,
+                    record=None,
+                    message=message,
+                )
+            )
+
+
 def _not_an_event(event: object) -> UsageError:
     return UsageError(f"not an event: {event!r}")
 
@@ -102,6 +140,7 @@ class Monitor:
         on_record: Callable[[Record], object] | None = None,
     ) -> None:
         self._rules = _named_rules(rules)
+        self._host_rules = _host_rules(self._rules)
         self._correlator = correlator if correlator is not None else Correlator()
         self._correlator._track_released()
         self._on_record = on_record
@@ -117,6 +156,8 @@ class Monitor:
         """Fold one event in; return the alerts it raised."""
         alerts: list[Alert] = []
         correlator = self._correlator
+        if self._host_rules and isinstance(event, HostEvent):
+            _ask_host(self._host_rules, event, alerts)
         self._final(correlator.feed(event), event, alerts)
         # The processes this call changed: the event's own, or, with an ordering window, those
         # of the events the window let go (the one fed may still be waiting in it).
@@ -209,6 +250,7 @@ class SingleEventMonitor:
         dedup_size: int = 4096,
     ) -> None:
         self._rules = _named_rules(rules)
+        self._host_rules = _host_rules(self._rules)
         self._on_record = on_record
         #: Every key the dedup cache may hold (a superset: it also keeps expired ones a while).
         self._alerted_keys: set[tuple[str, int, str | None]] = set()
@@ -231,7 +273,10 @@ class SingleEventMonitor:
         for event in events:
             if isinstance(event, ProcessEvent):
                 ask(event, alerts)
-            elif not isinstance(event, HostEvent):
+            elif isinstance(event, HostEvent):
+                if self._host_rules:
+                    _ask_host(self._host_rules, event, alerts)
+            else:
                 raise _not_an_event(event)
         return alerts
 

@@ -196,17 +196,21 @@ class Alert:
     ``None`` when no event did (the record became final through :meth:`~correlog.Monitor.advance`
     or at the end of the input, :meth:`~correlog.Monitor.close`). ``record`` is the process as
     known at that moment (reason :attr:`Reason.OPEN` while it is still running).
+
+    A rule over host events (:class:`correlog.rules.AuditTamper`: a cleared log, lost audits)
+    alerts on no process: ``pid``, ``image``, ``user``, ``domain`` and ``record`` are ``None``,
+    ``time`` and ``event_id`` are the host event's.
     """
 
     rule: str
     host: str
-    pid: int
+    pid: int | None
     image: str | None
     user: str | None
     domain: str | None
     time: int | None
     event_id: int | None
-    record: Record
+    record: Record | None
     message: str = ""
 
     def to_json(self) -> dict[str, Any]:
@@ -221,5 +225,5 @@ class Alert:
             "time": iso(self.time),
             "event_id": self.event_id,
             "message": self.message,
-            "record": self.record.to_json(),
+            "record": None if self.record is None else self.record.to_json(),
         }

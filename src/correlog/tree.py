@@ -207,7 +207,7 @@ def marks_of(
     """The labels to show beside processes: each alert's rule name, each Sigma hit's rule
     title, per process id, in order, without repeats."""
     marks: dict[ProcessId, list[str]] = {}
-    labelled = [(a.record.process_id, a.rule) for a in alerts]
+    labelled = [(a.record.process_id, a.rule) for a in alerts if a.record is not None]
     labelled += [(h.record.process_id, h.rule.title) for h in hits]
     for process, label in labelled:
         labels = marks.setdefault(process, [])

@@ -14,9 +14,11 @@ from typing import TextIO
 from .._monitor import Monitor, SingleEventMonitor
 from .._records import Alert, Record
 from ..rules import (
+    DEFAULT_ACCOUNTS,
     DEFAULT_ALLOW,
     DEFAULT_WEB_SERVERS,
     AnonymousWeb,
+    AuditTamper,
     RuleLike,
     WebServerChild,
 )
@@ -35,7 +37,9 @@ from ._inputs import (
 __all__ = ["RULES", "add_parser", "run"]
 
 #: The built-in rules ``--rule`` can name.
-RULES = ("anonymous-web", "web-server-child")
+RULES = ("anonymous-web", "web-server-child", "audit-tamper")
+#: The rules a plain ``watch`` runs: the intrusion, and the log going blind.
+DEFAULT_RULES = ("anonymous-web", "audit-tamper")
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,13 +48,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add_input_options(p)
     add_engine_options(p)
     p.add_argument(
-        "--rule", action="append", choices=RULES, help="rule to run (default: anonymous-web)"
+        "--rule",
+        action="append",
+        choices=RULES,
+        help=f"rule to run (default: {' and '.join(DEFAULT_RULES)})",
     )
     p.add_argument(
         "--account",
         action="append",
         metavar="PATTERN",
-        help="anonymous account pattern (default IUSR_*)",
+        help=f"anonymous account pattern (default {' '.join(DEFAULT_ACCOUNTS)})",
     )
     p.add_argument(
         "--allow",
@@ -90,13 +97,14 @@ def _rules(args: argparse.Namespace, err: TextIO) -> list[RuleLike]:
         from .hunt import sigma_monitor_rules
 
         rules.extend(sigma_monitor_rules(args.sigma, err))
-    chosen = args.rule or ([] if args.sigma else ["anonymous-web"])
+    chosen = args.rule or ([] if args.sigma else list(DEFAULT_RULES))
     allow = args.allow or DEFAULT_ALLOW
     for name in dict.fromkeys(chosen):
         if name == "anonymous-web":
-            rules.append(
-                AnonymousWeb(accounts=args.account or ("IUSR_*",), allow=allow, parents=args.parent)
-            )
+            accounts = args.account or DEFAULT_ACCOUNTS
+            rules.append(AnonymousWeb(accounts=accounts, allow=allow, parents=args.parent))
+        elif name == "audit-tamper":
+            rules.append(AuditTamper())
         else:
             rules.append(
                 WebServerChild(servers=args.web_server or DEFAULT_WEB_SERVERS, allow=allow)

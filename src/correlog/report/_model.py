@@ -53,6 +53,8 @@ class Finding:
     @classmethod
     def from_alert(cls, alert: Alert) -> Finding:
         """An alert: its rule, message and the time of the event that made it fire."""
+        if alert.record is None:
+            raise ValueError("an alert on a host event names no process: see host_alerts")
         return cls(
             kind="alert",
             rule=alert.rule,
@@ -258,7 +260,8 @@ def build_model(
     timeline_limit: int,
 ) -> dict[str, Any]:
     """Everything the template shows, by name."""
-    findings = [Finding.from_alert(a) for a in alerts] + [Finding.from_hit(h) for h in hits]
+    findings = [Finding.from_alert(a) for a in alerts if a.record is not None]
+    findings += [Finding.from_hit(h) for h in hits]
     findings.sort(key=lambda f: (f.time is None, f.time or 0, f.record.host, f.record.pid))
     marks = marks_of(alerts, hits)
     forest: Forest = build_forest(records)
