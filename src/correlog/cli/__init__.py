@@ -1,8 +1,10 @@
 """The ``correlog`` command: JSON lines on stdout, diagnostics on stderr.
 
 One module per command (:mod:`.correlate`, :mod:`.watch`, :mod:`.events`, :mod:`.hunt`,
-:mod:`.sample`), each with ``add_parser`` and ``run``; what they share (inputs, engine options,
-the summary, the signal policy) is in :mod:`._inputs`. The only public name is :func:`main`.
+:mod:`.tree`, :mod:`.report`, :mod:`.sample`), each with ``add_parser`` and ``run``; what they
+share (inputs, engine options, the summary, the signal policy) is in :mod:`._inputs`, and
+:mod:`._analysis` holds the one pass ``tree`` and ``report`` make. The only public name is
+:func:`main`.
 
 No command ends in a traceback. Whatever stops it, records and alerts already produced are
 written, open processes are flushed, the summary goes to stderr, and the exit status says why:
@@ -26,7 +28,7 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from .. import __version__
-from . import correlate, events, hunt, sample, watch
+from . import correlate, events, hunt, report, sample, tree, watch
 from ._inputs import STOP, failure, quiet_stdout, sample_path, stop_status
 
 __all__ = ["main"]
@@ -40,6 +42,8 @@ _COMMANDS: dict[str, _Command] = {
     "hunt": hunt.run,
     "events": events.run,
     "sample": sample.run,
+    "tree": tree.run,
+    "report": report.run,
 }
 
 
@@ -51,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"correlog {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (correlate, watch, hunt, events, sample):
+    for module in (correlate, watch, hunt, events, tree, report, sample):
         module.add_parser(sub)
     return parser
 

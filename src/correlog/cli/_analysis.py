@@ -1,0 +1,88 @@
+"""What ``correlog tree`` and ``correlog report`` share: one pass over the inputs that keeps
+every record, the alerts of the built-in rules, the host events that deserve an alert, and the
+Sigma matches when ``--rules`` is given."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import TextIO
+
+import attrs
+
+from .._events import HostEvent
+from .._monitor import Monitor
+from .._records import Alert, Record
+from ..rules import DEFAULT_ACCOUNTS, DEFAULT_ALLOW, AnonymousWeb, AuditTamper, WebServerChild
+from ._inputs import (
+    Inputs,
+    add_engine_options,
+    add_input_options,
+    correlator,
+    guarded,
+    print_summary,
+)
+
+__all__ = ["Analysis", "add_analysis_options", "analyse"]
+
+
+@attrs.define
+class Analysis:
+    """Everything one pass found."""
+
+    records: list[Record] = attrs.field(factory=list)
+    alerts: list[Alert] = attrs.field(factory=list)
+    host_alerts: list[tuple[HostEvent, str]] = attrs.field(factory=list)
+    #: Sigma matches (``correlog.sigma.Match``), when rules were given.
+    hits: list[object] = attrs.field(factory=list)
+    status: int = 0
+
+
+def add_analysis_options(p: argparse.ArgumentParser) -> None:
+    """Inputs, engine options, and ``--rules`` for Sigma hits."""
+    add_input_options(p)
+    add_engine_options(p)
+    p.add_argument(
+        "--rules",
+        action="append",
+        metavar="PATH",
+        default=[],
+        help="Sigma rule files or directories: mark their matches too",
+    )
+
+
+def analyse(args: argparse.Namespace, err: TextIO, finish: Callable[[], None]) -> Analysis:
+    """Read the inputs once; the built-in web rules and audit-tamper run as ``watch`` runs them."""
+    found = Analysis()
+    monitor = Monitor(
+        [AnonymousWeb(accounts=DEFAULT_ACCOUNTS, allow=DEFAULT_ALLOW), WebServerChild()],
+        correlator=correlator(args),
+        on_record=found.records.append,
+    )
+    tamper = AuditTamper()
+    inputs = Inputs(args.paths, args)
+
+    def body() -> None:
+        for event in inputs:
+            if isinstance(event, HostEvent):
+                message = tamper.host_event(event)
+                if message:
+                    found.host_alerts.append((event, message))
+            found.alerts.extend(monitor.feed(event))
+
+    def done() -> None:
+        found.alerts.extend(monitor.close())
+        if args.rules:
+            from .hunt import load_for_cli
+
+            found.hits.extend(load_for_cli(args.rules, err).hunt(found.records))
+        finish()
+
+    found.status = guarded(body, done, err, inputs.label)
+    print_summary(
+        err,
+        inputs,
+        f"records {len(found.records)}; alerts {len(found.alerts) + len(found.host_alerts)}; "
+        f"sigma matches {len(found.hits)}",
+    )
+    return found
