@@ -63,7 +63,7 @@ import attrs
 from ._engine import CorrelatorStats, check_new_host, settings
 from ._errors import StateError, UsageError
 from ._events import Event, EventKind, HostEvent, HostEventKind, ProcessEvent
-from ._layout import RECORD_SLOT, entry_from_event, record_from_event
+from ._layout import RECORD_SLOT, record_from_event
 from ._records import ProcessId, Reason, Record, Status
 from ._sequencer import Sequencer
 from ._state import CORRELATOR_FORMAT, expect, record_from_data, record_to_data
@@ -589,6 +589,8 @@ class Correlator:
         hs: _Host = None  # type: ignore[assignment]  # set at the first event (cur is _UNSET)
         ents: dict[int, list[Any]] = _NO_ENTRIES  # likewise
         entry: list[Any] | None
+        owner_source: EventKind | None
+        start: int | None
         try:
             for ev in events:
                 # One unpack reads every field: far cheaper than ten attribute loads.
@@ -609,9 +611,9 @@ class Correlator:
                         creator_image,
                         layout,
                         channel,
-                        _command_line,
+                        command_line,
                         exit_status,
-                        _integrity,
+                        integrity,
                         extra,
                     ) = ev[:]  # type: ignore[misc]  # a HostEvent does not unpack: see below
                 except (TypeError, ValueError, LookupError):
@@ -735,22 +737,51 @@ class Correlator:
                     if memo:
                         # A new process holds this pid now: what was remembered under it is stale.
                         memo.pop((host, channel, pid), None)
+                    if creator_image is None:
+                        creator_image = found  # at the creation's rank
+                    owner_source = _C
+                    start = time
                 else:
                     creator = None if creator_pid is None else ents.get(creator_pid)
-                    found = creator_id = None
+                    creator_id = None
                     if creator is not None:
                         creator_id = creator[_PROCESS_ID]
                         if type(creator_id) is not tuple:
                             creator_id = _process_id(creator)
-                # A new entry opens (a creation, or a token for a process not seen yet), laid
-                # out by the merge policy applied to this one event.
-                entry = entry_from_event(
-                    ev,  # type: ignore[arg-type]  # a HostEvent does not unpack: see above
-                    hs.clock,
-                    found,
+                    owner_source = _T
+                    start = command_line = integrity = None
+                if user is None:
+                    domain = logon_id = owner_source = None
+                # A new entry opens (a creation, or a token for a process not seen yet): the
+                # merge policy applied to this one event, as one list display in Record's field
+                # order (a builder call would cost a frame per event). tests/test_layout.py pins
+                # the display to Record's fields; the reference test pins what it holds.
+                entry = [
+                    host,
+                    pid,
+                    image,
+                    user,
+                    domain,
+                    logon_id,
+                    owner_source,
+                    creator_pid,
+                    creator_image,
+                    start,
+                    None,  # end
+                    None,  # status
+                    None,  # reason
+                    (event_id, record_number),
+                    layout,
+                    hs.clock,  # first_seen
+                    channel,
+                    command_line,
+                    None,  # exit_status
+                    integrity,
+                    extra or None,
+                    time,  # the process id, made when wanted: see _process_id
                     creator_id,
-                    time <= hs.lost_until,
-                )
+                    time <= hs.lost_until,  # audits_lost
+                ]
                 if not ents:
                     hs.next_deadline = hs.clock + ttl
                 ents[pid] = entry

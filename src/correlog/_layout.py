@@ -21,13 +21,13 @@ from typing import Any, Final
 
 from ._events import EventKind, ProcessEvent
 from ._policy import MERGE_POLICY
-from ._records import ProcessId, Reason, Record, Status
+from ._records import Reason, Record, Status
 
 __all__ = [
     "EVENT_SLOT",
     "RECORD_SLOT",
-    "entry_from_event",
     "record_from_event",
+    "single_record",
 ]
 
 #: Field name -> position in a :class:`~correlog.Record` (and in an open entry list).
@@ -87,10 +87,19 @@ def _compile(
     bookkeeping: dict[str, str],
     wrap: str,
     overrides: dict[EventKind, dict[str, str]] | None = None,
+    guard: str = "",
+    doc: str = "",
 ) -> Callable[..., Any]:
-    """Generate ``name(ev, <params>)``: unpack the event, build the layout for its kind."""
+    """Generate ``name(ev, <params>)``: unpack the event, build the layout for its kind.
+
+    ``guard``: a condition on ``ev`` (by ``_SLOT_<field>`` positions) under which the function
+    returns None before it unpacks anything."""
     unpack = ", ".join(f"ev_{field}" for field in ProcessEvent._fields)
-    lines = [f"def {name}(ev, {params}):", f"    ({unpack},) = ev[:]"]
+    signature = f"def {name}(ev, {params}):" if params else f"def {name}(ev):"
+    lines = [signature]
+    if guard:
+        lines += [f"    if {guard}:", "        return None"]
+    lines.append(f"    ({unpack},) = ev[:]")
     for i, kind in enumerate(EventKind):
         exprs = {**_policy_expressions(kind), **bookkeeping, **(overrides or {}).get(kind, {})}
         slots = ", ".join(exprs[field] for field in Record._fields)
@@ -101,10 +110,15 @@ def _compile(
         "_new": tuple.__new__,
         "Record": Record,
         "_PARTIAL": Status.PARTIAL,
+        "_SINGLE": Reason.SINGLE,
+        **{f"_SLOT_{field}": i for i, field in enumerate(ProcessEvent._fields)},
         **{f"_KIND_{kind.name}": kind for kind in EventKind},
     }
     exec(compile("\n".join(lines), f"<correlog layout: {name}>", "exec"), namespace)
-    return namespace[name]  # type: ignore[no-any-return]
+    function = namespace[name]
+    function.__doc__ = doc
+    function.__module__ = "correlog"
+    return function  # type: ignore[no-any-return]
 
 
 _RECORD_BOOKKEEPING = {
@@ -127,33 +141,21 @@ record_from_event: Callable[[ProcessEvent, Reason, int, bool], Record] = _compil
     "reason, first_seen, audits_lost",
     _RECORD_BOOKKEEPING,
     "_new(Record, ({slots}))",
+    doc="The record of one event alone (status partial): what merge() says of it.",
 )
 
-#: ``entry_from_event(ev, first_seen, creator_image, creator_id, audits_lost)``: a new open
-#: entry (a list in Record's layout, status and reason still None) opened by ``ev``. The
-#: process id slot holds the event's time until the id is wanted (see the correlator).
-#: ``creator_image`` is what the correlator found for a creation that names none (the creator's
-#: image, from its open entry or the memo), taken at the creation's rank.
-entry_from_event: Callable[[ProcessEvent, int, str | None, ProcessId | None, bool], list[Any]] = (
-    _compile(
-        "entry_from_event",
-        "first_seen, found_image, creator_id, audits_lost",
-        {
-            **_RECORD_BOOKKEEPING,
-            "status": "None",
-            "reason": "None",
-            "process_id": "ev_time",
-            "creator_process_id": "creator_id",
-        },
-        "[{slots}]",
-        {
-            EventKind.CREATED: {
-                "creator_image": (
-                    "(ev_creator_image if ev_creator_image is not None else found_image)"
-                )
-            }
-        },
-    )
+#: ``single_record(ev)``: :func:`record_from_event` with reason ``single`` and the event's own
+#: time as ``first_seen``, or None when the event is not sufficient (it does not name both an
+#: image and its own account): one frame, the test before the unpack (most events fail it).
+single_record: Callable[[ProcessEvent], Record | None] = _compile(
+    "single_record",
+    "",
+    {**_RECORD_BOOKKEEPING, "reason": "_SINGLE", "first_seen": "ev_time", "audits_lost": "False"},
+    "_new(Record, ({slots}))",
+    guard="ev[_SLOT_image] is None or ev[_SLOT_user] is None or not ev[_SLOT_own_account]",
+    doc="A record (reason ``single``) from one sufficient event; None when it is not sufficient."
+    "\n\nThe record is what :func:`~correlog.merge` says of the event alone, its ``first_seen``"
+    " the event's time.",
 )
 
 
