@@ -25,21 +25,24 @@ import csv
 import enum
 from collections import Counter
 from collections.abc import Callable, Iterator
-from typing import Any, ClassVar, Final, Literal, Protocol
+from datetime import tzinfo
+from typing import Any, ClassVar, Final, Literal, NamedTuple, Protocol
 
 import attrs
 
-from .._errors import ParseError
+from .._errors import Malformed, ParseError
 from .._events import Event
-from ..decoders._common import Malformed
 
 __all__ = [
     "HEADER",
     "MAX_KEPT_ERRORS",
     "EventReader",
+    "Format",
+    "LineFormat",
     "LineParser",
     "ParseResult",
     "ReadStats",
+    "RecordFormat",
     "drive",
     "drive_units",
 ]
@@ -72,6 +75,37 @@ class LineParser(Protocol):
     def __call__(self, line: str) -> ParseResult:
         """Parse one line (no trailing newline)."""
         ...
+
+
+class LineFormat(NamedTuple):
+    """A format of one event per line, declared once in its module as ``FORMAT``."""
+
+    name: str
+    #: True when a line (the first non-blank ones of an input) is in this format.
+    sniff: Callable[[str], bool]
+    #: ``parser(tz, clock)``: a fresh :class:`LineParser` for one input.
+    parser: Callable[[tzinfo, Callable[[], int]], LineParser]
+
+
+class RecordFormat(NamedTuple):
+    """A format of records rather than lines (Event XML, EVTX, ``.evt``), declared once.
+
+    A text format (``binary=False``) is sniffed on a line and ``records`` takes the input's text
+    chunks; a binary one is sniffed on the input's first bytes and ``records`` takes a seekable
+    binary file. ``records`` yields ``(offset, raw)`` for :func:`drive_units`, and ``decoder()``
+    makes what decodes one ``raw``.
+    """
+
+    name: str
+    binary: bool
+    sniff: Callable[[str], bool] | None
+    sniff_bytes: Callable[[bytes], bool] | None
+    records: Callable[[Any], Iterator[tuple[int, Any]]]
+    decoder: Callable[[], Callable[[Any], ParseResult]]
+
+
+#: A format as the reader registry lists it.
+Format = LineFormat | RecordFormat
 
 
 @attrs.define(kw_only=True)

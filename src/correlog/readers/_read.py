@@ -20,9 +20,9 @@ from collections.abc import Callable, Iterator
 from itertools import chain
 from typing import IO, ClassVar, Final, NamedTuple
 
-from .._errors import ParseError, UsageError
+from .._errors import Malformed, ParseError, UsageError
 from .._events import Event
-from ..decoders._common import Malformed
+from .._time import resolve_tz
 from . import (
     ecs,
     eventreporter,
@@ -40,66 +40,49 @@ from . import (
 from ._core import (
     MAX_KEPT_ERRORS,
     EventReader,
-    LineParser,
+    Format,
+    LineFormat,
     ParseResult,
     ReadStats,
+    RecordFormat,
     drive,
     drive_units,
 )
 from ._sources import Source, _detach, binary_lines, open_input
-from ._times import resolve_tz
 
-__all__ = ["BINARY_FORMATS", "DETECTION_ORDER", "FORMATS", "read"]
-
-
-class _Format(NamedTuple):
-    name: str
-    sniff: Callable[[str], bool]
-    parser: Callable[[_dt.tzinfo, Callable[[], int]], LineParser]
+__all__ = ["BINARY_FORMATS", "DETECTION_ORDER", "FORMATS", "REGISTRY", "read"]
 
 
-_LINE_FORMATS: Final = {
-    fmt.name: fmt
-    for fmt in (
-        _Format(snare.NAME, snare.sniff, snare.SnareParser),
-        _Format(eventreporter.NAME, eventreporter.sniff, eventreporter.EventReporterParser),
-        _Format(ossec.NAME, ossec.sniff, ossec.OssecParser),
-        _Format(logparser.NAME, logparser.sniff, logparser.LogParserParser),
-        _Format(evtviewer.NAME, evtviewer.sniff, evtviewer.EvtViewerParser),
-        _Format(jsonl.NAME, jsonl.sniff, jsonl.JsonLinesParser),
-        _Format(nxlog.NAME, nxlog.sniff, nxlog.NxlogParser),
-        _Format(winlogbeat.NAME, winlogbeat.sniff, winlogbeat.WinlogbeatParser),
-        _Format(ecs.NAME, ecs.sniff, ecs.EcsParser),
-    )
-}
-#: Formats told by their first bytes; they need a path or a binary file, not lines.
-BINARY_FORMATS: Final = (evtx.NAME, evt.NAME)
-_SNIFFERS: Final = {
-    **{name: fmt.sniff for name, fmt in _LINE_FORMATS.items()},
-    eventxml.NAME: eventxml.sniff,
-}
-
-#: The format names :func:`read` accepts (besides ``"auto"``), as the CLI's ``--format`` offers.
-FORMATS: Final = (*_LINE_FORMATS, eventxml.NAME, *BINARY_FORMATS)
-#: The order ``format="auto"`` tries them in: magic bytes first, then the most distinctive
-#: text marks, so a message that happens to quote another transport's mark is still read as
-#: what it is.
-DETECTION_ORDER: Final = (
-    "evtx",
-    "evt",
-    "jsonl",
-    "winlogbeat",
-    "ecs",
-    "nxlog",
-    "xml",
-    "snare",
-    "eventreporter",
-    "ossec",
-    "logparser",
-    "evtviewer",
+#: Every format, each declared once in its own module, in the order ``format="auto"`` tries
+#: them: magic bytes first, then the most distinctive text marks, so a message that happens to
+#: quote another transport's mark is still read as what it is.
+REGISTRY: Final[tuple[Format, ...]] = (
+    evtx.FORMAT,
+    evt.FORMAT,
+    jsonl.FORMAT,
+    winlogbeat.FORMAT,
+    ecs.FORMAT,
+    nxlog.FORMAT,
+    eventxml.FORMAT,
+    snare.FORMAT,
+    eventreporter.FORMAT,
+    ossec.FORMAT,
+    logparser.FORMAT,
+    evtviewer.FORMAT,
 )
-_TEXT_ORDER: Final = tuple(name for name in DETECTION_ORDER if name not in BINARY_FORMATS)
-#: How many non-blank lines detection looks at, and how many lines at most it buffers.
+_BY_NAME: Final[dict[str, Format]] = {fmt.name: fmt for fmt in REGISTRY}
+#: The format names :func:`read` accepts (besides ``"auto"``), as the CLI's ``--format`` offers.
+FORMATS: Final = tuple(_BY_NAME)
+#: The order ``format="auto"`` tries them in (the registry's order).
+DETECTION_ORDER: Final = FORMATS
+#: Formats told by their first bytes; they need a path or a binary file, not lines.
+BINARY_FORMATS: Final = tuple(
+    fmt.name for fmt in REGISTRY if isinstance(fmt, RecordFormat) and fmt.binary
+)
+_BINARY: Final = tuple(
+    fmt for fmt in REGISTRY if isinstance(fmt, RecordFormat) and fmt.sniff_bytes is not None
+)
+_TEXT_SNIFFERS: Final = tuple((fmt.name, fmt.sniff) for fmt in REGISTRY if fmt.sniff is not None)
 _SNIFF_LINES: Final = 10
 _SNIFF_MAX_BUFFERED: Final = 1000
 _GZIP: Final = b"\x1f\x8b"
@@ -242,13 +225,13 @@ def _from_binary(
         if head.startswith(_ZIP):
             return _from_zip(_seekable(stream, closers), name, options, stats, closers)
         break
-    strict = options.strict
-    if fmt == evtx.NAME or (fmt == "auto" and evtx.sniff_bytes(head)):
-        units = evtx.evtx_records(_seekable(stream, closers))
-        return drive_units(units, evtx.EvtxDecoder(), stats, strict=strict, source=name), "evtx"
-    if fmt == evt.NAME or (fmt == "auto" and evt.sniff_bytes(head)):
-        units = evt.evt_records(_seekable(stream, closers))
-        return drive_units(units, evt.decode_evt_record, stats, strict=strict, source=name), "evt"
+    for binary in _BINARY:
+        assert binary.sniff_bytes is not None
+        if fmt == binary.name or (fmt == "auto" and binary.sniff_bytes(head)):
+            units = binary.records(_seekable(stream, closers))
+            decode = binary.decoder()
+            events = drive_units(units, decode, stats, strict=options.strict, source=name)
+            return events, binary.name
     lines, detach = binary_lines(stream)
     closers.append(detach)
     return _from_lines(lines, name, options, stats)
@@ -308,18 +291,17 @@ def _from_lines(
     else:
         fmt_found = fmt
     strict = options.strict
-    if fmt_found == eventxml.NAME:
-        chunks = (line + "\n" for line in lines)
-        units = eventxml.xml_events(chunks)
-        return drive_units(
-            units, eventxml.event_from_element, stats, strict=strict, source=name
-        ), fmt_found
     if fmt_found is None:
         return drive(lines, _NoFormat(), stats, strict=strict, source=name), None
-    if fmt_found in BINARY_FORMATS:
+    found = _BY_NAME[fmt_found]
+    if isinstance(found, LineFormat):
+        parser = found.parser(options.zone, options.clock)
+        return drive(lines, parser, stats, strict=strict, source=name), fmt_found
+    if found.binary:
         raise UsageError(f"the {fmt_found} format needs a path or a binary file, not lines")
-    parser = _LINE_FORMATS[fmt_found].parser(options.zone, options.clock)
-    return drive(lines, parser, stats, strict=strict, source=name), fmt_found
+    units = found.records(line + "\n" for line in lines)
+    decode = found.decoder()
+    return drive_units(units, decode, stats, strict=strict, source=name), fmt_found
 
 
 def _detect(lines: Iterator[str], source: str) -> tuple[list[str], str | None]:
@@ -330,8 +312,8 @@ def _detect(lines: Iterator[str], source: str) -> tuple[list[str], str | None]:
         peeked.append(line)
         if line and not line.isspace():
             non_blank += 1
-            for fmt_name in _TEXT_ORDER:
-                if _SNIFFERS[fmt_name](line):
+            for fmt_name, sniff in _TEXT_SNIFFERS:
+                if sniff(line):
                     return peeked, fmt_name
             if non_blank >= _SNIFF_LINES:
                 break

@@ -13,11 +13,10 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from .._errors import Malformed
 from .._events import Event
-from .._time import parse_iso
+from .._time import utc_time
 from ..decoders import STRING_DECODERS, VISTA_DECODERS, fields_decoders
-from ..decoders._common import Malformed
-from ..decoders.sysmon import sysmon_time
 
 __all__ = ["decode_event", "event_id_of", "json_loads", "record_of", "utc_time", "wanted"]
 
@@ -54,20 +53,6 @@ def wanted(event_id: int, channel: str | None, provider: str | None) -> bool:
     if table is None:
         return False
     return event_id in table or (table is VISTA_DECODERS and event_id in STRING_DECODERS)
-
-
-def utc_time(text: Any, record: int | None = None) -> int:
-    """ISO 8601 event time -> ns; the common ``...Z`` form without going through datetime."""
-    if type(text) is not str or not text:
-        raise Malformed("bad time", f"{text!r} is not a time", record=record)
-    try:
-        return sysmon_time(text)
-    except Malformed:
-        pass
-    try:
-        return parse_iso(text)
-    except ValueError:
-        raise Malformed("bad time", f"{text!r} is not ISO 8601", record=record) from None
 
 
 def event_id_of(raw: Any) -> int:

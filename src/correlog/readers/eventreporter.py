@@ -15,12 +15,12 @@ from collections.abc import Callable
 from datetime import tzinfo
 from typing import ClassVar, Final
 
+from .._errors import Malformed
+from .._time import LocalTime, ctime_fields
 from ..decoders import EVENT_IDS, decode_message
-from ..decoders._common import Malformed
-from ._core import ParseResult
-from ._times import LocalTime, ctime_fields
+from ._core import LineFormat, ParseResult
 
-__all__ = ["NAME", "EventReporterParser", "sniff"]
+__all__ = ["FORMAT", "NAME", "EventReporterParser", "sniff"]
 
 #: The format's name for :func:`correlog.read`.
 NAME: Final = "eventreporter"
@@ -70,3 +70,7 @@ class EventReporterParser:
         if message.endswith('"'):
             message = message[:-1]
         return decode_message(event_id, message, host=host, time=ns)
+
+
+#: The format, as the reader registry lists it.
+FORMAT: Final = LineFormat(NAME, sniff, EventReporterParser)

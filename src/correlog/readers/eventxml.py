@@ -15,16 +15,17 @@ damage: in ``errors="skip"`` mode that is counted once (``bad xml``) and the inp
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final
 from xml.etree.ElementTree import Element, iterparse
 from xml.etree.ElementTree import ParseError as XmlError
 
+from .._errors import Malformed
 from .._events import Event
-from ..decoders._common import Malformed
+from ._core import RecordFormat
 from ._winevent import decode_event, record_of, utc_time, wanted
 
-__all__ = ["NAME", "event_from_element", "sniff", "xml_events"]
+__all__ = ["FORMAT", "NAME", "event_from_element", "sniff", "xml_events"]
 
 #: The format's name for :func:`correlog.read`.
 NAME: Final = "xml"
@@ -157,3 +158,11 @@ def event_from_element(event: Element) -> Event | None:
         )
     except Malformed as exc:
         raise exc.with_record(record) from None
+
+
+def _decoder() -> Callable[[Element], Event | None]:
+    return event_from_element
+
+
+#: The format, as the reader registry lists it.
+FORMAT: Final = RecordFormat(NAME, False, sniff, None, xml_events, _decoder)

@@ -31,16 +31,18 @@ byte offsets of the record in the file.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, Any, Final, NamedTuple
 
+from .._errors import Malformed
 from .._events import Event
 from .._time import NS_PER_SECOND
 from ..decoders import STRING_DECODERS
-from ..decoders._common import Malformed
+from ._core import RecordFormat
 
 __all__ = [
     "EOF_SIGNATURE",
+    "FORMAT",
     "HEADER_SIZE",
     "NAME",
     "EvtRecord",
@@ -299,6 +301,14 @@ def decode_evt_record(raw: Any) -> Event | None:
         return decode(strings, computer, generated * NS_PER_SECOND, record_number)
     except Malformed as exc:
         raise exc.with_record(record_number) from None
+
+
+def _decoder() -> Callable[[Any], Event | None]:
+    return decode_evt_record
+
+
+#: The format, as the reader registry lists it.
+FORMAT: Final = RecordFormat(NAME, True, None, sniff_bytes, evt_records, _decoder)
 
 
 # -- writing, for fixtures -----------------------------------------------------------------------

@@ -21,12 +21,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import IO, Any, Final
 
-from .._errors import UsageError
+from .._errors import Malformed, UsageError
 from .._events import Event
-from ..decoders._common import Malformed
+from ._core import RecordFormat
 from ._winevent import decode_event, event_id_of, json_loads, record_of, utc_time, wanted
 
-__all__ = ["MAGIC", "NAME", "EvtxDecoder", "evtx_records", "sniff_bytes"]
+__all__ = ["FORMAT", "MAGIC", "NAME", "EvtxDecoder", "evtx_records", "sniff_bytes"]
 
 #: The format's name for :func:`correlog.read`.
 NAME: Final = "evtx"
@@ -140,3 +140,7 @@ def _unnamed(data: Any) -> Any:
     if data is None:
         return []
     return [str(data)]
+
+
+#: The format, as the reader registry lists it.
+FORMAT: Final = RecordFormat(NAME, True, None, sniff_bytes, evtx_records, EvtxDecoder)

@@ -15,12 +15,13 @@ from collections.abc import Callable, Mapping
 from datetime import tzinfo
 from typing import Any, ClassVar, Final
 
+from .._errors import Malformed
 from .._events import Event, EventKind, HostEvent, HostEventKind, Layout, ProcessEvent
 from .._time import iso, parse_iso
-from ..decoders._common import Malformed, host_name
-from ._core import ParseResult
+from ..decoders._common import host_name
+from ._core import LineFormat, ParseResult
 
-__all__ = ["NAME", "JsonLinesParser", "event_from_json", "event_to_json", "sniff"]
+__all__ = ["FORMAT", "NAME", "JsonLinesParser", "event_from_json", "event_to_json", "sniff"]
 
 #: The format's name for :func:`correlog.read`.
 NAME: Final = "jsonl"
@@ -203,3 +204,7 @@ class JsonLinesParser:
         except ValueError as exc:
             raise Malformed("bad json", str(exc)) from None
         return event_from_json(data)
+
+
+#: The format, as the reader registry lists it.
+FORMAT: Final = LineFormat(NAME, sniff, JsonLinesParser)
