@@ -17,6 +17,7 @@ from .._errors import Malformed
 from .._events import Event
 from .._time import utc_time
 from ..decoders import STRING_DECODERS, VISTA_DECODERS, fields_decoders
+from ..decoders._common import MAX_ID, MAX_ID_CHARS, bounded_id
 
 __all__ = ["decode_event", "event_id_of", "json_loads", "record_of", "utc_time", "wanted"]
 
@@ -63,18 +64,20 @@ def event_id_of(raw: Any) -> int:
         raw = raw.get("#text")
         if type(raw) is int:
             return raw
-    if type(raw) is str and raw.isdecimal():
+    if type(raw) is str and raw.isdecimal() and len(raw) <= MAX_ID_CHARS:
         return int(raw)
-    raise Malformed("bad event id", repr(raw))
+    raise Malformed("bad event id", repr(raw)[:40])
 
 
 def record_of(raw: Any) -> int | None:
     """A record number (EventRecordID, RecordNumber, record_id): integer or decimal text."""
-    if raw is None or type(raw) is int:
+    if raw is None:
+        return None
+    if type(raw) is int and 0 <= raw < MAX_ID:
         return raw
-    if type(raw) is str and raw.isdecimal():
-        return int(raw)
-    raise Malformed("bad record number", repr(raw))
+    if type(raw) is str and raw.isdecimal() and len(raw) <= MAX_ID_CHARS:
+        return bounded_id(int(raw), "record number", "bad record number")
+    raise Malformed("bad record number", f"{str(raw)[:40]!r} is not a number below 2**64")
 
 
 def _pick_loads() -> tuple[Callable[[str | bytes], Any], tuple[type[Exception], ...]]:
@@ -84,15 +87,17 @@ def _pick_loads() -> tuple[Callable[[str | bytes], Any], tuple[type[Exception], 
     except ImportError:
         pass
     else:
-        return orjson.loads, (ValueError,)
+        return orjson.loads, (ValueError, RecursionError)
     try:
         import msgspec
     except ImportError:
         pass
     else:
         decoder = msgspec.json.Decoder()
-        return decoder.decode, (ValueError, msgspec.DecodeError)
-    return json.loads, (ValueError,)
+        return decoder.decode, (ValueError, RecursionError, msgspec.DecodeError)
+    # The standard library's parser recurses once per nesting level: a line nested deeper than
+    # the interpreter's recursion limit is bad JSON like any other.
+    return json.loads, (ValueError, RecursionError)
 
 
 _LOADS: list[tuple[Callable[[str | bytes], Any], tuple[type[Exception], ...]]] = []
@@ -111,6 +116,6 @@ def json_object(line: str) -> dict[str, Any] | None:
         return None
     try:
         data = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None

@@ -29,7 +29,9 @@ __all__ = ["FORMAT", "NAME", "event_from_element", "sniff", "xml_events"]
 
 #: The format's name for :func:`correlog.read`.
 NAME: Final = "xml"
-_DECLARATION: Final = re.compile(r"\s*<\?xml[^>]*\?>")
+# Matched at the start of the first non-blank chunk only (never searched): a search would
+# retry a leading run of whitespace from each of its characters.
+_DECLARATION: Final = re.compile(r"<\?xml[^>]*\?>").match
 _WRAPPER: Final = "correlog-input"
 _CHUNK: Final = 1 << 16
 
@@ -66,7 +68,8 @@ class _Wrapped:
                 if not stripped:
                     continue
                 self._state = 1
-                text = _DECLARATION.sub("", stripped, count=1)
+                declaration = _DECLARATION(stripped)
+                text = stripped if declaration is None else stripped[declaration.end() :]
             else:
                 text = chunk
             parts.append(text)

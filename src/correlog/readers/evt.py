@@ -231,10 +231,13 @@ def _recover(area: _Circular, begin: int, stop: int) -> Iterator[tuple[int, byte
                 last = distance
                 length = int.from_bytes(data[at - 4 : at], "little")
                 if _RECORD_FIXED <= length <= free - distance and not length % 4:
+                    # The closing length first, four bytes: reading every candidate whole
+                    # would make a free space full of false "LfLe" marks cost its size
+                    # squared. A record that passes is read once, and skipped past.
                     record_offset = area.advance(begin, distance)
-                    record = area.read(record_offset, length)
-                    if int.from_bytes(record[-4:], "little") == length:
-                        yield record_offset, record
+                    closing = area.read(area.advance(record_offset, length - 4), 4)
+                    if int.from_bytes(closing, "little") == length:
+                        yield record_offset, area.read(record_offset, length)
                         resume = distance + length
             at = data.find(b"LfLe", at + 1)
         carry = data[-8:]

@@ -132,8 +132,8 @@ class LogParserParser:
         if self._c_record is not None:
             record_text = row[self._c_record].strip()
             if record_text:
-                if not record_text.isdecimal():
-                    raise Malformed("bad record number", repr(record_text))
+                if not record_text.isdecimal() or len(record_text) >= 20:
+                    raise Malformed("bad record number", repr(record_text[:40]))
                 record = int(record_text)
         ns = self._time(row[self._c_time].strip(), record)
         host = row[self._c_computer]

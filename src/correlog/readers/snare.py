@@ -65,7 +65,7 @@ class SnareParser:
             tail = f[14]
             if not tail.isdecimal():
                 tail = tail.strip()
-            if tail.isdecimal():
+            if tail.isdecimal() and len(tail) < 20:
                 record = int(tail)
         text = f[5]
         if text == self._last_text:
