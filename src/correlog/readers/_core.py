@@ -30,19 +30,23 @@ from typing import Any, ClassVar, Final, Literal, NamedTuple, Protocol
 
 import attrs
 
-from .._errors import Malformed, ParseError
+from .._errors import Malformed, ParseError, UsageError
 from .._events import Event
 
 __all__ = [
+    "EXPANSION_ALLOWANCE",
     "HEADER",
     "MAX_KEPT_ERRORS",
+    "Damage",
     "EventReader",
     "Format",
+    "Limits",
     "LineFormat",
     "LineParser",
     "ParseResult",
     "ReadStats",
     "RecordFormat",
+    "damage",
     "drive",
     "drive_units",
 ]
@@ -77,6 +81,69 @@ class LineParser(Protocol):
         ...
 
 
+@attrs.frozen(kw_only=True)
+class Limits:
+    """What one :func:`correlog.read` call may cost, whatever its input; see ``docs/errors.md``.
+
+    Each limit is a keyword of :func:`correlog.read` of the same name. Going past one is a
+    :class:`~correlog.ParseError` with its own category, counted in :class:`ReadStats` like a
+    bad line (or raised, with ``errors="strict"``).
+    """
+
+    #: Bytes of one line (characters, for text already decoded): a longer line is skipped
+    #: (``line too long``) without being held, and reading goes on after it.
+    max_line_bytes: int = 1 << 20
+    #: Decompressed bytes per compressed byte of a gzip stream or zip member, once past
+    #: :data:`EXPANSION_ALLOWANCE`; beyond it the stream ends (``expansion limit``).
+    max_expansion: int = 100
+    #: Bytes copied to a temporary file for a binary format read from a pipe or an archive;
+    #: beyond it that input is not read (``spool limit``).
+    max_spool_bytes: int = 1 << 32
+    #: Archives inside archives (gzip or zip layers); a deeper one is skipped (``nesting
+    #: limit``).
+    max_nesting: int = 4
+    #: Members of one zip; a zip with more is not read (``zip member limit``).
+    max_members: int = 10_000
+    #: Seconds the EVTX parser may run without handing over a record; then it is stopped and
+    #: the rest of the file is reported lost (``evtx parser stuck``).
+    evtx_timeout: float = 60.0
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("max_line_bytes", "max_expansion", "max_spool_bytes", "max_members"):
+            _check_int(name, getattr(self, name), 1)
+        _check_int("max_nesting", self.max_nesting, 0)
+        timeout = self.evtx_timeout
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+            raise UsageError(f"evtx_timeout must be positive seconds, not {timeout!r}")
+
+
+def _check_int(name: str, value: object, least: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise UsageError(f"{name} must be an integer of at least {least}, not {value!r}")
+
+
+#: Decompressed bytes any stream may produce before :attr:`Limits.max_expansion` applies (small
+#: inputs compress far better than large ones).
+EXPANSION_ALLOWANCE: Final = 64 << 20
+
+
+class Damage(str):
+    """Stands in a line stream for input that is not there: an oversized line, a broken stream.
+
+    Its text is empty; :func:`drive` counts its :attr:`error` as a skipped line. Only blank
+    lines are checked for it, so good lines pay nothing.
+    """
+
+    error: Malformed
+
+
+def damage(error: Malformed) -> Damage:
+    """A :class:`Damage` marker for ``error``."""
+    marker = Damage("")
+    marker.error = error
+    return marker
+
+
 class LineFormat(NamedTuple):
     """A format of one event per line, declared once in its module as ``FORMAT``."""
 
@@ -100,7 +167,8 @@ class RecordFormat(NamedTuple):
     binary: bool
     sniff: Callable[[str], bool] | None
     sniff_bytes: Callable[[bytes], bool] | None
-    records: Callable[[Any], Iterator[tuple[int, Any]]]
+    #: ``records(source, limits)``: the records of one input.
+    records: Callable[[Any, Limits], Iterator[tuple[int, Any]]]
     decoder: Callable[[], Callable[[Any], ParseResult]]
 
 
@@ -244,6 +312,11 @@ def drive(
         for line in lines:
             n += 1
             if not line or line.isspace():
+                if isinstance(line, Damage):
+                    stats.lines = n
+                    stats.events = events
+                    _skip(line.error.located(source=source, offset=n - base), stats, strict)
+                    continue
                 stats.blank += 1
                 continue
             first = n

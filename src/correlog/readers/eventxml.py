@@ -22,7 +22,7 @@ from xml.etree.ElementTree import ParseError as XmlError
 
 from .._errors import Malformed
 from .._events import Event
-from ._core import RecordFormat
+from ._core import Limits, RecordFormat
 from ._winevent import decode_event, record_of, utc_time, wanted
 
 __all__ = ["FORMAT", "NAME", "event_from_element", "sniff", "xml_events"]
@@ -109,6 +109,9 @@ def xml_events(chunks: Iterable[str]) -> Iterator[tuple[int, Any]]:
     except XmlError as exc:
         line, column = getattr(exc, "position", (0, 0))
         yield ordinal + 1, Malformed("bad xml", f"{exc} (line {line}, column {column})")
+    except Malformed as exc:
+        # The text under the document broke off (a line past its bound, a broken stream).
+        yield ordinal + 1, exc
 
 
 def event_from_element(event: Element) -> Event | None:
@@ -168,4 +171,10 @@ def _decoder() -> Callable[[Element], Event | None]:
 
 
 #: The format, as the reader registry lists it.
-FORMAT: Final = RecordFormat(NAME, False, sniff, None, xml_events, _decoder)
+def _records(chunks: Iterable[str], limits: Limits) -> Iterator[tuple[int, Any]]:
+    del limits  # a line's bound applies to the lines the chunks are made of
+    return xml_events(chunks)
+
+
+#: The format, as the reader registry lists it.
+FORMAT: Final = RecordFormat(NAME, False, sniff, None, _records, _decoder)

@@ -38,7 +38,7 @@ from .._errors import Malformed
 from .._events import Event
 from .._time import NS_PER_SECOND
 from ..decoders import STRING_DECODERS
-from ._core import RecordFormat
+from ._core import Limits, RecordFormat
 
 __all__ = [
     "EOF_SIGNATURE",
@@ -311,7 +311,13 @@ def _decoder() -> Callable[[Any], Event | None]:
 
 
 #: The format, as the reader registry lists it.
-FORMAT: Final = RecordFormat(NAME, True, None, sniff_bytes, evt_records, _decoder)
+def _records(file: IO[bytes], limits: Limits) -> Iterator[tuple[int, Any]]:
+    del limits  # read with seeks, a record at a time: nothing to bound beyond the file
+    return evt_records(file)
+
+
+#: The format, as the reader registry lists it.
+FORMAT: Final = RecordFormat(NAME, True, None, sniff_bytes, _records, _decoder)
 
 
 # -- writing, for fixtures -----------------------------------------------------------------------

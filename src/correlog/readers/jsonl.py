@@ -93,16 +93,16 @@ def event_from_json(data: Mapping[str, Any]) -> Event:
         return ProcessEvent(
             kind=process_kind,
             host=get.host(),
-            pid=get.pid("pid"),
+            pid=get.identifier("pid"),
             time=get.time(),
             event_id=get.integer("event_id"),
-            record_number=get.pid("record_number", required=False),
+            record_number=get.identifier("record_number", required=False),
             image=get.text("image", required=False),
             user=get.text("user", required=False),
             domain=get.text("domain", required=False),
-            logon_id=get.pid("logon_id", required=False),
+            logon_id=get.identifier("logon_id", required=False),
             own_account=own,
-            creator_pid=get.pid("creator_pid", required=False),
+            creator_pid=get.identifier("creator_pid", required=False),
             creator_image=get.text("creator_image", required=False),
             layout=layout,
             channel=get.text("channel", required=False),
@@ -119,7 +119,7 @@ def event_from_json(data: Mapping[str, Any]) -> Event:
         host=get.host(),
         time=get.time(),
         event_id=get.integer("event_id"),
-        record_number=get.pid("record_number", required=False),
+        record_number=get.identifier("record_number", required=False),
         dropped=get.integer("dropped", required=False),
     )
 
@@ -149,8 +149,6 @@ class _Fields:
         found = self._get(key, required)
         if found is not None and (isinstance(found, bool) or not isinstance(found, int)):
             raise Malformed("bad json event", f"{key!r} must be an integer, not {_shown(found)}")
-        if found is not None and not -MAX_ID < found < MAX_ID:
-            raise Malformed("bad json event", f"{key!r} {_shown(found)} is outside +-(2**64-1)")
         return found
 
     def text(self, key: str, *, required: bool = True) -> Any:
@@ -171,10 +169,11 @@ class _Fields:
             raise Malformed("bad json event", f"{key!r} must map names to strings")
         return found
 
-    def pid(self, key: str, *, required: bool = True) -> Any:
+    def identifier(self, key: str, *, required: bool = True) -> Any:
+        """A pid, logon id or record number: an integer in 0..2**64-1."""
         found = self.integer(key, required=required)
-        if found is not None and found < 0:
-            raise Malformed("bad json event", f"{key!r} must not be negative")
+        if found is not None and not 0 <= found < MAX_ID:
+            raise Malformed("bad json event", f"{key!r} {_shown(found)} is outside 0..2**64-1")
         return found
 
     def host(self) -> str:
