@@ -194,7 +194,7 @@ def sysmon_time(text: str) -> int:
     if text[16:17] == ":" and seconds_text.isdecimal() and seconds_text.isascii():
         second = int(seconds_text)
         frac = text[20:]
-        if second <= 60:
+        if second < 60:  # a leap second takes the reference path (it may end year 9999)
             if not frac:
                 if len(text) == 19:
                     return (base + second) * NS_PER_SECOND
@@ -225,6 +225,8 @@ def _full_time(text: str) -> int:
             "bad time", f"{text!r} is not a time like '2021-06-12 01:07:15.633'"
         ) from None
     secs = (day - _EPOCH_ORDINAL) * 86_400 + hour * 3600 + minute * 60 + second
+    if secs * NS_PER_SECOND + ns > MAX_NS:  # 9999-12-31 23:59:60
+        raise Malformed("bad time", f"{text!r} is after year 9999")
     return secs * NS_PER_SECOND + ns
 
 

@@ -373,7 +373,7 @@ def drive_units(
     n = stats.lines
     events = stats.events
     try:
-        for offset, raw in units:
+        for offset, raw in _guarded(units):
             n += 1
             try:
                 if isinstance(raw, ParseError):
@@ -401,6 +401,15 @@ def drive_units(
             on_end()
 
 
+def _guarded(units: Iterator[tuple[int, Any]]) -> Iterator[tuple[int | None, Any]]:
+    """``units``, with a :class:`~correlog.ParseError` the container raises (it cannot go on:
+    not an EVTX file, a header it cannot read) handed over as a last damaged unit."""
+    try:
+        yield from units
+    except ParseError as exc:
+        yield exc.offset, exc
+
+
 def _skip(error: ParseError, stats: ReadStats, strict: bool) -> None:
     """Count a bad unit (by category, keeping the first errors); in strict mode, raise it."""
     stats.skipped += 1
@@ -412,7 +421,7 @@ def _skip(error: ParseError, stats: ReadStats, strict: bool) -> None:
         raise error from None
 
 
-def _locate(exc: Exception, source: str, line_number: int) -> ParseError:
+def _locate(exc: Exception, source: str, line_number: int | None) -> ParseError:
     if isinstance(exc, ParseError):
         return exc.located(source=source, offset=line_number)
     detail = f"{type(exc).__name__}: {exc}"
