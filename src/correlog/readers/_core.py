@@ -124,7 +124,7 @@ def _check_int(name: str, value: object, least: int) -> None:
 
 #: Decompressed bytes any stream may produce before :attr:`Limits.max_expansion` applies (small
 #: inputs compress far better than large ones).
-EXPANSION_ALLOWANCE: Final = 64 << 20
+EXPANSION_ALLOWANCE: Final = 8 << 20
 
 
 class Damage(str):
@@ -315,7 +315,7 @@ def drive(
                 if isinstance(line, Damage):
                     stats.lines = n
                     stats.events = events
-                    _skip(line.error.located(source=source, offset=n - base), stats, strict)
+                    _skip(line.error, source, n - base, stats, strict)
                     continue
                 stats.blank += 1
                 continue
@@ -334,7 +334,7 @@ def drive(
                 # stream that may run for months.
                 stats.lines = n
                 stats.events = events
-                _skip(_locate(exc, source, first - base), stats, strict)
+                _skip(exc, source, first - base, stats, strict)
                 continue
             if result is None:
                 stats.ignored += 1
@@ -382,7 +382,7 @@ def drive_units(
             except _BAD_INPUT as exc:
                 stats.lines = n
                 stats.events = events
-                _skip(_locate(exc, source, offset), stats, strict)
+                _skip(exc, source, offset, stats, strict)
                 continue
             if result is None:
                 stats.ignored += 1
@@ -410,15 +410,29 @@ def _guarded(units: Iterator[tuple[int, Any]]) -> Iterator[tuple[int | None, Any
         yield exc.offset, exc
 
 
-def _skip(error: ParseError, stats: ReadStats, strict: bool) -> None:
-    """Count a bad unit (by category, keeping the first errors); in strict mode, raise it."""
+def _skip(
+    exc: Exception, source: str, offset: int | None, stats: ReadStats, strict: bool
+) -> None:
+    """Count a bad unit by category, keeping the first errors located; in strict mode, raise.
+
+    Only a kept or raised error is copied with its location: a stream of bad lines costs a
+    counter increment each past the first :data:`MAX_KEPT_ERRORS`.
+    """
     stats.skipped += 1
-    category = error.category if isinstance(error, Malformed) else error.reason
+    if isinstance(exc, Malformed):
+        category = exc.category
+    elif isinstance(exc, ParseError):
+        category = exc.reason
+    else:
+        category = "malformed line"
     stats.skipped_by_reason[category] += 1
-    if len(stats.errors) < MAX_KEPT_ERRORS:
-        stats.errors.append(error)
-    if strict:
-        raise error from None
+    keep = len(stats.errors) < MAX_KEPT_ERRORS
+    if keep or strict:
+        error = _locate(exc, source, offset)
+        if keep:
+            stats.errors.append(error)
+        if strict:
+            raise error from None
 
 
 def _locate(exc: Exception, source: str, line_number: int | None) -> ParseError:
