@@ -410,9 +410,7 @@ def _guarded(units: Iterator[tuple[int, Any]]) -> Iterator[tuple[int | None, Any
         yield exc.offset, exc
 
 
-def _skip(
-    exc: Exception, source: str, offset: int | None, stats: ReadStats, strict: bool
-) -> None:
+def _skip(exc: Exception, source: str, offset: int | None, stats: ReadStats, strict: bool) -> None:
     """Count a bad unit by category, keeping the first errors located; in strict mode, raise.
 
     Only a kept or raised error is copied with its location: a stream of bad lines costs a
