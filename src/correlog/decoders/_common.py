@@ -197,13 +197,14 @@ def field_text(raw: Any) -> str | None:
 def field_pid(raw: Any, what: str, event_id: int, record: int | None) -> int:
     """A required process id: ``0x1a4`` (either case), decimal text, or an integer below 2**64."""
     if type(raw) is str:
-        if raw[:2] == "0x" and len(raw) <= MAX_ID_CHARS:
+        # The common forms, bound-checked inline; anything else takes process_id's full check.
+        if raw[:2] == "0x" and len(raw) <= 18:  # 0x and 16 hex digits: always below 2**64
             try:
-                return bounded_id(int(raw, 16), what, "bad process id", record)
+                return int(raw, 16)
             except ValueError:
                 pass
-        elif raw.isdecimal() and raw.isascii() and len(raw) <= MAX_ID_CHARS:
-            return bounded_id(int(raw), what, "bad process id", record)
+        elif raw.isdecimal() and raw.isascii() and len(raw) < 20:  # 19 digits: below 2**64
+            return int(raw)
         return process_id(raw, what, event_id, record)
     if type(raw) is int:
         return bounded_id(raw, what, "bad process id", record)

@@ -100,112 +100,108 @@ _EXTRA_4688: Final = (
 
 
 def _decode_4688(fields: Mapping[str, Any], host: str, time: int, record: int | None) -> Event:
+    # A memo miss that cannot be read raises without the record number: add it here.
     try:
-        return _build_4688(fields, host, time, record)
+        # Text and logon-id fields seen before are answered from the memos inline; a value that is
+        # not text (None, a number, a list) takes the full field reader.
+        get = fields.get
+        pid = field_pid(get("NewProcessId"), "NewProcessId", 4688, record)
+        cpid = optional_field_pid(get("ProcessId"), "ProcessId", 4688, record)
+        target_user = get("TargetUserName")
+        target_logon = get("TargetLogonId")
+        if target_user is None and target_logon is None:
+            # v0/v1: only the creator's account is known (like 592).
+            own = False
+            user = None
+            logon = None
+        else:
+            own = True
+            user = VALUES[target_user] if type(target_user) is str else field_text(target_user)
+            logon = (
+                LOGONS[target_logon]
+                if type(target_logon) is str
+                else field_logon(target_logon, 4688, record)
+            )
+            # Target names another logon unless it is "-" / 0x0 (the creator's own token). A source
+            # that keeps the target's name but not its logon id (ECS' user.effective) names it.
+        if user is not None and logon != 0:
+            raw = get("TargetDomainName")
+            domain = VALUES[raw] if type(raw) is str else field_text(raw)
+        else:
+            raw = get("SubjectUserName")
+            user = VALUES[raw] if type(raw) is str else field_text(raw)
+            raw = get("SubjectDomainName")
+            domain = VALUES[raw] if type(raw) is str else field_text(raw)
+            raw = get("SubjectLogonId")
+            logon = LOGONS[raw] if type(raw) is str else field_logon(raw, 4688, record)
+        image = get("NewProcessName")
+        parent = get("ParentProcessName")
+        command = get("CommandLine")
+        label = get("MandatoryLabel")
+        return new_event(
+            ProcessEvent,
+            (
+                _CREATED,
+                HOSTS[host],
+                pid,
+                time,
+                4688,
+                record,
+                VALUES[image] if type(image) is str else field_text(image),
+                user,
+                domain,
+                logon,
+                own,
+                cpid,
+                VALUES[parent] if type(parent) is str else field_text(parent),
+                _VISTA,
+                None,
+                command or None,
+                None,
+                None if type(label) is not str else INTEGRITY_LEVELS.get(label),
+                extra_fields(fields, _EXTRA_4688),
+            ),
+        )
     except Malformed as exc:
         raise exc.with_record(record) from None
-
-
-def _build_4688(fields: Mapping[str, Any], host: str, time: int, record: int | None) -> Event:
-    # Text and logon-id fields seen before are answered from the memos inline; a value that is
-    # not text (None, a number, a list) takes the full field reader.
-    get = fields.get
-    pid = field_pid(get("NewProcessId"), "NewProcessId", 4688, record)
-    cpid = optional_field_pid(get("ProcessId"), "ProcessId", 4688, record)
-    target_user = get("TargetUserName")
-    target_logon = get("TargetLogonId")
-    if target_user is None and target_logon is None:
-        # v0/v1: only the creator's account is known (like 592).
-        own = False
-        user = None
-        logon = None
-    else:
-        own = True
-        user = VALUES[target_user] if type(target_user) is str else field_text(target_user)
-        logon = (
-            LOGONS[target_logon]
-            if type(target_logon) is str
-            else field_logon(target_logon, 4688, record)
-        )
-        # Target names another logon unless it is "-" / 0x0 (the creator's own token). A source
-        # that keeps the target's name but not its logon id (ECS' user.effective) still names it.
-    if user is not None and logon != 0:
-        raw = get("TargetDomainName")
-        domain = VALUES[raw] if type(raw) is str else field_text(raw)
-    else:
-        raw = get("SubjectUserName")
-        user = VALUES[raw] if type(raw) is str else field_text(raw)
-        raw = get("SubjectDomainName")
-        domain = VALUES[raw] if type(raw) is str else field_text(raw)
-        raw = get("SubjectLogonId")
-        logon = LOGONS[raw] if type(raw) is str else field_logon(raw, 4688, record)
-    image = get("NewProcessName")
-    parent = get("ParentProcessName")
-    command = get("CommandLine")
-    label = get("MandatoryLabel")
-    return new_event(
-        ProcessEvent,
-        (
-            _CREATED,
-            HOSTS[host],
-            pid,
-            time,
-            4688,
-            record,
-            VALUES[image] if type(image) is str else field_text(image),
-            user,
-            domain,
-            logon,
-            own,
-            cpid,
-            VALUES[parent] if type(parent) is str else field_text(parent),
-            _VISTA,
-            None,
-            command or None,
-            None,
-            None if type(label) is not str else INTEGRITY_LEVELS.get(label),
-            extra_fields(fields, _EXTRA_4688),
-        ),
-    )
 
 
 def _decode_4689(fields: Mapping[str, Any], host: str, time: int, record: int | None) -> Event:
+    # A memo miss that cannot be read raises without the record number: add it here.
     try:
-        return _build_4689(fields, host, time, record)
+        get = fields.get
+        image = get("ProcessName")
+        user = get("SubjectUserName")
+        domain = get("SubjectDomainName")
+        raw_logon = get("SubjectLogonId")
+        return new_event(
+            ProcessEvent,
+            (
+                _EXITED,
+                HOSTS[host],
+                field_pid(get("ProcessId"), "ProcessId", 4689, record),
+                time,
+                4689,
+                record,
+                VALUES[image] if type(image) is str else field_text(image),
+                VALUES[user] if type(user) is str else field_text(user),
+                VALUES[domain] if type(domain) is str else field_text(domain),
+                LOGONS[raw_logon]
+                if type(raw_logon) is str
+                else field_logon(raw_logon, 4689, record),
+                True,
+                None,
+                None,
+                _VISTA,
+                None,
+                None,
+                status(get("Status"), 4689, record),
+                None,
+                None,
+            ),
+        )
     except Malformed as exc:
         raise exc.with_record(record) from None
-
-
-def _build_4689(fields: Mapping[str, Any], host: str, time: int, record: int | None) -> Event:
-    get = fields.get
-    image = get("ProcessName")
-    user = get("SubjectUserName")
-    domain = get("SubjectDomainName")
-    raw_logon = get("SubjectLogonId")
-    return new_event(
-        ProcessEvent,
-        (
-            _EXITED,
-            HOSTS[host],
-            field_pid(get("ProcessId"), "ProcessId", 4689, record),
-            time,
-            4689,
-            record,
-            VALUES[image] if type(image) is str else field_text(image),
-            VALUES[user] if type(user) is str else field_text(user),
-            VALUES[domain] if type(domain) is str else field_text(domain),
-            LOGONS[raw_logon] if type(raw_logon) is str else field_logon(raw_logon, 4689, record),
-            True,
-            None,
-            None,
-            _VISTA,
-            None,
-            None,
-            status(get("Status"), 4689, record),
-            None,
-            None,
-        ),
-    )
 
 
 def _decode_4696(fields: Mapping[str, Any], host: str, time: int, record: int | None) -> Event:
