@@ -1,13 +1,16 @@
 """A longer fuzz run of every reader and the archive layer than CI's (``tests/test_fuzz_readers``).
 
-Usage: ``python benchmarks/fuzz.py --minutes 10 [--seed 1] [--hang-seconds 20] [--save DIR]``
+Usage: ``python benchmarks/fuzz.py --minutes 10 [--seed 1] [--hang-seconds 20] [--save DIR]
+[--trace-memory]``
 
 A worker process reads damaged inputs (a format's sample, mutated one to three times, sometimes
 inside gzip/zip layers; see ``tests/fuzz_inputs.py``) with ``errors="skip"``; the parent watches
 it and, when one input takes longer than ``--hang-seconds``, counts a hang, keeps the input's
 seed and starts a new worker. At the end it reports the inputs tried, each distinct failure
 (its type and where it was raised, with how many inputs hit it and the seed of the first), the
-hangs, and the slowest input. Every input is rebuilt from its seed: ``--replay SEED`` reads one
+hangs, and the slowest input. ``--trace-memory`` also checks each input's traced peak memory, as
+CI does (several times slower, so the times are then not comparable). Every input is rebuilt
+from its seed: ``--replay SEED`` reads one
 input again in this process, with its traceback. ``--save DIR`` writes failing inputs there.
 """
 
@@ -47,13 +50,20 @@ def build(seed: int) -> tuple[str, str, bytes]:
     return fmt, rng.choice(["auto", fmt]), data
 
 
-def _worker(connection: Any, seeds: list[int]) -> None:
+def _worker(connection: Any, seeds: list[int], trace_memory: bool) -> None:
     for seed in seeds:
         connection.send(("start", seed))
         fmt, read_as, data = build(seed)
         started = time.perf_counter()
         try:
-            check(data, read_as, max_nesting=3, max_members=8, evtx_timeout=10)
+            check(
+                data,
+                read_as,
+                trace_memory=trace_memory,
+                max_nesting=3,
+                max_members=8,
+                evtx_timeout=10,
+            )
             outcome = "ok"
         except Untyped as exc:
             outcome = failure_signature(exc) + f" | {exc}"[:200]
@@ -64,7 +74,9 @@ def _worker(connection: Any, seeds: list[int]) -> None:
     connection.send(("end", None))
 
 
-def run(minutes: float, first_seed: int, hang_seconds: float, save: Path | None) -> None:
+def run(
+    minutes: float, first_seed: int, hang_seconds: float, save: Path | None, trace_memory: bool
+) -> None:
     deadline = time.monotonic() + minutes * 60
     next_seed = first_seed
     tried = 0
@@ -76,7 +88,7 @@ def run(minutes: float, first_seed: int, hang_seconds: float, save: Path | None)
         batch = list(range(next_seed, next_seed + 500))
         next_seed += len(batch)
         parent, child = context.Pipe()
-        worker = context.Process(target=_worker, args=(child, batch), daemon=True)
+        worker = context.Process(target=_worker, args=(child, batch, trace_memory), daemon=True)
         worker.start()
         current: int | None = None
         while True:
@@ -151,11 +163,12 @@ def main() -> None:
     parser.add_argument("--hang-seconds", type=float, default=20.0)
     parser.add_argument("--save", type=Path, help="write failing inputs to this folder")
     parser.add_argument("--replay", type=int, help="read one input again, in this process")
+    parser.add_argument("--trace-memory", action="store_true", help="check peak memory too")
     args = parser.parse_args()
     if args.replay is not None:
         replay(args.replay)
         return
-    run(args.minutes, args.seed, args.hang_seconds, args.save)
+    run(args.minutes, args.seed, args.hang_seconds, args.save, args.trace_memory)
 
 
 if __name__ == "__main__":
