@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import datetime as dt
+import importlib
 import io
 import sys
 import zoneinfo
@@ -519,23 +520,21 @@ class TestDetection:
         assert list(reader) == []
         assert (reader.stats.lines, reader.stats.blank) == (3, 3)
 
-    def test_detection_order_covers_every_format(self) -> None:
-        assert sorted(DETECTION_ORDER) == sorted(FORMATS)
-        assert FORMATS == (
-            "snare",
-            "eventreporter",
-            "ossec",
-            "logparser",
-            "evtviewer",
-            "jsonl",
-            "nxlog",
-            "winlogbeat",
-            "ecs",
-            "xml",
-            "evtx",
-            "evt",
-        )
-        assert DETECTION_ORDER[:2] == BINARY_FORMATS
+    def test_one_registry_gives_the_formats_and_their_detection_order(self) -> None:
+        import pkgutil
+
+        from correlog import readers
+        from correlog.readers import REGISTRY
+
+        modules = [
+            importlib.import_module(f"correlog.readers.{info.name}")
+            for info in pkgutil.iter_modules(readers.__path__)
+            if not info.name.startswith("_")
+        ]
+        declared = {module.FORMAT.name for module in modules}
+        assert declared == set(FORMATS)
+        assert FORMATS == DETECTION_ORDER == tuple(fmt.name for fmt in REGISTRY)
+        assert FORMATS[:2] == BINARY_FORMATS == ("evtx", "evt")
 
     def test_detection_is_lazy_about_the_rest_of_the_input(self) -> None:
         pulled: list[str] = []

@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 
 import correlog
 from correlog import EventKind, HostEvent, HostEventKind, Layout, ParseError, ProcessEvent, read
+from correlog._time import _full_time, sysmon_time
 from correlog.decoders import decode_fields, decode_sysmon, fields_decoders
-from correlog.decoders.sysmon import _full_time, sysmon_time
 from correlog.readers import EvtRecord, evt_bytes
 from correlog.readers.evt import HEADER_SIZE
 

@@ -7,7 +7,7 @@ each error.
 
 from __future__ import annotations
 
-__all__ = ["CorrelogError", "ParseError", "StateError", "UsageError"]
+__all__ = ["CorrelogError", "Malformed", "ParseError", "StateError", "UsageError"]
 
 
 class CorrelogError(Exception):
@@ -17,7 +17,10 @@ class CorrelogError(Exception):
 class UsageError(CorrelogError, ValueError):
     """The caller used the API wrong (bad argument, feeding a closed correlator, ...).
 
-    Nothing was changed: the object that raised it is in the state it was in before the call.
+    What remains is what was done before the mistake was met. A call that takes one thing
+    (``feed``, ``advance``, a constructor, ``read``) changes nothing. ``feed_many`` is the
+    exception: the events before the item that raised stay folded in, the records they
+    completed are on the error's ``records`` attribute, and no item after it is fed.
     """
 
 
@@ -68,3 +71,48 @@ class ParseError(CorrelogError, ValueError):
 class StateError(CorrelogError, ValueError):
     """A saved state (:meth:`correlog.Correlator.from_state`, a checkpoint) cannot be loaded:
     another format version, or damaged. Nothing was loaded."""
+
+
+class Malformed(ParseError):
+    """A :class:`ParseError` with a short, stable ``category``: "this event is bad".
+
+    Decoders and readers raise it; readers count skipped lines by category (``"bad process
+    id"``), so the counter has a handful of keys however varied the bad values are; the message
+    adds the detail.
+    """
+
+    def __init__(
+        self,
+        category: str,
+        detail: str = "",
+        *,
+        source: str | None = None,
+        offset: int | None = None,
+        record: int | None = None,
+    ) -> None:
+        self.category = category
+        self.detail = detail
+        super().__init__(
+            f"{category}: {detail}" if detail else category,
+            source=source,
+            offset=offset,
+            record=record,
+        )
+
+    def located(self, *, source: str | None, offset: int | None) -> Malformed:
+        """Return a copy that also says where the bad input was (keeps the category)."""
+        return Malformed(
+            self.category,
+            self.detail,
+            source=self.source if self.source is not None else source,
+            offset=self.offset if self.offset is not None else offset,
+            record=self.record,
+        )
+
+    def with_record(self, record: int | None) -> Malformed:
+        """Return a copy naming the record number, when it was not known where this was raised."""
+        if record is None or self.record is not None:
+            return self
+        return Malformed(
+            self.category, self.detail, source=self.source, offset=self.offset, record=record
+        )

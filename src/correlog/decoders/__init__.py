@@ -6,7 +6,8 @@ number in their transport and hand the rest here. An id a decoder does not know 
 :data:`MESSAGE_DECODERS` and :data:`STRING_DECODERS` map each legacy id to its decoder,
 :data:`VISTA_DECODERS` and :data:`SYSMON_DECODERS` each Vista+ Security and Sysmon id to a
 decoder of named fields; all are called positionally, which is how readers call them on their
-hot path. :func:`fields_decoders` says which table serves a log.
+hot path. :func:`fields_decoders` says which table serves a log. :func:`clear_caches` empties
+the decoders' memos (raw text -> normalized value), for tests that need a cold start.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
+from .._memo import Memo, clear_caches
 from .legacy import (
     EVENT_IDS,
     MESSAGE_DECODERS,
@@ -38,6 +40,7 @@ __all__ = [
     "FieldsDecoder",
     "MessageDecoder",
     "StringsDecoder",
+    "clear_caches",
     "decode_fields",
     "decode_message",
     "decode_strings",
@@ -48,7 +51,26 @@ __all__ = [
 _SECURITY_PROVIDERS: Final = frozenset(
     {"microsoft-windows-security-auditing", "microsoft-windows-eventlog"}
 )
-_tables: dict[tuple[str | None, str | None], Mapping[int, FieldsDecoder] | None] = {}
+
+
+def _table_for(key: tuple[str | None, str | None]) -> Mapping[int, FieldsDecoder] | None:
+    channel, provider = key
+    # JSON may hold anything there: what is not text names no log.
+    name = channel.strip().casefold() if isinstance(channel, str) else ""
+    source = provider.strip().casefold() if isinstance(provider, str) else ""
+    if name == "security":
+        return VISTA_DECODERS
+    if name.startswith("microsoft-windows-sysmon") or source == "microsoft-windows-sysmon":
+        return SYSMON_DECODERS
+    if not name and source in _SECURITY_PROVIDERS:
+        return VISTA_DECODERS
+    return None
+
+
+# (channel, provider) as a log spells them -> its decoder table: a handful of keys in practice.
+_TABLES: Final[Memo[tuple[str | None, str | None], Mapping[int, FieldsDecoder] | None]] = Memo(
+    _table_for, 256
+)
 
 
 def fields_decoders(
@@ -61,21 +83,4 @@ def fields_decoders(
     provider decides (the Security-Auditing and Eventlog providers write the Security log).
     Any other log is None: its events are not process events. Case does not matter.
     """
-    key = (channel, provider)
-    try:
-        return _tables[key]
-    except KeyError:
-        pass
-    table: Mapping[int, FieldsDecoder] | None = None
-    name = (channel or "").strip().casefold()
-    source = (provider or "").strip().casefold()
-    if name == "security":
-        table = VISTA_DECODERS
-    elif name.startswith("microsoft-windows-sysmon") or source == "microsoft-windows-sysmon":
-        table = SYSMON_DECODERS
-    elif not name and source in _SECURITY_PROVIDERS:
-        table = VISTA_DECODERS
-    if len(_tables) > 256:
-        _tables.clear()
-    _tables[key] = table
-    return table
+    return _TABLES[(channel, provider)]

@@ -1,30 +1,48 @@
-"""Normalization shared by every decoder: pids, logon ids, missing values, hosts, errors.
+"""Normalization shared by every decoder: ids, field values, hosts, and their memos.
 
 Decoders run once per input line, so these helpers are written for the common case: a value that
-is well formed, a host or logon id seen many times before. Caches are small plain dicts that are
-emptied when they grow past a bound, which keeps memory flat on a host that runs for months
-without paying for LRU bookkeeping on every line.
+is well formed, a host or logon id seen many times before. Raw text seen before is answered by a
+:class:`~correlog._memo.Memo` (``HOSTS[raw]``, ``LOGONS[raw]``, ``VALUES[raw]``): a hit is one
+dict lookup, a miss runs the plain reader and remembers what it read; the memos empty themselves
+when full, which keeps memory flat on a host that runs for months.
+
+Numbers are bounded: a process id, logon id, record number or exit status is below
+:data:`MAX_ID` (2**64; Windows' are 32 or 64 bits), and text longer than :data:`MAX_ID_CHARS`
+is not read as a number at all, so a line with thousands of hex digits is a ``bad process id``
+(or ``bad logon id``...) skip, never a huge integer carried into records.
 """
 
 from __future__ import annotations
 
 import re
 import sys
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final
 
-from .._errors import ParseError
+from .._errors import Malformed
 from .._events import HostEvent, ProcessEvent
+from .._memo import Memo, clear_caches
 
 __all__ = [
+    "HOSTS",
+    "LOGONS",
+    "MAX_ID",
+    "MAX_ID_CHARS",
+    "VALUES",
     "Malformed",
-    "cached_host",
-    "cached_logon",
-    "cached_value",
+    "bounded_id",
+    "clear_caches",
+    "extra_fields",
+    "field_logon",
+    "field_pid",
+    "field_text",
     "host_name",
     "logon_id",
     "new_event",
+    "optional_field_pid",
     "optional_pid",
     "process_id",
+    "status",
     "value",
 ]
 
@@ -32,20 +50,11 @@ _intern = sys.intern
 _hex = re.compile(r"[0-9A-Fa-f]+").fullmatch
 # Each half is a 32-bit LUID part; more digits than that is not a logon id.
 _luid = re.compile(r"\(\s*0[xX]([0-9A-Fa-f]{1,8})\s*,\s*0[xX]([0-9A-Fa-f]{1,8})\s*\)").fullmatch
-_CACHE_BOUND: Final = 4096
-
-_VALUE_CACHE_BOUND: Final = 16384
-
-# Raw text -> normalized value. Only successes are kept: a miss (or "-") takes the slow path.
-_hosts: dict[str, str] = {}
-_logons: dict[str, int] = {}
-_values: dict[str, str] = {}
-#: ``cached_host(raw)``: the normalized host for raw text seen before, else None.
-cached_host = _hosts.get
-#: ``cached_logon(raw)``: the logon id for raw text seen before, else None.
-cached_logon = _logons.get
-#: ``cached_value(raw)``: the stripped, interned value for raw text seen before, else None.
-cached_value = _values.get
+#: Every id a decoder reads (pid, logon id, record number, exit status) is below this.
+MAX_ID: Final = 1 << 64
+#: Text longer than this is not read as an id (``0x`` and 16 hex digits, or 20 decimal ones,
+#: with room for leading zeros).
+MAX_ID_CHARS: Final = 32
 
 #: Decoders build events positionally, ``new_event(ProcessEvent, (kind, host, ...))``: keyword
 #: construction of a NamedTuple runs a Python-level ``__new__`` and costs about three times as
@@ -75,73 +84,43 @@ if ProcessEvent._fields != (
     raise ImportError("correlog.decoders builds events positionally: update it to the new fields")
 
 
-class Malformed(ParseError):
-    """A :class:`~correlog.ParseError` with a short, stable ``category``.
+def bounded_id(number: int, what: str, category: str, record: int | None = None) -> int:
+    """``number`` when it is in ``0 <= number < MAX_ID``; else :class:`Malformed` (``category``)."""
+    if 0 <= number < MAX_ID:
+        return number
+    raise Malformed(category, f"{what} {str(number)[:40]} is outside 0..2**64-1", record=record)
 
-    Readers count skipped lines by category (``"bad process id"``), so the counter has a handful
-    of keys however varied the bad values are; the message adds the detail.
-    """
 
-    def __init__(
-        self,
-        category: str,
-        detail: str = "",
-        *,
-        source: str | None = None,
-        offset: int | None = None,
-        record: int | None = None,
-    ) -> None:
-        self.category = category
-        self.detail = detail
-        super().__init__(
-            f"{category}: {detail}" if detail else category,
-            source=source,
-            offset=offset,
-            record=record,
-        )
+def _normalize_value(text: str) -> str | None:
+    stripped = text.strip()
+    if not stripped or stripped == "-":
+        return None
+    return _intern(stripped)
 
-    def located(self, *, source: str | None, offset: int | None) -> Malformed:
-        """Return a copy that also says where the bad input was (keeps the category)."""
-        return Malformed(
-            self.category,
-            self.detail,
-            source=self.source if self.source is not None else source,
-            offset=self.offset if self.offset is not None else offset,
-            record=self.record,
-        )
 
-    def with_record(self, record: int | None) -> Malformed:
-        """Return a copy naming the record number, when it was not known where this was raised."""
-        if record is None or self.record is not None:
-            return self
-        return Malformed(
-            self.category, self.detail, source=self.source, offset=self.offset, record=record
-        )
+#: Raw text -> stripped, interned value (``None`` for Windows' ``-`` and for empty).
+VALUES: Final[Memo[str, str | None]] = Memo(_normalize_value, 16384)
 
 
 def value(text: str) -> str | None:
     """A string value: stripped and interned, or ``None`` for Windows' ``-`` and for empty."""
-    stripped = text.strip()
-    if not stripped or stripped == "-":
-        return None
-    result = _intern(stripped)
-    if len(_values) >= _VALUE_CACHE_BOUND:
-        _values.clear()
-    _values[text] = result
-    return result
+    return VALUES[text]
 
 
 def process_id(text: str, what: str, event_id: int, record: int | None) -> int:
     """A required process id: decimal, or hex with ``0x``. APIDs are ordinary large numbers."""
     text = text.strip()
-    if text.isascii() and text.isdigit():
-        return int(text)
-    if text[:2] in ("0x", "0X") and _hex(text, 2):
-        return int(text, 16)
+    if len(text) <= MAX_ID_CHARS:
+        if text.isascii() and text.isdigit():
+            return bounded_id(int(text), what, "bad process id", record)
+        if text[:2] in ("0x", "0X") and _hex(text, 2):
+            return bounded_id(int(text, 16), what, "bad process id", record)
     if not text or text == "-":
         raise Malformed("missing process id", f"event {event_id} has no {what}", record=record)
     raise Malformed(
-        "bad process id", f"{what} {text!r} of event {event_id} is not a number", record=record
+        "bad process id",
+        f"{what} {text[:40]!r} of event {event_id} is not a number below 2**64",
+        record=record,
     )
 
 
@@ -153,41 +132,146 @@ def optional_pid(text: str, what: str, event_id: int, record: int | None) -> int
     return process_id(stripped, what, event_id, record)
 
 
-def logon_id(text: str, event_id: int, record: int | None) -> int | None:
-    """``(0xHIGH,0xLOW)`` -> ``HIGH << 32 | LOW``; plain ``0x3e7`` too; ``-``/empty -> None."""
-    cached = _logons.get(text)
-    if cached is not None:
-        return cached
+def _parse_logon(text: str) -> int | None:
     stripped = text.strip()
     if not stripped or stripped == "-":
         return None
     match = _luid(stripped)
     if match is not None:
-        result = (int(match[1], 16) << 32) | int(match[2], 16)
-    elif stripped[:2] in ("0x", "0X") and _hex(stripped, 2):
-        result = int(stripped, 16)
-    else:
-        raise Malformed(
-            "bad logon id",
-            f"{stripped!r} of event {event_id} is neither (0xHIGH,0xLOW) nor 0x...",
-            record=record,
-        )
-    if len(_logons) >= _CACHE_BOUND:
-        _logons.clear()
-    _logons[text] = result
-    return result
+        return (int(match[1], 16) << 32) | int(match[2], 16)
+    if len(stripped) <= MAX_ID_CHARS and stripped[:2] in ("0x", "0X") and _hex(stripped, 2):
+        return bounded_id(int(stripped, 16), "logon id", "bad logon id")
+    raise Malformed(
+        "bad logon id", f"{stripped[:40]!r} is neither (0xHIGH,0xLOW) nor 0x... below 2**64"
+    )
+
+
+#: Raw text -> logon id: ``(0xHIGH,0xLOW)`` -> ``HIGH << 32 | LOW``, ``0x3e7``, ``-`` -> None.
+#: A miss that cannot be read raises :class:`Malformed` ("bad logon id").
+LOGONS: Final[Memo[str, int | None]] = Memo(_parse_logon, 4096)
+
+
+def logon_id(text: str, event_id: int, record: int | None) -> int | None:
+    """``(0xHIGH,0xLOW)`` -> ``HIGH << 32 | LOW``; plain ``0x3e7`` too; ``-``/empty -> None."""
+    try:
+        return LOGONS[text]
+    except Malformed as exc:
+        raise Malformed(exc.category, f"{exc.detail} (event {event_id})", record=record) from None
+
+
+def _normalize_host(text: str) -> str:
+    name = text.strip().casefold()
+    if not name or name == "-":
+        raise Malformed("missing host", "the event names no computer")
+    return _intern(name)
+
+
+#: Raw text -> host name as events carry it (stripped, case-folded, interned); a miss with no
+#: name raises :class:`Malformed` ("missing host").
+HOSTS: Final[Memo[str, str]] = Memo(_normalize_host, 4096)
 
 
 def host_name(text: str, record: int | None = None) -> str:
     """A host name as events carry it: stripped, case-folded, interned."""
-    cached = _hosts.get(text)
-    if cached is not None:
-        return cached
-    name = text.strip().casefold()
-    if not name or name == "-":
-        raise Malformed("missing host", "the event names no computer", record=record)
-    name = _intern(name)
-    if len(_hosts) >= _CACHE_BOUND:
-        _hosts.clear()
-    _hosts[text] = name
-    return name
+    try:
+        return HOSTS[text]
+    except Malformed as exc:
+        raise exc.with_record(record) from None
+
+
+# -- field readers of the Vista+ decoders ------------------------------------------------------
+# Named fields come from XML, JSON or ECS, so a value may be text, an integer, None or (from a
+# damaged JSON line) a list or an object. Called several times per event: the common case (a
+# string seen before, a lower-case hex pid as rendered XML writes it) is the first branch.
+
+
+def field_text(raw: Any) -> str | None:
+    """A string field: stripped and interned; ``None`` for missing, empty or ``-``."""
+    if type(raw) is str:
+        return VALUES[raw]
+    if raw is None:
+        return None
+    return VALUES[str(raw)]
+
+
+def field_pid(raw: Any, what: str, event_id: int, record: int | None) -> int:
+    """A required process id: ``0x1a4`` (either case), decimal text, or an integer below 2**64."""
+    if type(raw) is str:
+        # The common forms, bound-checked inline; anything else takes process_id's full check.
+        if raw[:2] == "0x" and len(raw) <= 18:  # 0x and 16 hex digits: always below 2**64
+            try:
+                return int(raw, 16)
+            except ValueError:
+                pass
+        elif raw.isdecimal() and raw.isascii() and len(raw) < 20:  # 19 digits: below 2**64
+            return int(raw)
+        return process_id(raw, what, event_id, record)
+    if type(raw) is int:
+        return bounded_id(raw, what, "bad process id", record)
+    if raw is None:
+        raise Malformed("missing process id", f"event {event_id} has no {what}", record=record)
+    raise Malformed(
+        "bad process id",
+        f"{what} {str(raw)[:40]!r} of event {event_id} is not a number",
+        record=record,
+    )
+
+
+def optional_field_pid(raw: Any, what: str, event_id: int, record: int | None) -> int | None:
+    """A process id that may be missing (``None``, empty or ``-``)."""
+    if raw is None or raw in ("", "-"):
+        return None
+    return field_pid(raw, what, event_id, record)
+
+
+def field_logon(raw: Any, event_id: int, record: int | None) -> int | None:
+    """A logon id: ``0x3e7`` (either case) or an integer below 2**64; ``None`` when missing."""
+    if raw is None:
+        return None
+    if type(raw) is int:
+        return bounded_id(raw, "logon id", "bad logon id", record)
+    return logon_id(raw if type(raw) is str else str(raw), event_id, record)
+
+
+def status(raw: Any, event_id: int, record: int | None) -> int | None:
+    """An exit status: ``0x0`` hex text, decimal text or an integer; ``None`` when missing."""
+    if raw is None or raw in ("", "-"):
+        return None
+    if type(raw) is int:
+        number = raw
+    else:
+        number = _status_number(str(raw).strip(), event_id, record)
+    if not -_STATUS_MIN <= number < MAX_ID:
+        raise Malformed("bad exit status", f"{str(number)[:40]} is out of range", record=record)
+    return number
+
+
+# Windows writes statuses as unsigned hex; a decimal rendering may be signed.
+_STATUS_MIN: Final = 1 << 63
+
+
+def _status_number(text: str, event_id: int, record: int | None) -> int:
+    try:
+        if len(text) > MAX_ID_CHARS:
+            raise ValueError(text)
+        number = int(text, 16) if text[:2] in ("0x", "0X") else int(text)
+    except ValueError:
+        raise Malformed(
+            "bad exit status",
+            f"{text[:40]!r} of event {event_id} is not a number",
+            record=record,
+        ) from None
+    return number
+
+
+def extra_fields(fields: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, str] | None:
+    """The named fields that are present and not empty, as strings; None when there are none."""
+    found: dict[str, str] | None = None
+    for name in names:
+        raw = fields.get(name)
+        if raw is None or raw == "":
+            continue
+        if found is None:
+            found = {}
+        found[name] = raw if type(raw) is str else str(raw)
+    return found

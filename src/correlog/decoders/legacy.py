@@ -31,6 +31,7 @@ from itertools import pairwise
 from types import MappingProxyType
 from typing import Final
 
+from .._errors import Malformed
 from .._events import (
     APID_THRESHOLD,
     Event,
@@ -41,16 +42,13 @@ from .._events import (
     ProcessEvent,
 )
 from ._common import (
-    Malformed,
-    cached_host,
-    cached_logon,
-    cached_value,
+    HOSTS,
+    LOGONS,
+    VALUES,
     host_name,
-    logon_id,
     new_event,
     optional_pid,
     process_id,
-    value,
 )
 
 __all__ = [
@@ -75,9 +73,6 @@ _EXITED: Final = EventKind.EXITED
 _NT4_2000: Final = Layout.NT4_2000
 _XP_2003: Final = Layout.XP_2003
 _APID: Final = APID_THRESHOLD
-_host_get: Final = cached_host
-_logon_get: Final = cached_logon
-_value_get: Final = cached_value
 
 # -- reading rendered messages -------------------------------------------------------------------
 # A message is a sequence of labels, each followed by its value; a value runs up to the first
@@ -310,39 +305,47 @@ def _created(
     domain_s: str,
     logon_s: str,
 ) -> ProcessEvent:
-    s = pid_s.strip()
-    pid = int(s) if s.isdecimal() else process_id(s, "New Process ID", 592, record)
-    s = cpid_s.strip()
-    cpid = int(s) if s.isdecimal() else optional_pid(s, "Creator Process ID", 592, record)
-    logon = _logon_get(logon_s)
-    if logon is None:
-        logon = logon_id(logon_s, 592, record)
-    # 592 looks the same on every platform; only an APID tells NT4/2000 apart.
-    layout = _NT4_2000 if pid >= _APID or (cpid is not None and cpid >= _APID) else None
-    return new_event(
-        ProcessEvent,
-        (
-            _CREATED,
-            _host_get(host) or host_name(host, record),
-            pid,
-            time,
-            592,
-            record,
-            _value_get(image_s) or value(image_s),
-            _value_get(user_s) or value(user_s),
-            _value_get(domain_s) or value(domain_s),
-            logon,
-            False,
-            cpid,
-            None,
-            layout,
-            None,
-            None,
-            None,
-            None,
-            None,
-        ),
-    )
+    try:
+        s = pid_s.strip()
+        pid = (
+            int(s)
+            if s.isdecimal() and len(s) < 20
+            else process_id(s, "New Process ID", 592, record)
+        )
+        s = cpid_s.strip()
+        cpid = (
+            int(s)
+            if s.isdecimal() and len(s) < 20
+            else optional_pid(s, "Creator Process ID", 592, record)
+        )
+        # 592 looks the same on every platform; only an APID tells NT4/2000 apart.
+        layout = _NT4_2000 if pid >= _APID or (cpid is not None and cpid >= _APID) else None
+        return new_event(
+            ProcessEvent,
+            (
+                _CREATED,
+                HOSTS[host],
+                pid,
+                time,
+                592,
+                record,
+                VALUES[image_s],
+                VALUES[user_s],
+                VALUES[domain_s],
+                LOGONS[logon_s],
+                False,
+                cpid,
+                None,
+                layout,
+                None,
+                None,
+                None,
+                None,
+                None,
+            ),
+        )
+    except Malformed as exc:
+        raise exc.with_record(record) from None
 
 
 def _exited(
@@ -356,35 +359,35 @@ def _exited(
     logon_s: str,
     layout: Layout,
 ) -> ProcessEvent:
-    s = pid_s.strip()
-    pid = int(s) if s.isdecimal() else process_id(s, "Process ID", 593, record)
-    logon = _logon_get(logon_s)
-    if logon is None:
-        logon = logon_id(logon_s, 593, record)
-    return new_event(
-        ProcessEvent,
-        (
-            _EXITED,
-            _host_get(host) or host_name(host, record),
-            pid,
-            time,
-            593,
-            record,
-            None if image_s is None else _value_get(image_s) or value(image_s),
-            _value_get(user_s) or value(user_s),
-            _value_get(domain_s) or value(domain_s),
-            logon,
-            True,
-            None,
-            None,
-            layout,
-            None,
-            None,
-            None,
-            None,
-            None,
-        ),
-    )
+    try:
+        s = pid_s.strip()
+        pid = int(s) if s.isdecimal() and len(s) < 20 else process_id(s, "Process ID", 593, record)
+        return new_event(
+            ProcessEvent,
+            (
+                _EXITED,
+                HOSTS[host],
+                pid,
+                time,
+                593,
+                record,
+                None if image_s is None else VALUES[image_s],
+                VALUES[user_s],
+                VALUES[domain_s],
+                LOGONS[logon_s],
+                True,
+                None,
+                None,
+                layout,
+                None,
+                None,
+                None,
+                None,
+                None,
+            ),
+        )
+    except Malformed as exc:
+        raise exc.with_record(record) from None
 
 
 def _token(
@@ -399,37 +402,45 @@ def _token(
     domain_s: str,
     logon_s: str,
 ) -> ProcessEvent:
-    s = pid_s.strip()
-    pid = int(s) if s.isdecimal() else process_id(s, "new Process ID", 600, record)
-    s = assigning_pid_s.strip()
-    cpid = int(s) if s.isdecimal() else optional_pid(s, "assigning Process ID", 600, record)
-    logon = _logon_get(logon_s)
-    if logon is None:
-        logon = logon_id(logon_s, 600, record)
-    return new_event(
-        ProcessEvent,
-        (
-            _TOKEN,
-            _host_get(host) or host_name(host, record),
-            pid,
-            time,
-            600,
-            record,
-            _value_get(image_s) or value(image_s),
-            _value_get(user_s) or value(user_s),
-            _value_get(domain_s) or value(domain_s),
-            logon,
-            True,
-            cpid,
-            _value_get(assigning_image_s) or value(assigning_image_s),
-            _XP_2003,
-            None,
-            None,
-            None,
-            None,
-            None,
-        ),
-    )
+    try:
+        s = pid_s.strip()
+        pid = (
+            int(s)
+            if s.isdecimal() and len(s) < 20
+            else process_id(s, "new Process ID", 600, record)
+        )
+        s = assigning_pid_s.strip()
+        cpid = (
+            int(s)
+            if s.isdecimal() and len(s) < 20
+            else optional_pid(s, "assigning Process ID", 600, record)
+        )
+        return new_event(
+            ProcessEvent,
+            (
+                _TOKEN,
+                HOSTS[host],
+                pid,
+                time,
+                600,
+                record,
+                VALUES[image_s],
+                VALUES[user_s],
+                VALUES[domain_s],
+                LOGONS[logon_s],
+                True,
+                cpid,
+                VALUES[assigning_image_s],
+                _XP_2003,
+                None,
+                None,
+                None,
+                None,
+                None,
+            ),
+        )
+    except Malformed as exc:
+        raise exc.with_record(record) from None
 
 
 _HOST_KINDS: Final = {
@@ -446,10 +457,10 @@ def _host_event(
     if count_s is not None:
         stripped = count_s.strip()
         if stripped and stripped != "-":
-            if not (stripped.isascii() and stripped.isdigit()):
+            if not (stripped.isascii() and stripped.isdigit() and len(stripped) < 20):
                 raise Malformed(
                     "bad count",
-                    f"event 516 says {stripped!r} audits were discarded, not a number",
+                    f"event 516 says {stripped[:40]!r} audits were discarded, not a number",
                     record=record,
                 )
             count = int(stripped)

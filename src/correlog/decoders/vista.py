@@ -27,16 +27,20 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
+from .._errors import Malformed
 from .._events import Event, EventKind, HostEvent, HostEventKind, Layout, ProcessEvent
 from ._common import (
-    Malformed,
-    cached_host,
-    cached_logon,
-    cached_value,
+    HOSTS,
+    LOGONS,
+    VALUES,
+    extra_fields,
+    field_logon,
+    field_pid,
+    field_text,
     host_name,
-    logon_id,
     new_event,
-    value,
+    optional_field_pid,
+    status,
 )
 
 __all__ = [
@@ -75,106 +79,13 @@ _CREATED: Final = EventKind.CREATED
 _TOKEN: Final = EventKind.TOKEN_ASSIGNED
 _EXITED: Final = EventKind.EXITED
 _VISTA: Final = Layout.VISTA
-_host_get: Final = cached_host
-_value_get: Final = cached_value
-_logon_get: Final = cached_logon
-
-
-# -- field readers -------------------------------------------------------------------------------
-# Called several times per event: the common case (a string seen before, a lower-case hex pid as
-# rendered XML writes it) is the first branch.
-
-
-def field_text(raw: Any) -> str | None:
-    """A string field: stripped and interned; ``None`` for missing, empty or ``-``."""
-    if raw is None:
-        return None
-    if type(raw) is not str:
-        raw = str(raw)
-    return _value_get(raw) or value(raw)
-
-
-def field_pid(raw: Any, what: str, event_id: int, record: int | None) -> int:
-    """A required process id: ``0x1a4`` (either case), decimal text, or an integer."""
-    if type(raw) is str:
-        if raw[:2] == "0x":
-            try:
-                return int(raw, 16)
-            except ValueError:
-                pass
-        elif raw.isdecimal() and raw.isascii():
-            return int(raw)
-        return _slow_pid(raw.strip(), what, event_id, record)
-    if type(raw) is int and raw >= 0:
-        return raw
-    if raw is None:
-        raise Malformed("missing process id", f"event {event_id} has no {what}", record=record)
-    raise Malformed(
-        "bad process id", f"{what} {raw!r} of event {event_id} is not a number", record=record
-    )
-
-
-def _slow_pid(text: str, what: str, event_id: int, record: int | None) -> int:
-    if text.isascii() and text.isdecimal():
-        return int(text)
-    if text[:2] in ("0x", "0X") and len(text) > 2 and all(c in _HEX for c in text[2:]):
-        return int(text, 16)
-    if not text or text == "-":
-        raise Malformed("missing process id", f"event {event_id} has no {what}", record=record)
-    raise Malformed(
-        "bad process id", f"{what} {text!r} of event {event_id} is not a number", record=record
-    )
-
-
-_HEX: Final = frozenset("0123456789abcdefABCDEF")
-
-
-def optional_field_pid(raw: Any, what: str, event_id: int, record: int | None) -> int | None:
-    """A process id that may be missing (``None``, empty or ``-``)."""
-    if raw is None or raw in ("", "-"):
-        return None
-    return field_pid(raw, what, event_id, record)
-
-
-def field_logon(raw: Any, event_id: int, record: int | None) -> int | None:
-    """A logon id: ``0x3e7`` (either case) or an integer; ``None`` when missing."""
-    if raw is None:
-        return None
-    if type(raw) is int:
-        return raw
-    return logon_id(raw if type(raw) is str else str(raw), event_id, record)
-
-
-def _status(raw: Any, event_id: int, record: int | None) -> int | None:
-    """An exit status: ``0x0`` hex text, decimal text or an integer; ``None`` when missing."""
-    if raw is None or raw in ("", "-"):
-        return None
-    if type(raw) is int:
-        return raw
-    text = str(raw).strip()
-    try:
-        return int(text, 16) if text[:2] in ("0x", "0X") else int(text)
-    except ValueError:
-        raise Malformed(
-            "bad exit status", f"{text!r} of event {event_id} is not a number", record=record
-        ) from None
-
-
-def _extra(fields: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, str] | None:
-    """The named fields that are present and not empty, as strings; None when there are none."""
-    found: dict[str, str] | None = None
-    for name in names:
-        raw = fields.get(name)
-        if raw is None or raw == "":
-            continue
-        if found is None:
-            found = {}
-        found[name] = raw if type(raw) is str else str(raw)
-    return found
+# Kept importable here, where they were first defined.
+_extra = extra_fields
+_status = status
 
 
 def _host(host: str, record: int | None) -> str:
-    return _host_get(host) or host_name(host, record)
+    return host_name(host, record)
 
 
 # -- decoders ------------------------------------------------------------------------------------
@@ -189,101 +100,108 @@ _EXTRA_4688: Final = (
 
 
 def _decode_4688(fields: Mapping[str, Any], host: str, time: int, record: int | None) -> Event:
-    # Text and logon-id fields seen before are answered from the readers' caches inline; a miss,
-    # or a value that is not text (None, a number, a list), takes the full field reader.
-    get = fields.get
-    pid = field_pid(get("NewProcessId"), "NewProcessId", 4688, record)
-    cpid = optional_field_pid(get("ProcessId"), "ProcessId", 4688, record)
-    target_user = get("TargetUserName")
-    target_logon = get("TargetLogonId")
-    if target_user is None and target_logon is None:
-        # v0/v1: only the creator's account is known (like 592).
-        own = False
-        user = None
-        logon = None
-    else:
-        own = True
-        user = (type(target_user) is str and _value_get(target_user)) or field_text(target_user)
-        logon = _logon_get(target_logon) if type(target_logon) is str else None
-        if logon is None:
-            logon = field_logon(target_logon, 4688, record)
-        # Target names another logon unless it is "-" / 0x0 (the creator's own token). A source
-        # that keeps the target's name but not its logon id (ECS' user.effective) still names it.
-    if user is not None and logon != 0:
-        raw = get("TargetDomainName")
-        domain = (type(raw) is str and _value_get(raw)) or field_text(raw)
-    else:
-        raw = get("SubjectUserName")
-        user = (type(raw) is str and _value_get(raw)) or field_text(raw)
-        raw = get("SubjectDomainName")
-        domain = (type(raw) is str and _value_get(raw)) or field_text(raw)
-        raw = get("SubjectLogonId")
-        logon = _logon_get(raw) if type(raw) is str else None
-        if logon is None:
-            logon = field_logon(raw, 4688, record)
-    image = get("NewProcessName")
-    parent = get("ParentProcessName")
-    command = get("CommandLine")
-    label = get("MandatoryLabel")
-    return new_event(
-        ProcessEvent,
-        (
-            _CREATED,
-            _host_get(host) or host_name(host, record),
-            pid,
-            time,
-            4688,
-            record,
-            (type(image) is str and _value_get(image)) or field_text(image),
-            user,
-            domain,
-            logon,
-            own,
-            cpid,
-            (type(parent) is str and _value_get(parent)) or field_text(parent),
-            _VISTA,
-            None,
-            command or None,
-            None,
-            None if label is None else INTEGRITY_LEVELS.get(label),
-            _extra(fields, _EXTRA_4688),
-        ),
-    )
+    # A memo miss that cannot be read raises without the record number: add it here.
+    try:
+        # Text and logon-id fields seen before are answered from the memos inline; a value that is
+        # not text (None, a number, a list) takes the full field reader.
+        get = fields.get
+        pid = field_pid(get("NewProcessId"), "NewProcessId", 4688, record)
+        cpid = optional_field_pid(get("ProcessId"), "ProcessId", 4688, record)
+        target_user = get("TargetUserName")
+        target_logon = get("TargetLogonId")
+        if target_user is None and target_logon is None:
+            # v0/v1: only the creator's account is known (like 592).
+            own = False
+            user = None
+            logon = None
+        else:
+            own = True
+            user = VALUES[target_user] if type(target_user) is str else field_text(target_user)
+            logon = (
+                LOGONS[target_logon]
+                if type(target_logon) is str
+                else field_logon(target_logon, 4688, record)
+            )
+            # Target names another logon unless it is "-" / 0x0 (the creator's own token). A source
+            # that keeps the target's name but not its logon id (ECS' user.effective) names it.
+        if user is not None and logon != 0:
+            raw = get("TargetDomainName")
+            domain = VALUES[raw] if type(raw) is str else field_text(raw)
+        else:
+            raw = get("SubjectUserName")
+            user = VALUES[raw] if type(raw) is str else field_text(raw)
+            raw = get("SubjectDomainName")
+            domain = VALUES[raw] if type(raw) is str else field_text(raw)
+            raw = get("SubjectLogonId")
+            logon = LOGONS[raw] if type(raw) is str else field_logon(raw, 4688, record)
+        image = get("NewProcessName")
+        parent = get("ParentProcessName")
+        command = get("CommandLine")
+        label = get("MandatoryLabel")
+        return new_event(
+            ProcessEvent,
+            (
+                _CREATED,
+                HOSTS[host],
+                pid,
+                time,
+                4688,
+                record,
+                VALUES[image] if type(image) is str else field_text(image),
+                user,
+                domain,
+                logon,
+                own,
+                cpid,
+                VALUES[parent] if type(parent) is str else field_text(parent),
+                _VISTA,
+                None,
+                command or None,
+                None,
+                None if type(label) is not str else INTEGRITY_LEVELS.get(label),
+                extra_fields(fields, _EXTRA_4688),
+            ),
+        )
+    except Malformed as exc:
+        raise exc.with_record(record) from None
 
 
 def _decode_4689(fields: Mapping[str, Any], host: str, time: int, record: int | None) -> Event:
-    get = fields.get
-    image = get("ProcessName")
-    user = get("SubjectUserName")
-    domain = get("SubjectDomainName")
-    raw_logon = get("SubjectLogonId")
-    logon = _logon_get(raw_logon) if type(raw_logon) is str else None
-    if logon is None:
-        logon = field_logon(raw_logon, 4689, record)
-    return new_event(
-        ProcessEvent,
-        (
-            _EXITED,
-            _host_get(host) or host_name(host, record),
-            field_pid(get("ProcessId"), "ProcessId", 4689, record),
-            time,
-            4689,
-            record,
-            (type(image) is str and _value_get(image)) or field_text(image),
-            (type(user) is str and _value_get(user)) or field_text(user),
-            (type(domain) is str and _value_get(domain)) or field_text(domain),
-            logon,
-            True,
-            None,
-            None,
-            _VISTA,
-            None,
-            None,
-            _status(get("Status"), 4689, record),
-            None,
-            None,
-        ),
-    )
+    # A memo miss that cannot be read raises without the record number: add it here.
+    try:
+        get = fields.get
+        image = get("ProcessName")
+        user = get("SubjectUserName")
+        domain = get("SubjectDomainName")
+        raw_logon = get("SubjectLogonId")
+        return new_event(
+            ProcessEvent,
+            (
+                _EXITED,
+                HOSTS[host],
+                field_pid(get("ProcessId"), "ProcessId", 4689, record),
+                time,
+                4689,
+                record,
+                VALUES[image] if type(image) is str else field_text(image),
+                VALUES[user] if type(user) is str else field_text(user),
+                VALUES[domain] if type(domain) is str else field_text(domain),
+                LOGONS[raw_logon]
+                if type(raw_logon) is str
+                else field_logon(raw_logon, 4689, record),
+                True,
+                None,
+                None,
+                _VISTA,
+                None,
+                None,
+                status(get("Status"), 4689, record),
+                None,
+                None,
+            ),
+        )
+    except Malformed as exc:
+        raise exc.with_record(record) from None
 
 
 def _decode_4696(fields: Mapping[str, Any], host: str, time: int, record: int | None) -> Event:
@@ -309,7 +227,7 @@ def _decode_4696(fields: Mapping[str, Any], host: str, time: int, record: int | 
             None,
             None,
             None,
-            _extra(fields, ("SubjectUserName", "SubjectDomainName", "SubjectLogonId")),
+            extra_fields(fields, ("SubjectUserName", "SubjectDomainName", "SubjectLogonId")),
         ),
     )
 

@@ -12,8 +12,8 @@ Each format lives in its own module: text lines (:mod:`.snare`, :mod:`.eventrepo
 
 from __future__ import annotations
 
-from ._core import MAX_KEPT_ERRORS, EventReader, ReadStats
-from ._read import BINARY_FORMATS, DETECTION_ORDER, FORMATS, read
+from ._core import MAX_KEPT_ERRORS, EventReader, Limits, ReadStats
+from ._read import BINARY_FORMATS, DETECTION_ORDER, FORMATS, REGISTRY, read
 from .evt import EvtRecord, evt_bytes
 from .jsonl import event_from_json, event_to_json
 
@@ -22,8 +22,10 @@ __all__ = [
     "DETECTION_ORDER",
     "FORMATS",
     "MAX_KEPT_ERRORS",
+    "REGISTRY",
     "EventReader",
     "EvtRecord",
+    "Limits",
     "ReadStats",
     "event_from_json",
     "event_to_json",

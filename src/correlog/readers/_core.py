@@ -25,21 +25,28 @@ import csv
 import enum
 from collections import Counter
 from collections.abc import Callable, Iterator
-from typing import Any, ClassVar, Final, Literal, Protocol
+from datetime import tzinfo
+from typing import Any, ClassVar, Final, Literal, NamedTuple, Protocol
 
 import attrs
 
-from .._errors import ParseError
+from .._errors import Malformed, ParseError, UsageError
 from .._events import Event
-from ..decoders._common import Malformed
 
 __all__ = [
+    "EXPANSION_ALLOWANCE",
     "HEADER",
     "MAX_KEPT_ERRORS",
+    "Damage",
     "EventReader",
+    "Format",
+    "Limits",
+    "LineFormat",
     "LineParser",
     "ParseResult",
     "ReadStats",
+    "RecordFormat",
+    "damage",
     "drive",
     "drive_units",
 ]
@@ -72,6 +79,101 @@ class LineParser(Protocol):
     def __call__(self, line: str) -> ParseResult:
         """Parse one line (no trailing newline)."""
         ...
+
+
+@attrs.frozen(kw_only=True)
+class Limits:
+    """What one :func:`correlog.read` call may cost, whatever its input; see ``docs/errors.md``.
+
+    Each limit is a keyword of :func:`correlog.read` of the same name. Going past one is a
+    :class:`~correlog.ParseError` with its own category, counted in :class:`ReadStats` like a
+    bad line (or raised, with ``errors="strict"``).
+    """
+
+    #: Bytes of one line (characters, for text already decoded): a longer line is skipped
+    #: (``line too long``) without being held, and reading goes on after it.
+    max_line_bytes: int = 1 << 20
+    #: Decompressed bytes per compressed byte of a gzip stream or zip member, once past
+    #: :data:`EXPANSION_ALLOWANCE`; beyond it the stream ends (``expansion limit``).
+    max_expansion: int = 100
+    #: Bytes copied to a temporary file for a binary format read from a pipe or an archive;
+    #: beyond it that input is not read (``spool limit``).
+    max_spool_bytes: int = 1 << 32
+    #: Archives inside archives (gzip or zip layers); a deeper one is skipped (``nesting
+    #: limit``).
+    max_nesting: int = 4
+    #: Members of one zip; a zip with more is not read (``zip member limit``).
+    max_members: int = 10_000
+    #: Seconds the EVTX parser may run without handing over a record; then it is stopped and
+    #: the rest of the file is reported lost (``evtx parser stuck``).
+    evtx_timeout: float = 60.0
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("max_line_bytes", "max_expansion", "max_spool_bytes", "max_members"):
+            _check_int(name, getattr(self, name), 1)
+        _check_int("max_nesting", self.max_nesting, 0)
+        timeout = self.evtx_timeout
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+            raise UsageError(f"evtx_timeout must be positive seconds, not {timeout!r}")
+
+
+def _check_int(name: str, value: object, least: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise UsageError(f"{name} must be an integer of at least {least}, not {value!r}")
+
+
+#: Decompressed bytes any stream may produce before :attr:`Limits.max_expansion` applies (small
+#: inputs compress far better than large ones).
+EXPANSION_ALLOWANCE: Final = 8 << 20
+
+
+class Damage(str):
+    """Stands in a line stream for input that is not there: an oversized line, a broken stream.
+
+    Its text is empty; :func:`drive` counts its :attr:`error` as a skipped line. Only blank
+    lines are checked for it, so good lines pay nothing.
+    """
+
+    error: Malformed
+
+
+def damage(error: Malformed) -> Damage:
+    """A :class:`Damage` marker for ``error``."""
+    marker = Damage("")
+    marker.error = error
+    return marker
+
+
+class LineFormat(NamedTuple):
+    """A format of one event per line, declared once in its module as ``FORMAT``."""
+
+    name: str
+    #: True when a line (the first non-blank ones of an input) is in this format.
+    sniff: Callable[[str], bool]
+    #: ``parser(tz, clock)``: a fresh :class:`LineParser` for one input.
+    parser: Callable[[tzinfo, Callable[[], int]], LineParser]
+
+
+class RecordFormat(NamedTuple):
+    """A format of records rather than lines (Event XML, EVTX, ``.evt``), declared once.
+
+    A text format (``binary=False``) is sniffed on a line and ``records`` takes the input's text
+    chunks; a binary one is sniffed on the input's first bytes and ``records`` takes a seekable
+    binary file. ``records`` yields ``(offset, raw)`` for :func:`drive_units`, and ``decoder()``
+    makes what decodes one ``raw``.
+    """
+
+    name: str
+    binary: bool
+    sniff: Callable[[str], bool] | None
+    sniff_bytes: Callable[[bytes], bool] | None
+    #: ``records(source, limits)``: the records of one input.
+    records: Callable[[Any, Limits], Iterator[tuple[int, Any]]]
+    decoder: Callable[[], Callable[[Any], ParseResult]]
+
+
+#: A format as the reader registry lists it.
+Format = LineFormat | RecordFormat
 
 
 @attrs.define(kw_only=True)
@@ -210,6 +312,11 @@ def drive(
         for line in lines:
             n += 1
             if not line or line.isspace():
+                if isinstance(line, Damage):
+                    stats.lines = n
+                    stats.events = events
+                    _skip(line.error, source, n - base, stats, strict)
+                    continue
                 stats.blank += 1
                 continue
             first = n
@@ -227,7 +334,7 @@ def drive(
                 # stream that may run for months.
                 stats.lines = n
                 stats.events = events
-                _skip(_locate(exc, source, first - base), stats, strict)
+                _skip(exc, source, first - base, stats, strict)
                 continue
             if result is None:
                 stats.ignored += 1
@@ -266,7 +373,7 @@ def drive_units(
     n = stats.lines
     events = stats.events
     try:
-        for offset, raw in units:
+        for offset, raw in _guarded(units):
             n += 1
             try:
                 if isinstance(raw, ParseError):
@@ -275,7 +382,7 @@ def drive_units(
             except _BAD_INPUT as exc:
                 stats.lines = n
                 stats.events = events
-                _skip(_locate(exc, source, offset), stats, strict)
+                _skip(exc, source, offset, stats, strict)
                 continue
             if result is None:
                 stats.ignored += 1
@@ -294,18 +401,39 @@ def drive_units(
             on_end()
 
 
-def _skip(error: ParseError, stats: ReadStats, strict: bool) -> None:
-    """Count a bad unit (by category, keeping the first errors); in strict mode, raise it."""
+def _guarded(units: Iterator[tuple[int, Any]]) -> Iterator[tuple[int | None, Any]]:
+    """``units``, with a :class:`~correlog.ParseError` the container raises (it cannot go on:
+    not an EVTX file, a header it cannot read) handed over as a last damaged unit."""
+    try:
+        yield from units
+    except ParseError as exc:
+        yield exc.offset, exc
+
+
+def _skip(exc: Exception, source: str, offset: int | None, stats: ReadStats, strict: bool) -> None:
+    """Count a bad unit by category, keeping the first errors located; in strict mode, raise.
+
+    Only a kept or raised error is copied with its location: a stream of bad lines costs a
+    counter increment each past the first :data:`MAX_KEPT_ERRORS`.
+    """
     stats.skipped += 1
-    category = error.category if isinstance(error, Malformed) else error.reason
+    if isinstance(exc, Malformed):
+        category = exc.category
+    elif isinstance(exc, ParseError):
+        category = exc.reason
+    else:
+        category = "malformed line"
     stats.skipped_by_reason[category] += 1
-    if len(stats.errors) < MAX_KEPT_ERRORS:
-        stats.errors.append(error)
-    if strict:
-        raise error from None
+    keep = len(stats.errors) < MAX_KEPT_ERRORS
+    if keep or strict:
+        error = _locate(exc, source, offset)
+        if keep:
+            stats.errors.append(error)
+        if strict:
+            raise error from None
 
 
-def _locate(exc: Exception, source: str, line_number: int) -> ParseError:
+def _locate(exc: Exception, source: str, line_number: int | None) -> ParseError:
     if isinstance(exc, ParseError):
         return exc.located(source=source, offset=line_number)
     detail = f"{type(exc).__name__}: {exc}"

@@ -9,20 +9,22 @@ and its first non-blank lines are offered to each text format's ``sniff`` in
 
 from __future__ import annotations
 
+import codecs
 import datetime as _dt
 import gzip
 import io
-import shutil
+import struct
 import tempfile
 import time as _time
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from itertools import chain
-from typing import IO, ClassVar, Final, NamedTuple
+from typing import IO, Any, ClassVar, Final, NamedTuple
 
-from .._errors import ParseError, UsageError
+from .._errors import Malformed, ParseError, UsageError
 from .._events import Event
-from ..decoders._common import Malformed
+from .._time import resolve_tz
 from . import (
     ecs,
     eventreporter,
@@ -38,73 +40,78 @@ from . import (
     winlogbeat,
 )
 from ._core import (
+    EXPANSION_ALLOWANCE,
     MAX_KEPT_ERRORS,
+    Damage,
     EventReader,
-    LineParser,
+    Format,
+    Limits,
+    LineFormat,
     ParseResult,
     ReadStats,
+    RecordFormat,
     drive,
     drive_units,
 )
-from ._sources import Source, _detach, binary_lines, open_input
-from ._times import resolve_tz
+from ._sources import STREAM_DAMAGE, Source, _detach, binary_lines, open_input
 
-__all__ = ["BINARY_FORMATS", "DETECTION_ORDER", "FORMATS", "read"]
-
-
-class _Format(NamedTuple):
-    name: str
-    sniff: Callable[[str], bool]
-    parser: Callable[[_dt.tzinfo, Callable[[], int]], LineParser]
+__all__ = ["BINARY_FORMATS", "DETECTION_ORDER", "FORMATS", "REGISTRY", "read"]
 
 
-_LINE_FORMATS: Final = {
-    fmt.name: fmt
-    for fmt in (
-        _Format(snare.NAME, snare.sniff, snare.SnareParser),
-        _Format(eventreporter.NAME, eventreporter.sniff, eventreporter.EventReporterParser),
-        _Format(ossec.NAME, ossec.sniff, ossec.OssecParser),
-        _Format(logparser.NAME, logparser.sniff, logparser.LogParserParser),
-        _Format(evtviewer.NAME, evtviewer.sniff, evtviewer.EvtViewerParser),
-        _Format(jsonl.NAME, jsonl.sniff, jsonl.JsonLinesParser),
-        _Format(nxlog.NAME, nxlog.sniff, nxlog.NxlogParser),
-        _Format(winlogbeat.NAME, winlogbeat.sniff, winlogbeat.WinlogbeatParser),
-        _Format(ecs.NAME, ecs.sniff, ecs.EcsParser),
-    )
-}
-#: Formats told by their first bytes; they need a path or a binary file, not lines.
-BINARY_FORMATS: Final = (evtx.NAME, evt.NAME)
-_SNIFFERS: Final = {
-    **{name: fmt.sniff for name, fmt in _LINE_FORMATS.items()},
-    eventxml.NAME: eventxml.sniff,
-}
-
-#: The format names :func:`read` accepts (besides ``"auto"``), as the CLI's ``--format`` offers.
-FORMATS: Final = (*_LINE_FORMATS, eventxml.NAME, *BINARY_FORMATS)
-#: The order ``format="auto"`` tries them in: magic bytes first, then the most distinctive
-#: text marks, so a message that happens to quote another transport's mark is still read as
-#: what it is.
-DETECTION_ORDER: Final = (
-    "evtx",
-    "evt",
-    "jsonl",
-    "winlogbeat",
-    "ecs",
-    "nxlog",
-    "xml",
-    "snare",
-    "eventreporter",
-    "ossec",
-    "logparser",
-    "evtviewer",
+#: Every format, each declared once in its own module, in the order ``format="auto"`` tries
+#: them: magic bytes first, then the most distinctive text marks, so a message that happens to
+#: quote another transport's mark is still read as what it is.
+REGISTRY: Final[tuple[Format, ...]] = (
+    evtx.FORMAT,
+    evt.FORMAT,
+    jsonl.FORMAT,
+    winlogbeat.FORMAT,
+    ecs.FORMAT,
+    nxlog.FORMAT,
+    eventxml.FORMAT,
+    snare.FORMAT,
+    eventreporter.FORMAT,
+    ossec.FORMAT,
+    logparser.FORMAT,
+    evtviewer.FORMAT,
 )
-_TEXT_ORDER: Final = tuple(name for name in DETECTION_ORDER if name not in BINARY_FORMATS)
-#: How many non-blank lines detection looks at, and how many lines at most it buffers.
+_BY_NAME: Final[dict[str, Format]] = {fmt.name: fmt for fmt in REGISTRY}
+#: The format names :func:`read` accepts (besides ``"auto"``), as the CLI's ``--format`` offers.
+FORMATS: Final = tuple(_BY_NAME)
+#: The order ``format="auto"`` tries them in (the registry's order).
+DETECTION_ORDER: Final = FORMATS
+#: Formats told by their first bytes; they need a path or a binary file, not lines.
+BINARY_FORMATS: Final = tuple(
+    fmt.name for fmt in REGISTRY if isinstance(fmt, RecordFormat) and fmt.binary
+)
+_BINARY: Final = tuple(
+    fmt for fmt in REGISTRY if isinstance(fmt, RecordFormat) and fmt.sniff_bytes is not None
+)
+_DOCUMENTS: Final = tuple(
+    fmt for fmt in REGISTRY if isinstance(fmt, RecordFormat) and not fmt.binary
+)
+_UTF16: Final = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_TEXT_SNIFFERS: Final = tuple((fmt.name, fmt.sniff) for fmt in REGISTRY if fmt.sniff is not None)
+_DEFAULTS: Final = Limits()
 _SNIFF_LINES: Final = 10
 _SNIFF_MAX_BUFFERED: Final = 1000
 _GZIP: Final = b"\x1f\x8b"
 _ZIP: Final = b"PK\x03\x04"
-_MAX_NESTING: Final = 4
+_ZIP_END: Final = b"PK\x05\x06"
+_ZIP64_END: Final = b"PK\x06\x06"
+#: What the zipfile module raises for a damaged archive or member, besides BadZipFile: an
+#: unsupported compression method, an encrypted member, a name that is not UTF-8, a short read.
+_ZIP_DAMAGE: Final = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    IndexError,
+    ValueError,
+    NotImplementedError,
+    RuntimeError,
+    struct.error,
+)
 
 
 class _Options(NamedTuple):
@@ -112,6 +119,7 @@ class _Options(NamedTuple):
     zone: _dt.tzinfo
     clock: Callable[[], int]
     strict: bool
+    limits: Limits
 
 
 def read(
@@ -122,6 +130,12 @@ def read(
     tz: _dt.tzinfo | str | None = None,
     name: str | None = None,
     clock: Callable[[], int] | None = None,
+    max_line_bytes: int = _DEFAULTS.max_line_bytes,
+    max_expansion: int = _DEFAULTS.max_expansion,
+    max_spool_bytes: int = _DEFAULTS.max_spool_bytes,
+    max_nesting: int = _DEFAULTS.max_nesting,
+    max_members: int = _DEFAULTS.max_members,
+    evtx_timeout: float = _DEFAULTS.evtx_timeout,
 ) -> EventReader:
     """Read normalized events from a Windows event log transport, lazily.
 
@@ -139,6 +153,10 @@ def read(
     nanoseconds since the epoch for the rare line that carries no time at all (an OSSEC agent
     line); the wall clock by default.
 
+    The ``max_*`` keywords and ``evtx_timeout`` bound what hostile input can cost (see
+    :class:`~correlog.readers.Limits` for each default, and ``docs/errors.md``): going past one is
+    a :class:`~correlog.ParseError` counted like a bad record, never a crash or a hang.
+
     Raises :class:`~correlog.UsageError` for an unknown format, errors mode, zone or source, or
     an EVTX input without the ``evtx`` package; :class:`~correlog.ParseError` when ``"auto"``
     recognises none of the formats.
@@ -147,8 +165,17 @@ def read(
         raise UsageError(f"errors must be 'strict' or 'skip', not {errors!r}")
     if format != "auto" and format not in FORMATS:
         raise UsageError(f"unknown format {format!r}; known: auto, {', '.join(FORMATS)}")
-    options = _Options(format, resolve_tz(tz), clock or _time.time_ns, errors == "strict")
-    opened = open_input(source, name)
+    limits = Limits(
+        max_line_bytes=max_line_bytes,
+        max_expansion=max_expansion,
+        max_spool_bytes=max_spool_bytes,
+        max_nesting=max_nesting,
+        max_members=max_members,
+        evtx_timeout=evtx_timeout,
+    )
+    zone = resolve_tz(tz)
+    options = _Options(format, zone, clock or _time.time_ns, errors == "strict", limits)
+    opened = open_input(source, name, limits.max_line_bytes)
     stats = ReadStats()
     closers: list[Callable[[], None]] = []
     if opened.close is not None:
@@ -156,7 +183,7 @@ def read(
     close = _closer(closers)
     try:
         if opened.binary is not None:
-            events, found = _from_binary(opened.binary, opened.name, options, stats, closers)
+            events, found = _from_binary(opened.binary, opened.name, options, stats, closers, 0)
         else:
             assert opened.lines is not None
             if format in BINARY_FORMATS:
@@ -212,15 +239,98 @@ def _peek(stream: IO[bytes], closers: list[Callable[[], None]]) -> tuple[bytes, 
     return buffered.peek(8)[:8], buffered
 
 
-def _seekable(stream: IO[bytes], closers: list[Callable[[], None]]) -> IO[bytes]:
-    """``stream`` if it is a seekable file, else a temporary copy (a pipe, a zip member)."""
+def _seekable(
+    stream: IO[bytes], closers: list[Callable[[], None]], limits: Limits, name: str
+) -> IO[bytes]:
+    """``stream`` if it is a seekable file, else a temporary copy (a pipe, a zip member).
+
+    The copy stops at ``max_spool_bytes`` (a ``spool limit`` error); a decompression layer that
+    breaks while it is copied is a ``broken stream`` error.
+    """
     if isinstance(stream, io.BufferedReader | io.BytesIO | io.FileIO) and stream.seekable():
         return stream
     spool = tempfile.TemporaryFile()  # noqa: SIM115 (closed with the reader)
     closers.append(spool.close)
-    shutil.copyfileobj(stream, spool, 1 << 20)
+    budget = limits.max_spool_bytes
+    try:
+        while chunk := stream.read(min(1 << 20, budget + 1)):
+            budget -= len(chunk)
+            if budget < 0:
+                raise Malformed(
+                    "spool limit",
+                    f"more than max_spool_bytes={limits.max_spool_bytes} to copy",
+                    source=name,
+                )
+            spool.write(chunk)
+    except STREAM_DAMAGE as exc:
+        if isinstance(exc, Malformed):
+            raise exc.located(source=name, offset=None) from None
+        raise Malformed("broken stream", f"{type(exc).__name__}: {exc}", source=name) from None
     spool.seek(0)
     return spool
+
+
+class _Expanding(io.RawIOBase):
+    """A decompressed stream that stops at ``max_expansion`` times its compressed size.
+
+    ``consumed()`` says how many compressed bytes were taken so far; past
+    :data:`EXPANSION_ALLOWANCE`, reading more than ``max_expansion`` bytes per compressed byte
+    raises an ``expansion limit`` :class:`Malformed` (a gzip of zeros, say, that would otherwise
+    be read for as long as it claims to run).
+    """
+
+    def __init__(self, inner: Any, consumed: Callable[[], int], limits: Limits) -> None:
+        self._inner = inner
+        self._consumed = consumed
+        self._ratio = limits.max_expansion
+        self._produced = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        # read1: one decompression step. read(n) would insist on n bytes, and a stream cut
+        # short would raise before handing over what it did decompress.
+        data = self._inner.read1(len(buffer))
+        size = len(data)
+        buffer[:size] = data
+        self._produced += size
+        if self._produced > EXPANSION_ALLOWANCE and (
+            self._produced > self._ratio * max(self._consumed(), 1)
+        ):
+            raise Malformed(
+                "expansion limit",
+                f"{self._produced} bytes from {self._consumed()} compressed, more than "
+                f"max_expansion={self._ratio} times",
+            )
+        return size
+
+
+class _Counting(io.RawIOBase):
+    """A compressed stream that counts the bytes taken from it (for :class:`_Expanding`)."""
+
+    def __init__(self, inner: IO[bytes]) -> None:
+        self._inner = inner
+        self.taken = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._inner.read(len(buffer))
+        size = len(data)
+        buffer[:size] = data
+        self.taken += size
+        return size
+
+
+def _gunzipped(stream: IO[bytes], closers: list[Callable[[], None]], limits: Limits) -> IO[bytes]:
+    counting = _Counting(stream)
+    unzipped = gzip.GzipFile(fileobj=counting, mode="rb")
+    closers.append(unzipped.close)
+    expanding = io.BufferedReader(_Expanding(unzipped, lambda: counting.taken, limits))
+    closers.append(lambda: _detach(expanding))
+    return expanding
 
 
 def _from_binary(
@@ -229,29 +339,118 @@ def _from_binary(
     options: _Options,
     stats: ReadStats,
     closers: list[Callable[[], None]],
+    depth: int,
 ) -> tuple[Iterator[Event], str | None]:
-    """Events from a byte stream: decompress, tell binary formats by magic, else read text."""
+    """Events from a byte stream: decompress, tell binary formats by magic, else read text.
+
+    ``depth`` counts the archive layers around ``stream``; past ``max_nesting`` a further layer
+    is a ``nesting limit`` error.
+    """
     fmt = options.format
-    for _ in range(_MAX_NESTING):
-        head, stream = _peek(stream, closers)
-        if head.startswith(_GZIP):
-            unzipped = gzip.GzipFile(fileobj=stream, mode="rb")
-            closers.append(unzipped.close)
-            stream = unzipped  # type: ignore[assignment]
-            continue
+    limits = options.limits
+    while True:
+        try:
+            head, stream = _peek(stream, closers)
+        except STREAM_DAMAGE as exc:
+            if isinstance(exc, Malformed):
+                raise exc.located(source=name, offset=None) from None
+            raise Malformed("broken stream", f"{type(exc).__name__}: {exc}", source=name) from None
+        if not head.startswith((_GZIP, _ZIP)):
+            break
+        if depth >= limits.max_nesting:
+            raise Malformed(
+                "nesting limit",
+                f"an archive inside {depth} others (max_nesting={limits.max_nesting})",
+                source=name,
+            )
+        depth += 1
         if head.startswith(_ZIP):
-            return _from_zip(_seekable(stream, closers), name, options, stats, closers)
-        break
-    strict = options.strict
-    if fmt == evtx.NAME or (fmt == "auto" and evtx.sniff_bytes(head)):
-        units = evtx.evtx_records(_seekable(stream, closers))
-        return drive_units(units, evtx.EvtxDecoder(), stats, strict=strict, source=name), "evtx"
-    if fmt == evt.NAME or (fmt == "auto" and evt.sniff_bytes(head)):
-        units = evt.evt_records(_seekable(stream, closers))
-        return drive_units(units, evt.decode_evt_record, stats, strict=strict, source=name), "evt"
-    lines, detach = binary_lines(stream)
+            seekable = _seekable(stream, closers, limits, name)
+            return _from_zip(seekable, name, options, stats, closers, depth)
+        stream = _gunzipped(stream, closers, limits)
+    for binary in _BINARY:
+        assert binary.sniff_bytes is not None
+        if fmt == binary.name or (fmt == "auto" and binary.sniff_bytes(head)):
+            units = binary.records(_seekable(stream, closers, limits, name), limits)
+            decode = binary.decoder()
+            events = drive_units(units, decode, stats, strict=options.strict, source=name)
+            return events, binary.name
+    document = _document_format(stream, fmt)
+    if document is not None:
+        chunks = _text_chunks(stream, closers)
+        units = document.records(chunks, limits)
+        decode = document.decoder()
+        events = drive_units(units, decode, stats, strict=options.strict, source=name)
+        return events, document.name
+    lines, detach = binary_lines(stream, limits.max_line_bytes)
     closers.append(detach)
     return _from_lines(lines, name, options, stats)
+
+
+def _document_format(stream: IO[bytes], fmt: str) -> RecordFormat | None:
+    """The text record format (Event XML) whose start ``stream`` shows, if it is one.
+
+    Such a document is streamed in chunks rather than lines, so a document written on one long
+    line is not a ``line too long``.
+    """
+    head = _look(stream, 256)
+    if head.startswith(_UTF16):
+        text = head[2:].decode("utf-16-le" if head[:2] == _UTF16[0] else "utf-16-be", "replace")
+    else:
+        text = head.decode("utf-8", "replace")
+    start = text.lstrip("\ufeff \t\r\n")
+    for document in _DOCUMENTS:
+        sniff = document.sniff
+        if fmt in ("auto", document.name) and sniff is not None and sniff(start):
+            return document
+    return None
+
+
+def _look(stream: IO[bytes], size: int) -> bytes:
+    """Up to ``size`` first bytes of a stream :func:`_peek` made peekable or found seekable."""
+    peek = getattr(stream, "peek", None)
+    if peek is not None:
+        head: bytes = peek(size)[:size]
+        return head
+    at = stream.tell()
+    head = stream.read(size)
+    stream.seek(at)
+    return head
+
+
+def _text_chunks(stream: IO[bytes], closers: list[Callable[[], None]]) -> Iterator[str]:
+    """The text of ``stream`` in chunks (UTF-16 with a byte-order mark, else UTF-8)."""
+    head = _look(stream, 2)
+    encoding = "utf-16" if head in _UTF16 else "utf-8-sig"
+    text = io.TextIOWrapper(stream, encoding=encoding, errors="replace")
+    closers.append(lambda: _detach(text))
+    try:
+        while chunk := text.read(1 << 16):
+            yield chunk
+    except STREAM_DAMAGE as exc:
+        if isinstance(exc, Malformed):
+            raise
+        raise Malformed("broken stream", f"{type(exc).__name__}: {exc}"[:200]) from None
+
+
+def _zip_members(archive: IO[bytes]) -> int | None:
+    """How many members a zip's end record says it has (None when it cannot be found)."""
+    archive.seek(0, 2)
+    size = archive.tell()
+    back = min(size, (1 << 16) + 22 + 56 + 20)
+    archive.seek(size - back)
+    tail = archive.read(back)
+    archive.seek(0)
+    at = tail.rfind(_ZIP_END)
+    if at < 0 or len(tail) - at < 22:
+        return None
+    count = int.from_bytes(tail[at + 10 : at + 12], "little")
+    if count != 0xFFFF:
+        return count
+    at64 = tail.rfind(_ZIP64_END, 0, at)
+    if at64 < 0 or at - at64 < 40:
+        return None
+    return int.from_bytes(tail[at64 + 32 : at64 + 40], "little")
 
 
 def _from_zip(
@@ -260,38 +459,81 @@ def _from_zip(
     options: _Options,
     stats: ReadStats,
     closers: list[Callable[[], None]],
+    depth: int,
 ) -> tuple[Iterator[Event], str | None]:
-    """Each member of a zip in turn, detected on its own; the first member's format is named."""
+    """Each member of a zip in turn, detected on its own; the first member's format is named.
+
+    A member that cannot be opened or read, or that no format recognises, is one skipped unit;
+    the zip as a whole is refused (a ``bad zip`` or ``zip member limit`` error) only when its
+    directory cannot be read or lists more than ``max_members`` members.
+    """
+    limits = options.limits
     try:
+        count = _zip_members(archive)
+        if count is None or count > limits.max_members:
+            raise Malformed(
+                "zip member limit",
+                f"{'an unknown number of' if count is None else count} members, "
+                f"more than max_members={limits.max_members}",
+                source=name,
+            )
         zipped = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise Malformed("bad zip", str(exc), source=name) from None
+    except _ZIP_DAMAGE as exc:
+        raise Malformed("bad zip", f"{type(exc).__name__}: {exc}"[:200], source=name) from None
     closers.append(zipped.close)
     members = [info for info in zipped.infolist() if not info.is_dir()]
+    if len(members) > limits.max_members:
+        raise Malformed(
+            "zip member limit",
+            f"{len(members)} members, more than max_members={limits.max_members}",
+            source=name,
+        )
     if not members:
         return iter(()), None
 
     def member_events(info: zipfile.ZipInfo) -> tuple[Iterator[Event], str | None]:
-        member = zipped.open(info)
+        label = f"{name}[{info.filename}]"
+        try:
+            member = zipped.open(info)
+        except _ZIP_DAMAGE as exc:
+            detail = f"{type(exc).__name__}: {exc}"[:200]
+            raise Malformed("bad zip member", detail, source=label) from None
         closers.append(member.close)
-        return _from_binary(member, f"{name}[{info.filename}]", options, stats, closers)
+        consumed = info.compress_size
+        expanding = io.BufferedReader(_Expanding(member, lambda: consumed, limits))
+        closers.append(lambda: _detach(expanding))
+        return _from_binary(expanding, label, options, stats, closers, depth)
 
-    first, found = member_events(members[0])
+    def skip(exc: ParseError) -> None:
+        # A member no format recognises, or one past a limit: one skipped unit, like a bad line.
+        stats.lines += 1
+        stats.skipped += 1
+        reason = exc.category if isinstance(exc, Malformed) else "unknown format"
+        stats.skipped_by_reason[reason] += 1
+        if len(stats.errors) < MAX_KEPT_ERRORS:
+            stats.errors.append(exc)
+        if options.strict:
+            raise exc
+
+    first: Iterator[Event] = iter(())
+    found: str | None = None
+    rest_start = 0
+    for index, info in enumerate(members):
+        rest_start = index + 1
+        try:
+            first, found = member_events(info)
+        except ParseError as exc:
+            skip(exc)
+            continue
+        break
 
     def rest() -> Iterator[Event]:
         yield from first
-        for info in members[1:]:
+        for info in members[rest_start:]:
             try:
                 events, _ = member_events(info)
             except ParseError as exc:
-                # A member no format recognises: one skipped unit, like a bad line.
-                stats.lines += 1
-                stats.skipped += 1
-                stats.skipped_by_reason["unknown format"] += 1
-                if len(stats.errors) < MAX_KEPT_ERRORS:
-                    stats.errors.append(exc)
-                if options.strict:
-                    raise
+                skip(exc)
                 continue
             yield from events
 
@@ -308,18 +550,25 @@ def _from_lines(
     else:
         fmt_found = fmt
     strict = options.strict
-    if fmt_found == eventxml.NAME:
-        chunks = (line + "\n" for line in lines)
-        units = eventxml.xml_events(chunks)
-        return drive_units(
-            units, eventxml.event_from_element, stats, strict=strict, source=name
-        ), fmt_found
     if fmt_found is None:
         return drive(lines, _NoFormat(), stats, strict=strict, source=name), None
-    if fmt_found in BINARY_FORMATS:
+    found = _BY_NAME[fmt_found]
+    if isinstance(found, LineFormat):
+        parser = found.parser(options.zone, options.clock)
+        return drive(lines, parser, stats, strict=strict, source=name), fmt_found
+    if found.binary:
         raise UsageError(f"the {fmt_found} format needs a path or a binary file, not lines")
-    parser = _LINE_FORMATS[fmt_found].parser(options.zone, options.clock)
-    return drive(lines, parser, stats, strict=strict, source=name), fmt_found
+    units = found.records(_chunks(lines), options.limits)
+    decode = found.decoder()
+    return drive_units(units, decode, stats, strict=strict, source=name), fmt_found
+
+
+def _chunks(lines: Iterator[str]) -> Iterator[str]:
+    """Text chunks of a record format; a damaged stretch raises its error (the document ends)."""
+    for line in lines:
+        if isinstance(line, Damage):
+            raise line.error
+        yield line + "\n"
 
 
 def _detect(lines: Iterator[str], source: str) -> tuple[list[str], str | None]:
@@ -330,8 +579,8 @@ def _detect(lines: Iterator[str], source: str) -> tuple[list[str], str | None]:
         peeked.append(line)
         if line and not line.isspace():
             non_blank += 1
-            for fmt_name in _TEXT_ORDER:
-                if _SNIFFERS[fmt_name](line):
+            for fmt_name, sniff in _TEXT_SNIFFERS:
+                if sniff(line):
                     return peeked, fmt_name
             if non_blank >= _SNIFF_LINES:
                 break

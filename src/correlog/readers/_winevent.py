@@ -13,11 +13,11 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from .._errors import Malformed
 from .._events import Event
-from .._time import parse_iso
+from .._time import utc_time
 from ..decoders import STRING_DECODERS, VISTA_DECODERS, fields_decoders
-from ..decoders._common import Malformed
-from ..decoders.sysmon import sysmon_time
+from ..decoders._common import MAX_ID, MAX_ID_CHARS, bounded_id
 
 __all__ = ["decode_event", "event_id_of", "json_loads", "record_of", "utc_time", "wanted"]
 
@@ -56,20 +56,6 @@ def wanted(event_id: int, channel: str | None, provider: str | None) -> bool:
     return event_id in table or (table is VISTA_DECODERS and event_id in STRING_DECODERS)
 
 
-def utc_time(text: Any, record: int | None = None) -> int:
-    """ISO 8601 event time -> ns; the common ``...Z`` form without going through datetime."""
-    if type(text) is not str or not text:
-        raise Malformed("bad time", f"{text!r} is not a time", record=record)
-    try:
-        return sysmon_time(text)
-    except Malformed:
-        pass
-    try:
-        return parse_iso(text)
-    except ValueError:
-        raise Malformed("bad time", f"{text!r} is not ISO 8601", record=record) from None
-
-
 def event_id_of(raw: Any) -> int:
     """An event id as JSON carries it: an integer, decimal text, or ``{"#text": ...}``."""
     if type(raw) is int:
@@ -78,18 +64,20 @@ def event_id_of(raw: Any) -> int:
         raw = raw.get("#text")
         if type(raw) is int:
             return raw
-    if type(raw) is str and raw.isdecimal():
+    if type(raw) is str and raw.isdecimal() and len(raw) <= MAX_ID_CHARS:
         return int(raw)
-    raise Malformed("bad event id", repr(raw))
+    raise Malformed("bad event id", repr(raw)[:40])
 
 
 def record_of(raw: Any) -> int | None:
     """A record number (EventRecordID, RecordNumber, record_id): integer or decimal text."""
-    if raw is None or type(raw) is int:
+    if raw is None:
+        return None
+    if type(raw) is int and 0 <= raw < MAX_ID:
         return raw
-    if type(raw) is str and raw.isdecimal():
-        return int(raw)
-    raise Malformed("bad record number", repr(raw))
+    if type(raw) is str and raw.isdecimal() and len(raw) <= MAX_ID_CHARS:
+        return bounded_id(int(raw), "record number", "bad record number")
+    raise Malformed("bad record number", f"{str(raw)[:40]!r} is not a number below 2**64")
 
 
 def _pick_loads() -> tuple[Callable[[str | bytes], Any], tuple[type[Exception], ...]]:
@@ -99,15 +87,17 @@ def _pick_loads() -> tuple[Callable[[str | bytes], Any], tuple[type[Exception], 
     except ImportError:
         pass
     else:
-        return orjson.loads, (ValueError,)
+        return orjson.loads, (ValueError, RecursionError)
     try:
         import msgspec
     except ImportError:
         pass
     else:
         decoder = msgspec.json.Decoder()
-        return decoder.decode, (ValueError, msgspec.DecodeError)
-    return json.loads, (ValueError,)
+        return decoder.decode, (ValueError, RecursionError, msgspec.DecodeError)
+    # The standard library's parser recurses once per nesting level: a line nested deeper than
+    # the interpreter's recursion limit is bad JSON like any other.
+    return json.loads, (ValueError, RecursionError)
 
 
 _LOADS: list[tuple[Callable[[str | bytes], Any], tuple[type[Exception], ...]]] = []
@@ -126,6 +116,6 @@ def json_object(line: str) -> dict[str, Any] | None:
         return None
     try:
         data = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None

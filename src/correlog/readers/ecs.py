@@ -39,8 +39,8 @@ from collections.abc import Callable
 from datetime import tzinfo
 from typing import Any, ClassVar, Final
 
-from ..decoders._common import Malformed
-from ._core import ParseResult
+from .._errors import Malformed
+from ._core import LineFormat, ParseResult
 from ._winevent import (
     decode_event,
     event_id_of,
@@ -51,7 +51,7 @@ from ._winevent import (
     wanted,
 )
 
-__all__ = ["NAME", "EcsParser", "sniff"]
+__all__ = ["FORMAT", "NAME", "EcsParser", "sniff"]
 
 #: The format's name for :func:`correlog.read`.
 NAME: Final = "ecs"
@@ -195,3 +195,7 @@ class EcsParser:
             )
         except Malformed as exc:
             raise exc.with_record(record) from None
+
+
+#: The format, as the reader registry lists it.
+FORMAT: Final = LineFormat(NAME, sniff, EcsParser)

@@ -15,20 +15,23 @@ damage: in ``errors="skip"`` mode that is counted once (``bad xml``) and the inp
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final
 from xml.etree.ElementTree import Element, iterparse
 from xml.etree.ElementTree import ParseError as XmlError
 
+from .._errors import Malformed
 from .._events import Event
-from ..decoders._common import Malformed
+from ._core import Limits, RecordFormat
 from ._winevent import decode_event, record_of, utc_time, wanted
 
-__all__ = ["NAME", "event_from_element", "sniff", "xml_events"]
+__all__ = ["FORMAT", "NAME", "event_from_element", "sniff", "xml_events"]
 
 #: The format's name for :func:`correlog.read`.
 NAME: Final = "xml"
-_DECLARATION: Final = re.compile(r"\s*<\?xml[^>]*\?>")
+# Matched at the start of the first non-blank chunk only (never searched): a search would
+# retry a leading run of whitespace from each of its characters.
+_DECLARATION: Final = re.compile(r"<\?xml[^>]*\?>").match
 _WRAPPER: Final = "correlog-input"
 _CHUNK: Final = 1 << 16
 
@@ -65,7 +68,8 @@ class _Wrapped:
                 if not stripped:
                     continue
                 self._state = 1
-                text = _DECLARATION.sub("", stripped, count=1)
+                declaration = _DECLARATION(stripped)
+                text = stripped if declaration is None else stripped[declaration.end() :]
             else:
                 text = chunk
             parts.append(text)
@@ -105,6 +109,9 @@ def xml_events(chunks: Iterable[str]) -> Iterator[tuple[int, Any]]:
     except XmlError as exc:
         line, column = getattr(exc, "position", (0, 0))
         yield ordinal + 1, Malformed("bad xml", f"{exc} (line {line}, column {column})")
+    except Malformed as exc:
+        # The text under the document broke off (a line past its bound, a broken stream).
+        yield ordinal + 1, exc
 
 
 def event_from_element(event: Element) -> Event | None:
@@ -157,3 +164,17 @@ def event_from_element(event: Element) -> Event | None:
         )
     except Malformed as exc:
         raise exc.with_record(record) from None
+
+
+def _decoder() -> Callable[[Element], Event | None]:
+    return event_from_element
+
+
+#: The format, as the reader registry lists it.
+def _records(chunks: Iterable[str], limits: Limits) -> Iterator[tuple[int, Any]]:
+    del limits  # a line's bound applies to the lines the chunks are made of
+    return xml_events(chunks)
+
+
+#: The format, as the reader registry lists it.
+FORMAT: Final = RecordFormat(NAME, False, sniff, None, _records, _decoder)

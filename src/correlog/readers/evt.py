@@ -31,16 +31,18 @@ byte offsets of the record in the file.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, Any, Final, NamedTuple
 
+from .._errors import Malformed
 from .._events import Event
 from .._time import NS_PER_SECOND
 from ..decoders import STRING_DECODERS
-from ..decoders._common import Malformed
+from ._core import Limits, RecordFormat
 
 __all__ = [
     "EOF_SIGNATURE",
+    "FORMAT",
     "HEADER_SIZE",
     "NAME",
     "EvtRecord",
@@ -229,10 +231,13 @@ def _recover(area: _Circular, begin: int, stop: int) -> Iterator[tuple[int, byte
                 last = distance
                 length = int.from_bytes(data[at - 4 : at], "little")
                 if _RECORD_FIXED <= length <= free - distance and not length % 4:
+                    # The closing length first, four bytes: reading every candidate whole
+                    # would make a free space full of false "LfLe" marks cost its size
+                    # squared. A record that passes is read once, and skipped past.
                     record_offset = area.advance(begin, distance)
-                    record = area.read(record_offset, length)
-                    if int.from_bytes(record[-4:], "little") == length:
-                        yield record_offset, record
+                    closing = area.read(area.advance(record_offset, length - 4), 4)
+                    if int.from_bytes(closing, "little") == length:
+                        yield record_offset, area.read(record_offset, length)
                         resume = distance + length
             at = data.find(b"LfLe", at + 1)
         carry = data[-8:]
@@ -299,6 +304,20 @@ def decode_evt_record(raw: Any) -> Event | None:
         return decode(strings, computer, generated * NS_PER_SECOND, record_number)
     except Malformed as exc:
         raise exc.with_record(record_number) from None
+
+
+def _decoder() -> Callable[[Any], Event | None]:
+    return decode_evt_record
+
+
+#: The format, as the reader registry lists it.
+def _records(file: IO[bytes], limits: Limits) -> Iterator[tuple[int, Any]]:
+    del limits  # read with seeks, a record at a time: nothing to bound beyond the file
+    return evt_records(file)
+
+
+#: The format, as the reader registry lists it.
+FORMAT: Final = RecordFormat(NAME, True, None, sniff_bytes, _records, _decoder)
 
 
 # -- writing, for fixtures -----------------------------------------------------------------------

@@ -17,12 +17,12 @@ from collections.abc import Callable
 from datetime import tzinfo
 from typing import ClassVar, Final
 
+from .._errors import Malformed
+from .._time import LocalTime
 from ..decoders import EVENT_IDS, decode_message
-from ..decoders._common import Malformed
-from ._core import ParseResult, csv_row
-from ._times import LocalTime
+from ._core import LineFormat, ParseResult, csv_row
 
-__all__ = ["NAME", "EvtViewerParser", "sniff"]
+__all__ = ["FORMAT", "NAME", "EvtViewerParser", "sniff"]
 
 #: The format's name for :func:`correlog.read`.
 NAME: Final = "evtviewer"
@@ -97,3 +97,7 @@ class EvtViewerParser:
                 raise Malformed("bad time", f"{time_text!r} is not a 12-hour time")
             hour = hour % 12 + (12 if clock[4] in "Pp" else 0)
         return self._local(year, month, day, hour, int(clock[2]), int(clock[3]))
+
+
+#: The format, as the reader registry lists it.
+FORMAT: Final = LineFormat(NAME, sniff, EvtViewerParser)

@@ -15,12 +15,13 @@ from collections.abc import Callable, Mapping
 from datetime import tzinfo
 from typing import Any, ClassVar, Final
 
+from .._errors import Malformed
 from .._events import Event, EventKind, HostEvent, HostEventKind, Layout, ProcessEvent
 from .._time import iso, parse_iso
-from ..decoders._common import Malformed, host_name
-from ._core import ParseResult
+from ..decoders._common import MAX_ID, host_name
+from ._core import LineFormat, ParseResult
 
-__all__ = ["NAME", "JsonLinesParser", "event_from_json", "event_to_json", "sniff"]
+__all__ = ["FORMAT", "NAME", "JsonLinesParser", "event_from_json", "event_to_json", "sniff"]
 
 #: The format's name for :func:`correlog.read`.
 NAME: Final = "jsonl"
@@ -92,16 +93,16 @@ def event_from_json(data: Mapping[str, Any]) -> Event:
         return ProcessEvent(
             kind=process_kind,
             host=get.host(),
-            pid=get.integer("pid"),
+            pid=get.identifier("pid"),
             time=get.time(),
             event_id=get.integer("event_id"),
-            record_number=get.integer("record_number", required=False),
+            record_number=get.identifier("record_number", required=False),
             image=get.text("image", required=False),
             user=get.text("user", required=False),
             domain=get.text("domain", required=False),
-            logon_id=get.integer("logon_id", required=False),
+            logon_id=get.identifier("logon_id", required=False),
             own_account=own,
-            creator_pid=get.integer("creator_pid", required=False),
+            creator_pid=get.identifier("creator_pid", required=False),
             creator_image=get.text("creator_image", required=False),
             layout=layout,
             channel=get.text("channel", required=False),
@@ -118,9 +119,16 @@ def event_from_json(data: Mapping[str, Any]) -> Event:
         host=get.host(),
         time=get.time(),
         event_id=get.integer("event_id"),
-        record_number=get.integer("record_number", required=False),
+        record_number=get.identifier("record_number", required=False),
         dropped=get.integer("dropped", required=False),
     )
+
+
+def _shown(found: Any) -> str:
+    """A wrong value, briefly: a scalar's repr cut short, a container's type."""
+    if isinstance(found, dict | list):
+        return f"a JSON {'object' if isinstance(found, dict) else 'array'}"
+    return repr(found)[:40]
 
 
 class _Fields:
@@ -140,7 +148,7 @@ class _Fields:
     def integer(self, key: str, *, required: bool = True) -> Any:
         found = self._get(key, required)
         if found is not None and (isinstance(found, bool) or not isinstance(found, int)):
-            raise Malformed("bad json event", f"{key!r} must be an integer, not {found!r}")
+            raise Malformed("bad json event", f"{key!r} must be an integer, not {_shown(found)}")
         return found
 
     def text(self, key: str, *, required: bool = True) -> Any:
@@ -148,7 +156,7 @@ class _Fields:
         if found is None:
             return None
         if not isinstance(found, str):
-            raise Malformed("bad json event", f"{key!r} must be a string, not {found!r}")
+            raise Malformed("bad json event", f"{key!r} must be a string, not {_shown(found)}")
         return _intern(found)
 
     def fields(self, key: str) -> dict[str, str] | None:
@@ -161,6 +169,13 @@ class _Fields:
             raise Malformed("bad json event", f"{key!r} must map names to strings")
         return found
 
+    def identifier(self, key: str, *, required: bool = True) -> Any:
+        """A pid, logon id or record number: an integer in 0..2**64-1."""
+        found = self.integer(key, required=required)
+        if found is not None and not 0 <= found < MAX_ID:
+            raise Malformed("bad json event", f"{key!r} {_shown(found)} is outside 0..2**64-1")
+        return found
+
     def host(self) -> str:
         return host_name(self.text("host"))
 
@@ -169,7 +184,9 @@ class _Fields:
         try:
             return parse_iso(text)
         except ValueError:
-            raise Malformed("bad json event", f"'time' {text!r} is not ISO 8601") from None
+            raise Malformed(
+                "bad json event", f"'time' {text[:64]!r} is not ISO 8601 in years 1-9999"
+            ) from None
 
 
 def sniff(line: str) -> bool:
@@ -178,12 +195,12 @@ def sniff(line: str) -> bool:
         return False
     try:
         data = _loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     if not isinstance(data, dict):
         return False
     kind = data.get("kind")
-    return kind in _PROCESS_KINDS or kind in _HOST_KINDS
+    return type(kind) is str and (kind in _PROCESS_KINDS or kind in _HOST_KINDS)
 
 
 class JsonLinesParser:
@@ -201,5 +218,12 @@ class JsonLinesParser:
         try:
             data = _loads(line)
         except ValueError as exc:
-            raise Malformed("bad json", str(exc)) from None
+            raise Malformed("bad json", str(exc)[:200]) from None
+        except RecursionError:
+            # The standard library's parser recurses once per nesting level.
+            raise Malformed("bad json", "nested deeper than the parser's recursion limit") from None
         return event_from_json(data)
+
+
+#: The format, as the reader registry lists it.
+FORMAT: Final = LineFormat(NAME, sniff, JsonLinesParser)

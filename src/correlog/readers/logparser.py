@@ -19,12 +19,12 @@ from collections.abc import Callable, Sequence
 from datetime import tzinfo
 from typing import ClassVar, Final
 
+from .._errors import Malformed
+from .._time import LocalTime
 from ..decoders import EVENT_IDS, decode_message, decode_strings
-from ..decoders._common import Malformed
-from ._core import HEADER, ParseResult, csv_row
-from ._times import LocalTime
+from ._core import HEADER, LineFormat, ParseResult, csv_row
 
-__all__ = ["COLUMNS", "NAME", "LogParserParser", "sniff"]
+__all__ = ["COLUMNS", "FORMAT", "NAME", "LogParserParser", "sniff"]
 
 #: The format's name for :func:`correlog.read`.
 NAME: Final = "logparser"
@@ -132,8 +132,8 @@ class LogParserParser:
         if self._c_record is not None:
             record_text = row[self._c_record].strip()
             if record_text:
-                if not record_text.isdecimal():
-                    raise Malformed("bad record number", repr(record_text))
+                if not record_text.isdecimal() or len(record_text) >= 20:
+                    raise Malformed("bad record number", repr(record_text[:40]))
                 record = int(record_text)
         ns = self._time(row[self._c_time].strip(), record)
         host = row[self._c_computer]
@@ -181,3 +181,7 @@ class LogParserParser:
         except ValueError:
             return None
         return ns + (int(fraction[1:].ljust(9, "0")) if fraction else 0)
+
+
+#: The format, as the reader registry lists it.
+FORMAT: Final = LineFormat(NAME, sniff, LogParserParser)

@@ -27,6 +27,8 @@ from collections.abc import Callable
 from datetime import tzinfo
 from typing import Any, ClassVar, Final
 
+from .._errors import Malformed
+from .._time import LocalTime
 from ..decoders import (
     MESSAGE_DECODERS,
     STRING_DECODERS,
@@ -34,12 +36,10 @@ from ..decoders import (
     VISTA_DECODERS,
     fields_decoders,
 )
-from ..decoders._common import Malformed
-from ._core import ParseResult
-from ._times import LocalTime
+from ._core import LineFormat, ParseResult
 from ._winevent import event_id_of, json_loads, json_object, record_of, utc_time
 
-__all__ = ["NAME", "NxlogParser", "sniff"]
+__all__ = ["FORMAT", "NAME", "NxlogParser", "sniff"]
 
 #: The format's name for :func:`correlog.read`.
 NAME: Final = "nxlog"
@@ -141,3 +141,7 @@ class NxlogParser:
         self._last_text = text
         self._last_ns = ns
         return ns
+
+
+#: The format, as the reader registry lists it.
+FORMAT: Final = LineFormat(NAME, sniff, NxlogParser)

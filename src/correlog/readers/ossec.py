@@ -19,12 +19,12 @@ from collections.abc import Callable
 from datetime import tzinfo
 from typing import ClassVar, Final
 
+from .._errors import Malformed
+from .._time import MONTHS, LocalTime
 from ..decoders import EVENT_IDS, decode_message
-from ..decoders._common import Malformed
-from ._core import ParseResult
-from ._times import MONTHS, LocalTime
+from ._core import LineFormat, ParseResult
 
-__all__ = ["NAME", "OssecParser", "sniff"]
+__all__ = ["FORMAT", "NAME", "OssecParser", "sniff"]
 
 #: The format's name for :func:`correlog.read`.
 NAME: Final = "ossec"
@@ -93,3 +93,7 @@ class OssecParser:
         self._last_text = prefix
         self._last_ns = ns
         return ns
+
+
+#: The format, as the reader registry lists it.
+FORMAT: Final = LineFormat(NAME, sniff, OssecParser)

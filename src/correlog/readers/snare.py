@@ -19,12 +19,12 @@ from collections.abc import Callable
 from datetime import tzinfo
 from typing import ClassVar, Final
 
+from .._errors import Malformed
+from .._time import LocalTime, ctime_fields
 from ..decoders import MESSAGE_DECODERS
-from ..decoders._common import Malformed
-from ._core import ParseResult
-from ._times import LocalTime, ctime_fields
+from ._core import LineFormat, ParseResult
 
-__all__ = ["NAME", "SnareParser", "sniff"]
+__all__ = ["FORMAT", "NAME", "SnareParser", "sniff"]
 
 #: The format's name for :func:`correlog.read`.
 NAME: Final = "snare"
@@ -65,7 +65,7 @@ class SnareParser:
             tail = f[14]
             if not tail.isdecimal():
                 tail = tail.strip()
-            if tail.isdecimal():
+            if tail.isdecimal() and len(tail) < 20:
                 record = int(tail)
         text = f[5]
         if text == self._last_text:
@@ -78,3 +78,7 @@ class SnareParser:
             self._last_text = text
             self._last_ns = ns
         return decode(f[13], f[11] or f[0].rpartition(" ")[2], ns, record)
+
+
+#: The format, as the reader registry lists it.
+FORMAT: Final = LineFormat(NAME, sniff, SnareParser)

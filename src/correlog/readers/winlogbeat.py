@@ -18,8 +18,8 @@ from collections.abc import Callable
 from datetime import tzinfo
 from typing import ClassVar, Final
 
-from ..decoders._common import Malformed
-from ._core import ParseResult
+from .._errors import Malformed
+from ._core import LineFormat, ParseResult
 from ._winevent import (
     decode_event,
     event_id_of,
@@ -30,7 +30,7 @@ from ._winevent import (
     wanted,
 )
 
-__all__ = ["NAME", "WinlogbeatParser", "sniff"]
+__all__ = ["FORMAT", "NAME", "WinlogbeatParser", "sniff"]
 
 #: The format's name for :func:`correlog.read`.
 NAME: Final = "winlogbeat"
@@ -90,3 +90,7 @@ class WinlogbeatParser:
             )
         except Malformed as exc:
             raise exc.with_record(record) from None
+
+
+#: The format, as the reader registry lists it.
+FORMAT: Final = LineFormat(NAME, sniff, WinlogbeatParser)
