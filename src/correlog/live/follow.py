@@ -262,17 +262,20 @@ class Follower:
             current.offset += cut + 1
             data = data[cut + 1 :]
             current.skipping = False
-        end = data.rfind(b"\n")
-        if end >= 0:
-            found = data[:end].split(b"\n")
+        found = data.split(b"\n")
+        rest = found.pop()  # after the last newline: the start of a line still coming
+        if found:
+            consumed = len(data) - len(rest)
             if len(found[0]) > MAX_LINE:  # a kept partial line and this chunk's start
                 del found[0]
                 self.stats.overlong += 1
-            lines.extend(line[:-1] if line.endswith(b"\r") else line for line in found)
+            if b"\r" in data:
+                found = [line[:-1] if line.endswith(b"\r") else line for line in found]
+            lines.extend(found)
             self.stats.lines += len(found)
-            self.stats.bytes += end + 1
-            current.offset += end + 1
-            data = data[end + 1 :]
+            self.stats.bytes += consumed
+            current.offset += consumed
+            data = rest
         if len(data) > MAX_LINE:
             self._cut(current, data)
         else:
