@@ -210,3 +210,13 @@ def _rules(alerts: list[correlog.Alert]) -> dict[str, int]:
     from collections import Counter
 
     return dict(Counter(a.rule for a in alerts))
+
+
+def test_the_example_in_the_docs_is_a_valid_config(tmp_path: Path) -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "live.md").read_text("utf-8")
+    example = page.split("```toml\n", 1)[1].split("```", 1)[0]
+    config = load_config(write(tmp_path, example))
+    assert set(config.sections) == set(SCHEMA)
+    assert all(config.sections[name] for name in SCHEMA)
+    assert [sink["type"] for sink in config.sinks] == ["jsonl", "webhook", "syslog", "smtp"]
+    assert config["listen"]["tcp"] == ("0.0.0.0", 6514)
