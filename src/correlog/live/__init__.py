@@ -20,7 +20,7 @@ from .checkpoint import (
 from .config import ConfigError, LiveConfig, build_sinks, load_config
 from .decode import LineDecoder
 from .delivery import Backoff, DeliveryWorker, SinkStats
-from .follow import FollowStats, Follower, follow
+from .follow import Follower, FollowStats, follow
 from .sinks import JsonLinesSink, LiveSink, SinkError, SmtpSink, SyslogSink, WebhookSink
 from .stats import LiveCounters, stats_line
 from .syslog import SyslogListener, SyslogMessage, message_events
