@@ -194,3 +194,11 @@ def test_the_file_is_in_wal_mode(tmp_path: Path) -> None:
             (mode,) = db.execute("PRAGMA journal_mode").fetchone()
         db.close()
     assert mode == "wal"
+
+
+def test_a_checkpoint_in_use_is_refused_until_it_is_closed(tmp_path: Path) -> None:
+    first = Checkpoint(tmp_path / "state")
+    with pytest.raises(CheckpointError, match="in use by another monitor"):
+        Checkpoint(tmp_path / "state")
+    first.close()
+    Checkpoint(tmp_path / "state").close()

@@ -6,9 +6,10 @@ import email
 import email.policy
 import json
 import re
+import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -239,3 +240,31 @@ def test_backoff_doubles_stays_capped_and_honours_retry_after(
     else:
         assert delay >= retry_after
         assert delay == max(retry_after, backoff.delay(failures, random))
+
+
+class FailingOnce(Checkpoint):
+    """A checkpoint whose first acceptance fails, as a full disk would."""
+
+    failed = False
+
+    def accept(self, id: str, sink: str, sinks: Sequence[str]) -> bool:
+        if not self.failed:
+            self.failed = True
+            raise sqlite3.OperationalError("database or disk is full")
+        return super().accept(id, sink, sinks)
+
+
+def test_the_worker_thread_survives_a_failing_checkpoint(tmp_path: Path) -> None:
+    alerts = sample_alerts()
+    with FailingOnce(tmp_path / "state") as checkpoint:
+        worker = DeliveryWorker(checkpoint, [JsonLinesSink(tmp_path / "out.jsonl")], poll=0.01)
+        with worker:
+            checkpoint.commit(alerts=alerts)
+            wait_until_empty(checkpoint)
+    assert (worker.errors, worker.last_error) == (1, "OperationalError: database or disk is full")
+    lines = (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()
+    # the first alert was written, its acceptance failed: it was sent again (same id)
+    assert [json.loads(line)["id"] for line in lines] == [
+        alert_id(alerts[0]),
+        *(alert_id(a) for a in alerts),
+    ]

@@ -188,4 +188,5 @@ def test_the_lines_read_are_the_lines_written(
         append(log, data[start:end])
         got += follower.read()
     got += follower.read()
+    follower.close()
     assert got == data.split(b"\n")[:-1]

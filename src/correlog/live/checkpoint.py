@@ -31,7 +31,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Final
+from typing import IO, Any, Final
 
 import attrs
 
@@ -163,7 +163,12 @@ class Checkpoint:
         self._clock = clock or time.time
         self._lock = threading.Lock()
         self._listeners: list[Callable[[], None]] = []
-        self._db = self._open(self.path)
+        self._held = _hold(self.path)
+        try:
+            self._db = self._open(self.path)
+        except BaseException:
+            _release(self._held)
+            raise
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -224,9 +229,11 @@ class Checkpoint:
             )
 
     def close(self) -> None:
-        """Close the file (a WAL checkpoint folds the log back into it)."""
+        """Close the file (a WAL checkpoint folds the log back into it) and let it go."""
         with self._lock:
             self._db.close()
+            _release(self._held)
+            self._held = None
 
     def __enter__(self) -> Checkpoint:
         return self
@@ -388,6 +395,35 @@ class Checkpoint:
             (depth,) = self._db.execute("SELECT count(*) FROM outbox").fetchone()
             (dropped,) = self._db.execute("SELECT value FROM meta WHERE key = 'dropped'").fetchone()
         return OutboxStats(depth=depth, dropped=int(dropped), limit=self.max_outbox)
+
+
+def _hold(path: str) -> IO[bytes] | None:
+    """Lock ``path + ".lock"`` for this process, or raise :class:`CheckpointError`.
+
+    Two monitors on one checkpoint would fight over positions and deliver twice; the lock is
+    an OS lock (``flock``; ``msvcrt.locking`` on Windows), so a killed monitor leaves none.
+    """
+    if path == ":memory:":
+        return None
+    handle = open(path + ".lock", "a+b")  # noqa: SIM115 - held open while the file is in use
+    try:
+        if os.name == "nt":
+            import msvcrt
+
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined,unused-ignore]
+        else:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise CheckpointError(f"{path}: the checkpoint is in use by another monitor") from None
+    return handle
+
+
+def _release(handle: IO[bytes] | None) -> None:
+    if handle is not None:
+        handle.close()  # closing the file drops the lock
 
 
 def _to_json(value: object, what: str) -> str:

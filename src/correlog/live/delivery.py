@@ -114,6 +114,9 @@ class DeliveryWorker:
         self._random = random
         self._on_delivered = on_delivered
         self.stats: dict[str, SinkStats] = {name: SinkStats() for name in names}
+        #: Rounds the worker thread could not finish (the checkpoint itself failed), and why.
+        self.errors = 0
+        self.last_error: str | None = None
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -183,7 +186,12 @@ class DeliveryWorker:
     def _run(self) -> None:
         while not self._stopping.is_set():
             self._wake.clear()
-            next_due = self.deliver_due()
+            try:
+                next_due = self.deliver_due()
+            except Exception as exc:  # the checkpoint failed (disk full, ...): retry, report
+                self.errors += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                next_due = self._clock() + self._poll
             timeout = self._poll if next_due is None else max(0.0, next_due - self._clock())
             self._wake.wait(min(timeout, self._poll))
 

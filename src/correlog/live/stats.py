@@ -76,6 +76,7 @@ class LiveCounters:
             if outbox is None
             else {"depth": outbox.depth, "dropped": outbox.dropped, "limit": outbox.limit},
             "sinks": None if delivery is None else delivery.to_json(),
+            "delivery_errors": getattr(delivery, "errors", None),
             "sources": {
                 name: value if isinstance(value, Mapping) else value.to_json()
                 for name, value in (sources or {}).items()
