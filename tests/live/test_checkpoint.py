@@ -115,6 +115,13 @@ def test_at_the_bound_the_oldest_alerts_are_dropped_and_counted(tmp_path: Path) 
     assert kept == [alert_id(a) for a in alerts[2:]]
     with Checkpoint(tmp_path / "state", max_outbox=5) as checkpoint:
         assert checkpoint.outbox_stats().dropped == 2
+        # one batch larger than the bound keeps its newest alerts
+        more = distinct_alerts(12)[7:]
+        assert checkpoint.commit(alerts=more) == [alert_id(a) for a in more]
+        assert checkpoint.commit(alerts=distinct_alerts(20)[12:]) == [
+            alert_id(a) for a in distinct_alerts(20)[15:]
+        ]
+        assert checkpoint.outbox_stats().dropped == 2 + 5 + 8
 
 
 def test_an_unknown_format_version_is_refused(tmp_path: Path) -> None:

@@ -79,7 +79,9 @@ class TestSubscription:
         api = ReplaySubscriptionApi(log)
         source = SubscriptionSource(api)
         assert pids(source.poll()) == [(EventKind.CREATED, 100), (EventKind.EXITED, 100)]
-        assert api.calls == [("subscribe", EVT_SUBSCRIBE_START_AT_OLDEST_RECORD)]
+        assert api.calls == [
+            ("subscribe", EVT_SUBSCRIBE_START_AT_OLDEST_RECORD | EVT_SUBSCRIBE_STRICT)
+        ]
         assert source.poll() == []
 
     def test_resume_after_the_saved_bookmark_with_strict(self) -> None:
@@ -113,7 +115,7 @@ class TestSubscription:
         assert pids(second.poll()) == [(EventKind.CREATED, 200), (EventKind.EXITED, 200)]
         assert [flags for _, flags in api.calls] == [
             EVT_SUBSCRIBE_START_AFTER_BOOKMARK | EVT_SUBSCRIBE_STRICT,
-            EVT_SUBSCRIBE_START_AT_OLDEST_RECORD,
+            EVT_SUBSCRIBE_START_AT_OLDEST_RECORD | EVT_SUBSCRIBE_STRICT,
         ]
         assert second.gaps == [
             Gap("the bookmarked record is gone (log cleared or overwritten)", None)
@@ -144,6 +146,16 @@ class TestSubscription:
         log.append(legacy(517, 0, "x", second=5))
         log.append(created(300))
         assert record_ids(source.poll()) == [1, 2]
+
+    def test_records_overwritten_while_subscribed_are_a_gap_not_a_silent_skip(self) -> None:
+        log = RecordedLog(capacity=3)
+        log.append(created(100))
+        source = SubscriptionSource(ReplaySubscriptionApi(log))
+        assert record_ids(source.poll()) == [1]
+        for pid in range(104, 124, 4):  # records 2..6; 2 and 3 are overwritten unread
+            log.append(created(pid))
+        assert record_ids(source.poll()) == [4, 5, 6]
+        assert source.gaps == [Gap("records were overwritten before they were read")]
 
     def test_a_position_of_another_backend_is_a_usage_error(self) -> None:
         log = RecordedLog()

@@ -273,8 +273,9 @@ class Checkpoint:
 
         ``engine``: the JSON-ready engine state (left as it was when None). ``positions``: each
         source's JSON-ready position after the batch. Returns the ids of the alerts added (an
-        alert whose id is already pending is not added twice). Raises :class:`UsageError` for a
-        value that is not JSON (nothing is written then).
+        alert whose id is already pending is not added twice; one dropped at the bound at once,
+        when a single batch holds more than the bound, is not among them). Raises
+        :class:`UsageError` for a value that is not JSON (nothing is written then).
         """
         engine_text = None if engine is None else _to_json(engine, "the engine state")
         position_rows = [
@@ -311,7 +312,8 @@ class Checkpoint:
                     if cursor.rowcount:
                         added.append(row[0])
                 if added:
-                    self._enforce_bound(db)
+                    dropped = self._enforce_bound(db)
+                    added = [id for id in added if id not in dropped]
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -321,11 +323,12 @@ class Checkpoint:
                 listener()
         return added
 
-    def _enforce_bound(self, db: sqlite3.Connection) -> None:
+    def _enforce_bound(self, db: sqlite3.Connection) -> set[str]:
+        """Drop the oldest alerts over the bound, count them, return their ids."""
         (depth,) = db.execute("SELECT count(*) FROM outbox").fetchone()
         excess = depth - self.max_outbox
         if excess <= 0:
-            return
+            return set()
         oldest = [
             row[0] for row in db.execute("SELECT id FROM outbox ORDER BY seq LIMIT ?", (excess,))
         ]
@@ -334,6 +337,7 @@ class Checkpoint:
         db.execute(
             "UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'dropped'", (excess,)
         )
+        return set(oldest)
 
     # -- the delivery side -----------------------------------------------------------------
 

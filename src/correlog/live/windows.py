@@ -43,6 +43,7 @@ __all__ = [
     "BookmarkNotFound",
     "EventLogApi",
     "EventLogSource",
+    "EventsMissing",
     "Gap",
     "LegacyRecord",
     "Pywin32EventLogApi",
@@ -64,6 +65,7 @@ EVT_RENDER_BOOKMARK: Final = 2
 ERROR_NO_MORE_ITEMS: Final = 259
 ERROR_NOT_FOUND: Final = 1168
 ERROR_TIMEOUT: Final = 1460
+ERROR_EVT_QUERY_RESULT_STALE: Final = 15011
 EVENTLOG_SEEK_READ: Final = 0x2
 EVENTLOG_FORWARDS_READ: Final = 0x4
 _RECORD_MODULUS: Final = 1 << 32
@@ -80,6 +82,11 @@ _NS: Final = "http://schemas.microsoft.com/win/2004/08/events/event"
 class BookmarkNotFound(CorrelogError):
     """``EvtSubscribe`` with ``EvtSubscribeStrict`` failed with ``ERROR_NOT_FOUND``: the
     bookmarked record is no longer in the log."""
+
+
+class EventsMissing(CorrelogError):
+    """``EvtNext`` on a strict subscription failed with ``ERROR_EVT_QUERY_RESULT_STALE``:
+    records were overwritten (or the log cleared) before the subscription read them."""
 
 
 @attrs.frozen
@@ -108,7 +115,8 @@ class SubscriptionApi(Protocol):
         ...
 
     def next(self, subscription: Any, count: int, timeout_ms: int) -> Sequence[Any]:
-        """``EvtNext``: up to ``count`` event handles; empty for ERROR_NO_MORE_ITEMS/timeout."""
+        """``EvtNext``: up to ``count`` event handles; empty for ERROR_NO_MORE_ITEMS/timeout;
+        raise :class:`EventsMissing` for ERROR_EVT_QUERY_RESULT_STALE."""
         ...
 
     def render_event(self, event: Any) -> str:
@@ -161,28 +169,37 @@ class SubscriptionSource:
         #: Gaps met so far (a stale bookmark).
         self.gaps: list[Gap] = []
 
-    def _subscribe(self) -> None:
+    def _subscribe(self, *, gap_reported: bool = False) -> None:
+        # Strict on every subscription: a missing bookmark fails the call, and records that
+        # go missing while subscribed fail EvtNext, instead of being skipped in silence.
         api = self._api
         self._bookmark = api.create_bookmark(self._bookmark_xml)
+        oldest = EVT_SUBSCRIBE_START_AT_OLDEST_RECORD | EVT_SUBSCRIBE_STRICT
         if self._bookmark_xml is None:
-            flags = EVT_SUBSCRIBE_START_AT_OLDEST_RECORD
-            self._subscription = api.subscribe(self.channel, self.query, None, flags)
+            self._subscription = api.subscribe(self.channel, self.query, None, oldest)
             return
         flags = EVT_SUBSCRIBE_START_AFTER_BOOKMARK | EVT_SUBSCRIBE_STRICT
         try:
             self._subscription = api.subscribe(self.channel, self.query, self._bookmark, flags)
         except BookmarkNotFound:
-            self.gaps.append(Gap("the bookmarked record is gone (log cleared or overwritten)"))
-            self._subscription = api.subscribe(
-                self.channel, self.query, None, EVT_SUBSCRIBE_START_AT_OLDEST_RECORD
-            )
+            if not gap_reported:
+                self.gaps.append(Gap("the bookmarked record is gone (log cleared or overwritten)"))
+            self._subscription = api.subscribe(self.channel, self.query, None, oldest)
 
     def poll(self, count: int = 500, timeout_ms: int = 0) -> list[str]:
         """The next events' XML (up to ``count``), waiting up to ``timeout_ms`` for the first."""
         if self._subscription is None:
             self._subscribe()
         api = self._api
-        handles = api.next(self._subscription, count, timeout_ms)
+        try:
+            handles = api.next(self._subscription, count, timeout_ms)
+        except EventsMissing:
+            # Read on from the bookmark if it is still there, else from the oldest record.
+            self.gaps.append(Gap("records were overwritten before they were read"))
+            api.close(self._subscription)
+            api.close(self._bookmark)
+            self._subscribe(gap_reported=True)
+            handles = api.next(self._subscription, count, timeout_ms)
         found = []
         try:
             for handle in handles:
@@ -373,6 +390,7 @@ class _ReplaySubscription:
     next: int
     epoch: int
     query_ids: frozenset[int]
+    strict: bool
 
 
 @attrs.define
@@ -395,19 +413,21 @@ class ReplaySubscriptionApi:
         ids = frozenset(int(n) for n in re.findall(r"EventID=(\d+)", query))
         records = self.log.records
         start_kind = flags & 0xFFFF
+        strict = bool(flags & EVT_SUBSCRIBE_STRICT)
         if start_kind == EVT_SUBSCRIBE_START_AFTER_BOOKMARK:
             assert isinstance(bookmark, _ReplayBookmark)
             present = {number for number, _ in records}
             if bookmark.record not in present:
                 if flags & EVT_SUBSCRIBE_STRICT:
                     raise BookmarkNotFound(f"record {bookmark.record} is not in the log")
-                return _ReplaySubscription(self.log._next, self.log.epoch, ids)
+                return _ReplaySubscription(self.log._next, self.log.epoch, ids, strict)
             assert bookmark.record is not None
-            return _ReplaySubscription((bookmark.record + 1) % _RECORD_MODULUS, self.log.epoch, ids)
+            after = (bookmark.record + 1) % _RECORD_MODULUS
+            return _ReplaySubscription(after, self.log.epoch, ids, strict)
         if start_kind == EVT_SUBSCRIBE_START_AT_OLDEST_RECORD:
             first = records[0][0] if records else self.log._next
-            return _ReplaySubscription(first, self.log.epoch, ids)
-        return _ReplaySubscription(self.log._next, self.log.epoch, ids)
+            return _ReplaySubscription(first, self.log.epoch, ids, strict)
+        return _ReplaySubscription(self.log._next, self.log.epoch, ids, strict)
 
     def next(self, subscription: Any, count: int, timeout_ms: int) -> Sequence[Any]:
         assert isinstance(subscription, _ReplaySubscription)
@@ -418,8 +438,13 @@ class ReplaySubscriptionApi:
         numbers = [number for number, _ in records]
         if subscription.next in numbers:
             start = numbers.index(subscription.next)
-        else:  # what it was to read next was overwritten: it goes on from the oldest
-            start = 0 if records and subscription.next != self.log._next else len(records)
+        elif records and subscription.next != self.log._next:
+            # what it was to read next was overwritten: strict says so, else it goes on
+            if subscription.strict:
+                raise EventsMissing(f"record {subscription.next} was overwritten")
+            start = 0
+        else:
+            start = len(records)
         found: list[tuple[int, str]] = []
         for number, xml in records[start:]:
             if len(found) == count:
@@ -547,6 +572,8 @@ class Pywin32SubscriptionApi:
         except self._error as exc:
             if exc.winerror in (ERROR_NO_MORE_ITEMS, ERROR_TIMEOUT):
                 return ()
+            if exc.winerror == ERROR_EVT_QUERY_RESULT_STALE:
+                raise EventsMissing(str(exc)) from exc
             raise
 
     def render_event(self, event: Any) -> str:
