@@ -9,6 +9,10 @@ Prints one JSON object, each figure beside its baseline measured in the same run
 * ``follow``: events per second of :class:`~correlog.live.follow.Follower` plus
   :class:`~correlog.live.decode.LineDecoder` over a Snare file (the bundled sample repeated
   ``--copies`` times), against ``correlog.read`` of the same file (the batch path, the 100 %).
+* ``listen``: messages per second a :class:`~correlog.live.syslog.SyslogListener` takes from
+  one loopback TCP connection (RFC 5424 Snare messages, octet-counted, ``--messages`` of them)
+  until :meth:`~correlog.live.syslog.SyslogListener.get` has handed them all over, against a
+  plain socket reading the same bytes (no framing, no parsing).
 * ``idle``: CPU time (user + system, ``resource.getrusage``) over ``--seconds`` of wall time,
   as a percentage of one core, for a follower polling an idle file every 0.25 s, a syslog
   listener on UDP and TCP with no traffic, and a delivery worker with an empty outbox.
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import socket
 import statistics
 import tempfile
 import threading
@@ -130,6 +135,43 @@ def _follow_throughput(folder: Path, copies: int) -> dict[str, Any]:
     }
 
 
+def _listen_throughput(count: int) -> dict[str, Any]:
+    line = SAMPLE.read_text(encoding="utf-8").splitlines()[0]
+    message = f"<13>1 2026-11-30T06:13:32.434116+00:00 web01 snare - - - {line}".encode()
+    data = b"%d %s" % (len(message), message) * count
+    with SyslogListener(tcp=("127.0.0.1", 0), queue_size=count + 1) as listener:
+        assert listener.tcp_address is not None
+        started = time.perf_counter()
+        with socket.create_connection(listener.tcp_address) as sock:
+            sock.sendall(data)
+        received = 0
+        while received < count:
+            taken = listener.get(timeout=10, limit=count)
+            assert taken, "the listener stopped receiving"
+            received += len(taken)
+        listen_s = time.perf_counter() - started
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        started = time.perf_counter()
+        sender = threading.Thread(target=_send, args=(server.getsockname(), data))
+        sender.start()
+        connection, _ = server.accept()
+        with connection:
+            while connection.recv(1 << 16):
+                pass
+        plain_s = time.perf_counter() - started
+        sender.join()
+    return {
+        "messages": count,
+        "listen_messages_per_s": round(count / listen_s),
+        "baseline_plain_socket_messages_per_s": round(count / plain_s),
+    }
+
+
+def _send(address: tuple[str, int], data: bytes) -> None:
+    with socket.create_connection(address) as sock:
+        sock.sendall(data)
+
+
 def _cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -186,6 +228,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="idle window (10)")
     parser.add_argument("--copies", type=int, default=20_000, help="sample copies (20000)")
     parser.add_argument("--alerts", type=int, default=300, help="alerts for latency (300)")
+    parser.add_argument("--messages", type=int, default=100_000, help="syslog messages (100000)")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
@@ -200,6 +243,7 @@ def main() -> None:
                 "webhook": _delivery(folder, lambda: WebhookSink(url), options.alerts),
             },
             "follow": _follow_throughput(folder, options.copies),
+            "listen": _listen_throughput(options.messages),
             "idle_cpu_percent_of_one_core": {
                 "seconds": options.seconds,
                 "baseline_sleep": _idle(options.seconds, lambda: lambda: None),

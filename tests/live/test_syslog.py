@@ -284,3 +284,19 @@ def test_udp_drops_are_read_from_the_kernel_table(tmp_path: Path) -> None:
     assert udp_drops(0x1F90, [str(table)]) == 17
     assert udp_drops(0x1F91, [str(table)]) == 0 or udp_drops(0x1F91, [str(table)]) is None
     assert udp_drops(1, [str(tmp_path / "absent")]) is None
+
+
+def test_a_full_queue_makes_tcp_wait_without_loss() -> None:
+    import socket
+
+    frames = b"".join(b"%d %s" % (len(m), m) for m in (b"message %d" % n for n in range(2000)))
+    with SyslogListener(tcp=(LOCAL, 0), queue_size=10) as listener:
+        assert listener.tcp_address is not None
+        with socket.create_connection(listener.tcp_address) as sock:
+            sock.sendall(frames)
+        got: list[SyslogMessage] = []
+        deadline = time.monotonic() + 20
+        while len(got) < 2000 and time.monotonic() < deadline:
+            got += listener.get(timeout=0.1, limit=7)  # a slow consumer
+    assert [m.message for m in got] == [f"message {n}" for n in range(2000)]
+    assert listener.stats.queue_full == 0
