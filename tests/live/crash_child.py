@@ -18,7 +18,7 @@ from correlog.rules import AnonymousWeb
 
 
 def main(folder: Path) -> int:
-    monitor = correlog.Monitor([AnonymousWeb()], single_event=True)
+    monitor = correlog.SingleEventMonitor([AnonymousWeb()])
     decoder = LineDecoder("jsonl")
     with Checkpoint(folder / "state") as checkpoint:
         follower = Follower(folder / "app.log", checkpoint.load().positions.get("app"))

@@ -61,6 +61,7 @@ def delivered(folder: Path) -> list[str]:
 def kill_when(child: subprocess.Popen[bytes], folder: Path, at_least: int) -> None:
     deadline = time.monotonic() + 60
     while len(delivered(folder)) < at_least and time.monotonic() < deadline:
+        assert child.poll() is None, f"the monitor ended on its own ({child.returncode})"
         time.sleep(0.005)
     child.send_signal(signal.SIGKILL)
     child.wait()
@@ -86,7 +87,7 @@ def test_sigkill_at_several_points_loses_no_alert(tmp_path: Path) -> None:
     child = start(tmp_path)
     assert child.wait(timeout=120) == 0
 
-    monitor = correlog.Monitor([AnonymousWeb()], single_event=True)
+    monitor = correlog.SingleEventMonitor([AnonymousWeb()])
     expected = [alert_id(a) for a in monitor.feed_many(correlog.read(first + second, "jsonl"))]
     got = delivered(tmp_path)
     assert len(expected) == 600
