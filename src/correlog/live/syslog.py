@@ -298,8 +298,8 @@ class SyslogListener:
             self._spawn(self._receive_udp, "correlog-syslog-udp")
         if self._tcp_wanted is not None:
             server = self._tcp = self._tcp_server(self._tcp_wanted)
-            host, port = server.server_address[:2]
-            self.tcp_address = (str(host), int(port))
+            bound = server.server_address
+            self.tcp_address = (str(bound[0]), int(bound[1]))
             self._spawn(lambda: server.serve_forever(0.5), "correlog-syslog-tcp")
         return self
 
