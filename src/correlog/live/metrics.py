@@ -113,8 +113,8 @@ class MetricsServer:
     def __init__(self, server: Any, thread: Any) -> None:
         self._server = server
         self._thread = thread
-        host, port = server.server_address[:2]
-        self.address: tuple[str, int] = (str(host), int(port))
+        bound = server.server_address
+        self.address: tuple[str, int] = (str(bound[0]), int(bound[1]))
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
