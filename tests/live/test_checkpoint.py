@@ -1,0 +1,211 @@
+"""The checkpoint file: one transaction per batch, refused when unusable, a bounded outbox."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from correlog import UsageError, format_process_id
+from correlog.live import Checkpoint, CheckpointError, alert_id
+from correlog.sinks import dumps
+
+from .helpers import distinct_alerts, sample_alerts
+
+#: A stand-in for the engine's saved state: any JSON-ready dict with a version of its own.
+ENGINE: dict[str, Any] = {"version": 1, "open": [["web2k", 1452, None]], "alerted": []}
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text()
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def test_a_fresh_file_loads_empty(tmp_path: Path) -> None:
+    with Checkpoint(tmp_path / "state") as checkpoint:
+        snapshot = checkpoint.load()
+    assert snapshot.engine is None
+    assert snapshot.positions == {}
+
+
+def test_state_positions_and_outbox_survive_reopening(tmp_path: Path) -> None:
+    alerts = sample_alerts()
+    with Checkpoint(tmp_path / "state") as checkpoint:
+        added = checkpoint.commit(engine=ENGINE, positions={"a.log": {"offset": 12}}, alerts=alerts)
+    assert added == [alert_id(a) for a in alerts]
+    with Checkpoint(tmp_path / "state") as checkpoint:
+        snapshot = checkpoint.load()
+        pending = checkpoint.pending()
+    assert snapshot.engine == ENGINE
+    assert snapshot.positions == {"a.log": {"offset": 12}}
+    assert [item.id for item in pending] == added
+    assert [item.to_json() for item in pending] == [
+        {"id": alert_id(a), **json.loads(dumps(a))} for a in alerts
+    ]
+
+
+@given(engine=st.dictionaries(st.text(), json_values), position=json_values)
+def test_any_json_state_comes_back_equal(engine: dict[str, Any], position: Any) -> None:
+    with Checkpoint(":memory:") as checkpoint:
+        checkpoint.commit(engine=engine, positions={"src": position})
+        snapshot = checkpoint.load()
+    assert snapshot.engine == engine
+    assert snapshot.positions == {"src": position}
+
+
+def test_the_alert_id_is_rule_host_and_process_id() -> None:
+    first, second, third = sample_alerts()
+    # the same process, two rules: two ids; the same rule again on a copy: the same id
+    assert second.record.process_id == third.record.process_id
+    assert alert_id(second) != alert_id(third)
+    assert alert_id(first) == alert_id(sample_alerts()[0])
+    assert format_process_id(first.record.process_id) != format_process_id(second.record.process_id)
+
+
+def test_an_alert_already_pending_is_not_added_twice(tmp_path: Path) -> None:
+    alerts = sample_alerts()
+    with Checkpoint(tmp_path / "state") as checkpoint:
+        checkpoint.commit(alerts=alerts)
+        assert checkpoint.commit(alerts=alerts) == []
+        assert checkpoint.outbox_stats().depth == 3
+
+
+def test_a_failed_batch_writes_nothing(tmp_path: Path) -> None:
+    with Checkpoint(tmp_path / "state") as checkpoint:
+        checkpoint.commit(engine=ENGINE, positions={"a": 1})
+        with pytest.raises(UsageError, match="position of 'b' is not JSON-ready"):
+            checkpoint.commit(
+                engine={"version": 2}, positions={"a": 2, "b": object()}, alerts=sample_alerts()
+            )
+        snapshot = checkpoint.load()
+        assert snapshot.engine == ENGINE
+        assert snapshot.positions == {"a": 1}
+        assert checkpoint.outbox_stats().depth == 0
+
+
+def test_an_alert_leaves_only_when_every_sink_accepted(tmp_path: Path) -> None:
+    (alert, *_) = sample_alerts()
+    with Checkpoint(tmp_path / "state") as checkpoint:
+        (id,) = checkpoint.commit(alerts=[alert])
+        assert not checkpoint.accept(id, "mail", ["mail", "hook"])
+        (item,) = checkpoint.pending()
+        assert item.accepted == {"mail"}
+        assert checkpoint.accept(id, "hook", ["mail", "hook"])
+        assert checkpoint.pending() == []
+
+
+def test_at_the_bound_the_oldest_alerts_are_dropped_and_counted(tmp_path: Path) -> None:
+    alerts = distinct_alerts(7)
+    with Checkpoint(tmp_path / "state", max_outbox=5) as checkpoint:
+        checkpoint.commit(alerts=alerts[:4])
+        checkpoint.commit(alerts=alerts[4:])
+        stats = checkpoint.outbox_stats()
+        kept = [item.id for item in checkpoint.pending()]
+    assert (stats.depth, stats.dropped, stats.limit) == (5, 2, 5)
+    assert kept == [alert_id(a) for a in alerts[2:]]
+    with Checkpoint(tmp_path / "state", max_outbox=5) as checkpoint:
+        assert checkpoint.outbox_stats().dropped == 2
+        # one batch larger than the bound keeps its newest alerts
+        more = distinct_alerts(12)[7:]
+        assert checkpoint.commit(alerts=more) == [alert_id(a) for a in more]
+        assert checkpoint.commit(alerts=distinct_alerts(20)[12:]) == [
+            alert_id(a) for a in distinct_alerts(20)[15:]
+        ]
+        assert checkpoint.outbox_stats().dropped == 2 + 5 + 8
+
+
+def test_an_unknown_format_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "state"
+    Checkpoint(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE meta SET value = '99' WHERE key = 'format'")
+    db.close()
+    with pytest.raises(CheckpointError, match="format version '99' is not supported"):
+        Checkpoint(path)
+
+
+def test_a_file_that_is_not_sqlite_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "state"
+    path.write_bytes(b"this is not a database\n" * 100)
+    with pytest.raises(CheckpointError, match="not a usable checkpoint"):
+        Checkpoint(path)
+    assert path.read_bytes() == b"this is not a database\n" * 100
+
+
+def test_another_sqlite_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE t (x)")
+    db.close()
+    with pytest.raises(CheckpointError, match="not a correlog checkpoint"):
+        Checkpoint(path)
+
+
+def test_a_corrupted_page_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "state"
+    with Checkpoint(path) as checkpoint:
+        checkpoint.commit(engine={"blob": "x" * 20_000}, alerts=distinct_alerts(50))
+    data = bytearray(path.read_bytes())
+    for at in range(4096 + 100, len(data), 4096):  # scribble over every page but the header
+        data[at : at + 64] = b"\xff" * 64
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError):
+        Checkpoint(path).load()
+
+
+def test_engine_state_that_is_not_json_is_refused_on_load(tmp_path: Path) -> None:
+    path = tmp_path / "state"
+    Checkpoint(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO engine (id, state) VALUES (1, 'not json {')")
+    db.close()
+    with Checkpoint(path) as checkpoint, pytest.raises(CheckpointError, match="engine state"):
+        checkpoint.load()
+
+
+TEXT_COLUMNS = (("engine", "state"), ("positions", "position"), ("outbox", "text"))
+
+
+def test_the_file_holds_no_pickle(tmp_path: Path) -> None:
+    path = tmp_path / "state"
+    with Checkpoint(path) as checkpoint:
+        checkpoint.commit(engine=ENGINE, positions={"a": {"x": 1}}, alerts=sample_alerts())
+    with sqlite3.connect(path) as db:
+        types = {
+            row[0]
+            for table, column in (
+                ("engine", "state"),
+                ("positions", "position"),
+                ("outbox", "text"),
+            )
+            for row in db.execute(f"SELECT typeof({column}) FROM {table}")
+        }
+    db.close()
+    assert types == {"text"}
+
+
+def test_the_file_is_in_wal_mode(tmp_path: Path) -> None:
+    with Checkpoint(tmp_path / "state") as checkpoint:
+        checkpoint.commit(engine=ENGINE)
+        with sqlite3.connect(tmp_path / "state") as db:
+            (mode,) = db.execute("PRAGMA journal_mode").fetchone()
+        db.close()
+    assert mode == "wal"
+
+
+def test_a_checkpoint_in_use_is_refused_until_it_is_closed(tmp_path: Path) -> None:
+    first = Checkpoint(tmp_path / "state")
+    with pytest.raises(CheckpointError, match="in use by another monitor"):
+        Checkpoint(tmp_path / "state")
+    first.close()
+    Checkpoint(tmp_path / "state").close()
