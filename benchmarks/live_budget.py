@@ -54,6 +54,7 @@ def _alerts(count: int) -> list[Alert]:
     lines = SAMPLE.read_text(encoding="utf-8").splitlines()
     monitor = correlog.Monitor([AnonymousWeb(), WebServerChild()])
     template = monitor.feed_many(correlog.read(lines, "snare"))[0]
+    assert template.record is not None
     host, channel, _pid, when, rn = template.record.process_id
     return [
         attrs.evolve(

@@ -28,6 +28,7 @@ def sample_alerts() -> list[Alert]:
 def distinct_alerts(count: int) -> list[Alert]:
     """``count`` alerts that differ in process id (so in alert id), in order."""
     template = sample_alerts()[0]
+    assert template.record is not None
     host, channel, _pid, time, rn = template.record.process_id
     return [
         attrs.evolve(

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from correlog import UsageError, format_process_id
+from correlog import Alert, UsageError, format_process_id
 from correlog.live import Checkpoint, CheckpointError, alert_id
 from correlog.sinks import dumps
 
@@ -65,6 +65,9 @@ def test_any_json_state_comes_back_equal(engine: dict[str, Any], position: Any) 
 
 def test_the_alert_id_is_rule_host_and_process_id() -> None:
     first, second, third = sample_alerts()
+    assert first.record is not None
+    assert second.record is not None
+    assert third.record is not None
     # the same process, two rules: two ids; the same rule again on a copy: the same id
     assert second.record.process_id == third.record.process_id
     assert alert_id(second) != alert_id(third)
@@ -209,3 +212,16 @@ def test_a_checkpoint_in_use_is_refused_until_it_is_closed(tmp_path: Path) -> No
         Checkpoint(tmp_path / "state")
     first.close()
     Checkpoint(tmp_path / "state").close()
+
+
+def test_an_alert_on_a_host_event_has_a_stable_id_too() -> None:
+    from correlog import HostEvent, HostEventKind, Monitor
+    from correlog.rules import AuditTamper
+
+    def alert_at(time: int) -> Alert:
+        clear = HostEvent(HostEventKind.LOG_CLEARED, "iis02", time, 1102, None)
+        (alert,) = Monitor([AuditTamper()]).feed(clear)
+        return alert
+
+    assert alert_id(alert_at(5)) == alert_id(alert_at(5))
+    assert alert_id(alert_at(5)) != alert_id(alert_at(6))

@@ -82,9 +82,14 @@ def alert_id(alert: Alert) -> str:
 
     The process id is :func:`correlog.format_process_id` of ``alert.record.process_id``, so the
     same rule firing on the same process gives the same id in every run, before and after a
-    restart: a receiver that keeps the ids it has seen can drop repeats.
+    restart: a receiver that keeps the ids it has seen can drop repeats. An alert on a host event
+    (no process: :class:`correlog.rules.AuditTamper`) is identified by that event's id and time.
     """
-    key = json.dumps([alert.rule, alert.host, format_process_id(alert.record.process_id)])
+    if alert.record is None:
+        subject = f"host event {alert.event_id} at {alert.time}"
+    else:
+        subject = format_process_id(alert.record.process_id)
+    key = json.dumps([alert.rule, alert.host, subject])
     return str(uuid.uuid5(_ID_NAMESPACE, key))
 
 
