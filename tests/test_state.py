@@ -75,3 +75,25 @@ def test_a_damaged_state_is_refused_whole() -> None:
     restored = Correlator.from_state(good)
     (record,) = restored.feed(exited(8, 3, rn=4))
     assert record.provenance == (592, 1, 600, 2, 593, 4)
+
+
+def test_a_restored_monitor_does_not_alert_twice_and_still_alerts_once() -> None:
+    from correlog import Monitor, SingleEventMonitor
+    from correlog.rules import AnonymousWeb
+
+    story = [created(2216, 0, rn=1), token(2216, 1, rn=2), exited(2216, 5, rn=3)]
+    whole = Monitor([AnonymousWeb()]).feed_many(story)
+    assert [a.event_id for a in whole] == [600]
+    for cut in range(len(story) + 1):
+        first = Monitor([AnonymousWeb()])
+        got = first.feed_many(story[:cut])
+        saved = json.loads(json.dumps(first.state()))
+        second = Monitor.from_state([AnonymousWeb()], saved)
+        got += second.feed_many(story[cut:]) + second.close()
+        assert [a.event_id for a in got] == [600], cut
+    single = SingleEventMonitor([AnonymousWeb()])
+    assert len(single.feed_many(story[:2])) == 1
+    restored = SingleEventMonitor.from_state([AnonymousWeb()], single.state())
+    assert restored.feed(story[2]) == []  # the exit of a process that already alerted
+    with pytest.raises(StateError):
+        Monitor.from_state([AnonymousWeb()], single.state())

@@ -26,15 +26,16 @@ the input made the record final.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 from cachetools import TTLCache
 
 from ._correlator import Correlator
-from ._errors import UsageError
+from ._errors import StateError, UsageError
 from ._events import Event, EventKind, HostEvent, ProcessEvent
 from ._records import Alert, Record
 from ._single import single_record
+from ._state import expect
 from ._time import seconds
 
 __all__ = ["HostRule", "Monitor", "RuleLike", "SingleEventMonitor", "rule_name"]
@@ -44,6 +45,9 @@ RuleLike = Callable[[Record], str | bool | None]
 
 _E: Final = EventKind.EXITED
 _C: Final = EventKind.CREATED
+#: The formats of :meth:`Monitor.state` and :meth:`SingleEventMonitor.state`.
+MONITOR_FORMAT: Final = "correlog.monitor/1"
+SINGLE_EVENT_FORMAT: Final = "correlog.single-event-monitor/1"
 
 
 def rule_name(rule: RuleLike) -> str:
@@ -151,6 +155,47 @@ class Monitor:
     def correlator(self) -> Correlator:
         """The correlator in use."""
         return self._correlator
+
+    def state(self) -> dict[str, Any]:
+        """The correlator's state and which rules already fired for each open process, as
+        plain JSON-ready data (see :meth:`Correlator.state`). The rules are code, not state:
+        give them again to :meth:`from_state`."""
+        return {
+            "format": MONITOR_FORMAT,
+            "correlator": self._correlator.state(),
+            "fired": [
+                [host, pid, channel, sorted(names)]
+                for (host, pid, channel), names in self._fired.items()
+            ],
+        }
+
+    @classmethod
+    def from_state(
+        cls,
+        rules: Sequence[RuleLike],
+        data: Any,
+        *,
+        on_record: Callable[[Record], object] | None = None,
+    ) -> Monitor:
+        """A monitor that goes on where the one that gave ``data`` was: a process that alerted
+        before the save does not alert again for the same rule. :class:`StateError` for a state
+        of another format or a damaged one."""
+        data = expect(data, dict, "the monitor state")
+        if data.get("format") != MONITOR_FORMAT:
+            raise StateError(f"not a monitor state of format {MONITOR_FORMAT!r}")
+        fired: dict[tuple[str, int, str | None], set[str]] = {}
+        for raw in expect(data.get("fired"), list, "fired rules"):
+            try:
+                host, pid, channel, names = expect(raw, list, "a fired entry")
+            except ValueError as exc:
+                raise StateError(f"damaged state: fired entry {raw!r}") from exc
+            key = (expect(host, str, "a host"), expect(pid, int, "a pid"), channel)
+            fired[key] = {expect(name, str, "a rule name") for name in expect(names, list, "")}
+        monitor = cls(
+            rules, correlator=Correlator.from_state(data.get("correlator")), on_record=on_record
+        )
+        monitor._fired = fired
+        return monitor
 
     def feed(self, event: Event) -> list[Alert]:
         """Fold one event in; return the alerts it raised."""
@@ -261,6 +306,43 @@ class SingleEventMonitor:
 
     def _now(self) -> int:
         return self._clock
+
+    def state(self) -> dict[str, Any]:
+        """The processes that already alerted, and the clock, as plain JSON-ready data."""
+        return {
+            "format": SINGLE_EVENT_FORMAT,
+            "clock": self._clock,
+            "alerted": [[host, pid, channel] for host, pid, channel in self._alerted],
+        }
+
+    @classmethod
+    def from_state(
+        cls,
+        rules: Sequence[RuleLike],
+        data: Any,
+        *,
+        on_record: Callable[[Record], object] | None = None,
+        dedup_ttl: float = 3600.0,
+        dedup_size: int = 4096,
+    ) -> SingleEventMonitor:
+        """A monitor that remembers what the saved one had alerted on (each for a full
+        ``dedup_ttl`` again). :class:`StateError` for another format or a damaged state."""
+        data = expect(data, dict, "the monitor state")
+        if data.get("format") != SINGLE_EVENT_FORMAT:
+            raise StateError(f"not a single-event monitor state of format {SINGLE_EVENT_FORMAT!r}")
+        keys = []
+        for raw in expect(data.get("alerted"), list, "alerted processes"):
+            try:
+                host, pid, channel = expect(raw, list, "an alerted process")
+            except ValueError as exc:
+                raise StateError(f"damaged state: alerted entry {raw!r}") from exc
+            keys.append((expect(host, str, "a host"), expect(pid, int, "a pid"), channel))
+        monitor = cls(rules, on_record=on_record, dedup_ttl=dedup_ttl, dedup_size=dedup_size)
+        monitor._clock = expect(data.get("clock"), int, "the clock")
+        for key in keys:
+            monitor._alerted[key] = True
+            monitor._alerted_keys.add(key)
+        return monitor
 
     def feed(self, event: Event) -> list[Alert]:
         """Ask the rules about one event; return the alerts it raised."""
