@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import TextIO
 
+from .._errors import UsageError
 from .._monitor import Monitor, SingleEventMonitor
 from .._records import Alert, Record
 from ..rules import (
@@ -33,6 +34,7 @@ from ._inputs import (
     reasons,
     window,
 )
+from .follow import add_follow_options, run_follow
 
 __all__ = ["RULES", "add_parser", "run"]
 
@@ -83,6 +85,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="stateless: alert only from events that alone name image and owner",
     )
     p.add_argument("--records", action="store_true", help="print records too, as they become final")
+    add_follow_options(p)
     p.add_argument(
         "--sigma",
         action="append",
@@ -114,6 +117,10 @@ def _rules(args: argparse.Namespace, err: TextIO) -> list[RuleLike]:
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run the rules over the inputs; print each alert at once (and records with --records)."""
+    if args.follow:
+        return run_follow(args, _rules(args, err), out, err)
+    if args.checkpoint:
+        raise UsageError("--checkpoint goes with --follow")
     counts: Counter[str] = Counter()
     sink = JsonLines(out, flush=True)
     alerts = 0
