@@ -53,7 +53,7 @@ count), so eviction is O(1) amortised however many hosts there are.
 from __future__ import annotations
 
 import threading
-from collections import Counter, OrderedDict, deque
+from collections import Counter, deque
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from itertools import islice
 from typing import Any, Final
@@ -164,8 +164,10 @@ class _Host:
     """Per host and log: the clock, the open entries (pid -> entry, in deadline order)."""
 
     __slots__ = (
+        "channel",
         "clock",
         "entries",
+        "gone",
         "jump",
         "last_record",
         "lost_until",
@@ -173,9 +175,14 @@ class _Host:
         "next_deadline",
     )
 
-    def __init__(self, name: str, clock: int) -> None:
+    def __init__(self, name: str, clock: int, channel: str | None = None) -> None:
         self.name = name
+        self.channel = channel
         self.clock = clock
+        #: This log's part of the creator memo: pid -> (image, process id) of processes whose
+        #: entry closed while they may still run. The memo's bound and its oldest-first order
+        #: over all logs are the correlator's (see _remember).
+        self.gone: dict[int, tuple[str | None, ProcessId]] = {}
         self.entries: dict[int, list[Any]] = {}
         self.next_deadline: float = _INF
         #: A far jump held by the guard: the time the next event must agree with.
@@ -232,14 +239,11 @@ class Correlator:
         self._memo_size = config.memo_size
         self._max_idle_logs = config.max_idle_logs
         self._max_logs = config.max_open + config.max_idle_logs
-        #: The creator memo, over all hosts and logs: (host, log, pid) -> (image, process id) of
-        #: processes whose entry closed while they may still be running (expired, evicted), so
-        #: a child created later still learns its creator. Oldest first; an OrderedDict because
-        #: dropping the oldest of a dict (``del d[next(iter(d))]``) scans the holes its deletions
-        #: left (some 2,900 instructions per evicted entry), where ``popitem`` is O(1).
-        self._memo: OrderedDict[tuple[str, str | None, int], tuple[str | None, ProcessId]] = (
-            OrderedDict()
-        )
+        #: The creator memo lives in each log (``_Host.gone``, looked up by pid on the hot path);
+        #: its bound is over all logs: this is the order the remembered processes came in,
+        #: (log, pid, value) with stale items (the value no longer there) skipped and compacted.
+        self._memo_order: deque[tuple[_Host, int, tuple[str | None, ProcessId]]] = deque()
+        self._memo_count = 0
         self._ttl = config.ttl
         self._max_open = config.max_open
         self._max_skew = config.max_skew
@@ -365,8 +369,9 @@ class Correlator:
                 "max_idle_logs": self._max_idle_logs,
             },
             "memo": [
-                [host, channel, pid, image, list(ident)]
-                for (host, channel, pid), (image, ident) in self._memo.items()
+                [hs.name, hs.channel, pid, value[0], list(value[1])]
+                for hs, pid, value in self._memo_order
+                if hs.gone.get(pid) is value
             ],
             "closed": self._closed,
             "stats": attrs.asdict(self.stats, value_serializer=_stats_value),
@@ -417,22 +422,24 @@ class Correlator:
             channel = item.get("channel")
             if channel is not None:
                 expect(channel, str, "a log name")
-            hs = _Host(host, expect(item.get("clock"), int, "a clock"))
+            hs = _Host(host, expect(item.get("clock"), int, "a clock"), channel)
             jump = item.get("jump")
             hs.jump = None if jump is None else expect(jump, int, "a held jump")
             hs.last_record = expect(item.get("last_record"), int, "a record number")
             hs.lost_until = expect(item.get("lost_until"), int, "a lost-audits time")
             hosts[_key(host, channel)] = hs
-        memo: OrderedDict[tuple[str, str | None, int], tuple[str | None, ProcessId]] = OrderedDict()
+        order: deque[tuple[_Host, int, tuple[str | None, ProcessId]]] = deque()
         for raw in expect(data.get("memo"), list, "the creator memo"):
             try:
                 host, channel, pid, image, ident = expect(raw, list, "a memo entry")
             except ValueError as exc:
                 raise StateError(f"damaged state: memo entry {raw!r}") from exc
-            memo[expect(host, str, "a host"), channel, expect(pid, int, "a pid")] = (
-                image,
-                tuple(expect(ident, list, "a process id")),
-            )
+            owner = hosts.get(_key(expect(host, str, "a host"), channel))
+            if owner is None or expect(pid, int, "a pid") in owner.gone:
+                raise StateError(f"damaged state: memo entry {raw!r}")
+            value = (image, tuple(expect(ident, list, "a process id")))
+            owner.gone[pid] = value
+            order.append((owner, pid, value))
         fifo: deque[list[Any]] = deque()
         for item in expect(data.get("open"), list, "open entries"):
             entry = record_from_data(item)
@@ -457,7 +464,8 @@ class Correlator:
         for hs in hosts.values():
             hs.next_deadline = -_INF if hs.entries else _INF  # the next clock step recomputes
         self._hosts = hosts
-        self._memo = memo
+        self._memo_order = order
+        self._memo_count = len(order)
         self._fifo = fifo
         self._open = len(fifo)
         self._closed = expect(data.get("closed"), bool, "closed")
@@ -585,7 +593,6 @@ class Correlator:
         # The host and log of the previous event; _UNSET is no host, so the first event switches.
         cur: object = _UNSET
         cur_channel: str | None = None
-        memo = self._memo
         hs: _Host = None  # type: ignore[assignment]  # set at the first event (cur is _UNSET)
         ents: dict[int, list[Any]] = _NO_ENTRIES  # likewise
         entry: list[Any] | None
@@ -638,8 +645,8 @@ class Correlator:
                 if kind is _E:
                     entry = ents.pop(pid, None)
                     if entry is None:
-                        if memo:
-                            memo.pop((host, channel, pid), None)  # it has exited now
+                        if hs.gone and hs.gone.pop(pid, None) is not None:
+                            self._memo_count -= 1  # it has exited now
                         lost = time <= hs.lost_until
                         emit(record_from_event(ev, _ORPHAN, hs.clock, lost))  # type: ignore[arg-type]
                         n_orphans += 1
@@ -730,13 +737,13 @@ class Correlator:
                             creator_id = creator[_PROCESS_ID]
                             if type(creator_id) is not tuple:
                                 creator_id = _process_id(creator)
-                        elif memo:
-                            known_creator = memo.get((host, channel, creator_pid))
+                        elif hs.gone:
+                            known_creator = hs.gone.get(creator_pid)
                             if known_creator is not None:
                                 found, creator_id = known_creator
-                    if memo:
+                    if hs.gone and hs.gone.pop(pid, None) is not None:
                         # A new process holds this pid now: what was remembered under it is stale.
-                        memo.pop((host, channel, pid), None)
+                        self._memo_count -= 1
                     if creator_image is None:
                         creator_image = found  # at the creation's rank
                     owner_source = _C
@@ -987,7 +994,7 @@ class Correlator:
             expired.append(pid)
         for pid in expired:
             entry = ents.pop(pid)
-            self._remember(entry)
+            self._remember(hs, entry[_PID], (entry[_IMAGE], _process_id(entry)))
             self._emit(entry, Reason.EXPIRED, out)
         return len(expired)
 
@@ -1011,36 +1018,39 @@ class Correlator:
             ident = entry[_PROCESS_ID]
             if type(ident) is not tuple:
                 ident = entry[_PROCESS_ID] = (host, channel, pid, ident, entry[_PROV][1])
-            memo = self._memo
-            memo_key = (host, channel, pid)
-            if memo_key in memo:
-                del memo[memo_key]
-            memo[memo_key] = (entry[_IMAGE], ident)
-            if len(memo) > self._memo_size:
-                memo.popitem(last=False)
+            self._remember(hs, pid, (entry[_IMAGE], ident))
             entry[_STATUS] = _PARTIAL
             entry[_REASON] = _EVICTED
             out.append(_new_record(Record, entry))
             evicted += 1
         return evicted  # the caller counts them in stats.records
 
-    def _remember(self, entry: list[Any]) -> None:
-        """Keep who a process was when its entry closed before its exit was seen."""
-        memo = self._memo
-        memo_key = (entry[_HOST], entry[_CHANNEL], entry[_PID])
-        memo.pop(memo_key, None)
-        memo[memo_key] = (entry[_IMAGE], _process_id(entry))
-        if len(memo) > self._memo_size:
-            memo.popitem(last=False)
+    def _remember(self, hs: _Host, pid: int, value: tuple[str | None, ProcessId]) -> None:
+        """Keep who a process was when its entry closed before its exit was seen; past
+        ``memo_size`` over all logs, the oldest remembered goes."""
+        gone = hs.gone
+        if gone.pop(pid, None) is None:
+            self._memo_count += 1
+        gone[pid] = value
+        order = self._memo_order
+        order.append((hs, pid, value))
+        while self._memo_count > self._memo_size:
+            old_hs, old_pid, old_value = order.popleft()
+            if old_hs.gone.get(old_pid) is old_value:
+                del old_hs.gone[old_pid]
+                self._memo_count -= 1
+        if len(order) > 2 * self._memo_count + 64:
+            # Items whose value left the memo (exit, new creation, moved): drop them.
+            self._memo_order = deque(item for item in order if item[0].gone.get(item[1]) is item[2])
 
     def _new_log(self, key: str | tuple[str, str], host: str, clock: int) -> _Host:
         """A log seen for the first time. When ``max_open + max_idle_logs`` logs are known
         already, the logs with no open entry are forgotten first (see 'idle logs')."""
         hosts = self._hosts
         if len(hosts) >= self._max_logs:
-            for idle in [k for k, hs in hosts.items() if not hs.entries]:
+            for idle in [k for k, hs in hosts.items() if not hs.entries and not hs.gone]:
                 del hosts[idle]
-        hs = hosts[key] = _Host(host, clock)
+        hs = hosts[key] = _Host(host, clock, None if isinstance(key, str) else key[1])
         return hs
 
     def _compact(self) -> None:
@@ -1095,8 +1105,10 @@ class Correlator:
             for other in list(self._hosts.values()):
                 if other.name == ev.host:
                     self._close_all(other, Reason.HOST_RESTART, out)
-            for memo_key in [k for k in self._memo if k[0] == ev.host]:
-                del self._memo[memo_key]
+            for other in self._hosts.values():
+                if other.name == ev.host:
+                    self._memo_count -= len(other.gone)
+                    other.gone.clear()
         elif kind is HostEventKind.LOG_CLEARED:
             self._close_all(hs, Reason.LOG_CLEARED, out)
             self.stats.epochs += 1

@@ -92,8 +92,8 @@ def _compile(
 ) -> Callable[..., Any]:
     """Generate ``name(ev, <params>)``: unpack the event, build the layout for its kind.
 
-    ``guard``: a condition on ``ev`` (by ``_SLOT_<field>`` positions) under which the function
-    returns None before it unpacks anything."""
+    ``guard``: a condition on ``ev`` under which the function returns None before it unpacks
+    anything (positions written into it from :data:`EVENT_SLOT`, as constants)."""
     unpack = ", ".join(f"ev_{field}" for field in ProcessEvent._fields)
     signature = f"def {name}(ev, {params}):" if params else f"def {name}(ev):"
     lines = [signature]
@@ -111,7 +111,6 @@ def _compile(
         "Record": Record,
         "_PARTIAL": Status.PARTIAL,
         "_SINGLE": Reason.SINGLE,
-        **{f"_SLOT_{field}": i for i, field in enumerate(ProcessEvent._fields)},
         **{f"_KIND_{kind.name}": kind for kind in EventKind},
     }
     exec(compile("\n".join(lines), f"<correlog layout: {name}>", "exec"), namespace)
@@ -152,7 +151,8 @@ single_record: Callable[[ProcessEvent], Record | None] = _compile(
     "",
     {**_RECORD_BOOKKEEPING, "reason": "_SINGLE", "first_seen": "ev_time", "audits_lost": "False"},
     "_new(Record, ({slots}))",
-    guard="ev[_SLOT_image] is None or ev[_SLOT_user] is None or not ev[_SLOT_own_account]",
+    guard=f"ev[{EVENT_SLOT['image']}] is None or ev[{EVENT_SLOT['user']}] is None"
+    f" or not ev[{EVENT_SLOT['own_account']}]",
     doc="A record (reason ``single``) from one sufficient event; None when it is not sufficient."
     "\n\nThe record is what :func:`~correlog.merge` says of the event alone, its ``first_seen``"
     " the event's time.",

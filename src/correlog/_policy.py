@@ -411,7 +411,8 @@ CLOCK_RULES: tuple[ClockRule, ...] = (
     ClockRule(
         name="idle logs",
         rule="When a log is seen for the first time and `max_open + max_idle_logs` logs are "
-        "known already, every log with no open entry is forgotten first (its clock, held jump, "
+        "known already, every log with no open entry and nothing in the creator memo is "
+        "forgotten first (its clock, held jump, "
         "record number and lost-audits mark); a forgotten log's next event starts it afresh. "
         "Memory is bounded whatever the number of hosts.",
     ),

@@ -416,10 +416,13 @@ class ReferenceCorrelator:
         return log
 
     def _new_log(self, host: str, channel: str | None, clock: int) -> _Log:
-        """'idle logs': past max_open + max_idle_logs logs, those with no open entry go."""
+        """'idle logs': past max_open + max_idle_logs logs, those with no open entry and
+        nothing in the creator memo go."""
         if len(self._logs) >= self._settings.max_open + self._settings.max_idle_logs:
+            remembered = {(host, channel) for host, channel, _ in self._memo}
             for key in [key for key, log in self._logs.items() if not log.open]:
-                del self._logs[key]
+                if key not in remembered:
+                    del self._logs[key]
         log = self._logs[host, channel] = _Log(host, channel, clock)
         return log
 
