@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 import correlog
 from correlog import Alert, Correlator, Record
 from correlog.output import Encoder, clear_caches, json_lines, json_text
+from correlog.output._encoder import _compile
 from correlog.sinks import dumps
 
 from .strategies import items
@@ -41,6 +42,15 @@ def test_the_encoder_writes_the_bytes_of_the_reference(item: Record | Alert) -> 
     assert STDLIB.text(item) == want
     # a second time, from the memos
     assert json_text(item) == want
+
+
+TOTAL = {cls: _compile(cls, "total", dict(STDLIB._names)) for cls in (Record, Alert)}
+
+
+@given(items)
+def test_the_total_path_also_writes_the_bytes_of_the_reference(item: Record | Alert) -> None:
+    # What the encoder falls back to when its fast path raises, compared on its own.
+    assert TOTAL[type(item)](item) == reference(item)
 
 
 @given(st.lists(items, max_size=4))

@@ -84,8 +84,10 @@ FIELD_RULES: dict[str, FieldRule] = {
     ),
     "first_seen": FieldRule((), (), ()),
     "extra": _plain("extra", "MAPPING(v)"),
-    "process_id": _plain("process_id", "PROCESS_ID(v)"),
-    "creator_process_id": _plain("creator_process_id", "PROCESS_ID(v)"),
+    **{
+        name: _plain(name, "PROCESS_ID(v)", "PROCESS_ID_TOTAL(v)")
+        for name in ("process_id", "creator_process_id")
+    },
     "audits_lost": _plain(
         "audits_lost", '"true" if v is True else "false" if v is False else VALUE(v)'
     ),
@@ -208,6 +210,7 @@ class Encoder:
             "ENUM": careful(_enum),
             "LOGON_TOTAL": careful(_logon),
             "TIME_TOTAL": time_json,
+            "PROCESS_ID_TOTAL": careful(process_id_json),
             "EVENTS_TOTAL": careful(lambda v: _events(v[0::2])),
             "RECORD_NUMBERS_TOTAL": careful(lambda v: json_value(list(v[1::2]))),
         }
