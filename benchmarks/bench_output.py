@@ -67,11 +67,13 @@ desc=exited $1 $2
 action=add PROC_$1_$2 $0 ; copy PROC_$1_$2 %p ; write - %p ; delete PROC_$1_$2
 """
 
-#: Runs the CLI with its JSON written by the readable reference (the path before the encoder).
+#: Runs the CLI with its JSON written by the readable reference (the path before the encoder),
+#: whichever of the sinks or the output writers the CLI uses.
 _BEFORE = (
-    "import json, sys, correlog.sinks as s;"
-    "s.json_text = lambda item: json.dumps(item.to_json(), ensure_ascii=False,"
-    " separators=(',', ':'));"
+    "import json, sys, correlog.sinks as s, correlog.output as o;"
+    "ref = lambda item: json.dumps(item.to_json(), ensure_ascii=False, separators=(',', ':'));"
+    "s.json_text = o.ENCODER.text = ref;"
+    "s.json_lines = lambda items: ''.join(ref(x) + chr(10) for x in items);"
     "from correlog.cli import main; sys.argv[0] = 'correlog'; raise SystemExit(main())"
 )
 _AFTER = (
