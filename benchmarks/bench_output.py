@@ -214,25 +214,28 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-end-to-end", action="store_true")
+    parser.add_argument("--no-encoder", action="store_true", help="end to end only")
     args = parser.parse_args(argv)
 
     sample = resources.files("correlog") / "samples" / "iis-intrusion.snare"
-    sample_items = _sample_items(str(sample))
-    copies = sample_items * (50_000 // len(sample_items))
-    _print_rates(
-        f"Encoder, bundled sample ({len(sample_items)} records and alerts, repeated to "
-        f"{len(copies):,})",
-        encoder_rates(copies, args.repeat),
-    )
+    if not args.no_encoder:
+        sample_items = _sample_items(str(sample))
+        copies = sample_items * (50_000 // len(sample_items))
+        _print_rates(
+            f"Encoder, bundled sample ({len(sample_items)} records and alerts, repeated to "
+            f"{len(copies):,})",
+            encoder_rates(copies, args.repeat),
+        )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         path = folder / "stream.snare"
         write_lines(path, snare_lines(make_stream(args.events).events))
-        records = list(Correlator().process(correlog.read(str(path), "snare")))
-        _print_rates(
-            f"Encoder, records of {args.events:,} Snare events ({len(records):,} records)",
-            encoder_rates(records, args.repeat),
-        )
+        if not args.no_encoder:
+            records = list(Correlator().process(correlog.read(str(path), "snare")))
+            _print_rates(
+                f"Encoder, records of {args.events:,} Snare events ({len(records):,} records)",
+                encoder_rates(records, args.repeat),
+            )
         if not args.no_end_to_end:
             end_to_end(path, args.events, args.repeat, folder)
 

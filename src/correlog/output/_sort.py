@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import heapq
 import json
-import tempfile
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -66,6 +65,8 @@ class TimeSorter:
             self._buffer.clear()
 
     def _spill(self, entries: Iterator[Entry] | list[Entry]) -> None:
+        import tempfile  # only when a run spills: it costs start-up time otherwise
+
         # Kept open until the merge: closed by close() (or by the merge of runs below).
         f = tempfile.TemporaryFile("w+", encoding="utf-8", dir=self.folder)  # noqa: SIM115
         # ensure_ascii: any text, lone surrogates included, is safe on disk
