@@ -32,7 +32,7 @@ import attrs
 
 from .._records import Alert, Record
 from ._memo import Memo
-from ._text import careful, json_string, json_value, process_id_json, time_json
+from ._text import PROCESS_ID_HEADS, careful, json_string, json_value, process_id_json, time_json
 
 __all__ = ["FIELD_RULES", "Encoder", "FieldRule"]
 
@@ -55,6 +55,8 @@ def _plain(name: str, fast: str, total: str = "VALUE(v)") -> FieldRule:
     return FieldRule((name,), (fast,), (total,))
 
 
+_PROCESS_ID = "PID_HEAD[v[:3]] + PID_TAIL % (v[3] & M64, M64 if v[4] is None else v[4] & M64)"
+
 #: How each known field is written; a field not named here is written as JSON writes its value.
 FIELD_RULES: dict[str, FieldRule] = {
     **{  # text that repeats: memoised
@@ -67,7 +69,7 @@ FIELD_RULES: dict[str, FieldRule] = {
         for name in ("owner_source", "status", "reason", "layout")
     },
     # text that rarely repeats: escaped every time
-    "command_line": _plain("command_line", "STRING(v)"),
+    "command_line": _plain("command_line", '"null" if v is None else STRING(v)'),
     "message": _plain("message", "STRING(v)"),
     # ints: an f-string prints them; one too long to print raises and takes the total path
     "pid": _plain("pid", "v:d"),
@@ -83,11 +85,13 @@ FIELD_RULES: dict[str, FieldRule] = {
         ("EVENTS_TOTAL(v)", "RECORD_NUMBERS_TOTAL(v)"),
     ),
     "first_seen": FieldRule((), (), ()),
-    "extra": _plain("extra", "MAPPING(v)"),
-    **{
-        name: _plain(name, "PROCESS_ID(v)", "PROCESS_ID_TOTAL(v)")
-        for name in ("process_id", "creator_process_id")
-    },
+    "extra": _plain("extra", '"null" if v is None else MAPPING(v)'),
+    # Process ids inline (a call per id costs more than the formatting): the memoised
+    # '"<host CRC>-<pid>-' head, then the time and record number in hex.
+    "process_id": _plain("process_id", _PROCESS_ID, "PROCESS_ID_TOTAL(v)"),
+    "creator_process_id": _plain(
+        "creator_process_id", '"null" if v is None else ' + _PROCESS_ID, "PROCESS_ID_TOTAL(v)"
+    ),
     "audits_lost": _plain(
         "audits_lost", '"true" if v is True else "false" if v is False else VALUE(v)'
     ),
@@ -204,7 +208,9 @@ class Encoder:
             "INTS": _ints,
             "STRING": _string,
             "MAPPING": _mapping_stdlib if dumps is None else _mapping_orjson(dumps),
-            "PROCESS_ID": process_id_json,
+            "PID_HEAD": PROCESS_ID_HEADS,
+            "PID_TAIL": '%016x-%016x"',
+            "M64": 0xFFFF_FFFF_FFFF_FFFF,
             "VALUE": json_value,
             "RECORD": self.text,
             "ENUM": careful(_enum),
