@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from ._encoder import FIELD_RULES, Encoder, FieldRule
+from ._encoder import ENCODER, FIELD_RULES, Encoder, FieldRule
 from ._memo import Memo, clear_caches
 from ._rows import Row, fixed_time, row
 from ._sort import SortedWriter, TimeSorter, sort_time
@@ -62,9 +62,6 @@ __all__ = [
     "row",
     "sort_time",
 ]
-
-#: The encoder :func:`json_text` and :func:`json_lines` use (orjson when installed).
-ENCODER = Encoder()
 
 #: One compact JSON object (no newline) for a record, an alert or a Sigma match.
 json_text = ENCODER.text

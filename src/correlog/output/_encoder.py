@@ -34,7 +34,7 @@ from .._records import Alert, Record
 from ._memo import Memo
 from ._text import PROCESS_ID_HEADS, careful, json_string, json_value, process_id_json, time_json
 
-__all__ = ["FIELD_RULES", "Encoder", "FieldRule"]
+__all__ = ["ENCODER", "FIELD_RULES", "Encoder", "FieldRule"]
 
 Encode = Callable[[Any], str]
 
@@ -254,3 +254,7 @@ class Encoder:
         text = self.text
         out = "\n".join([text(item) for item in items])
         return out + "\n" if out else ""
+
+
+#: The encoder :func:`correlog.output.json_text` uses (orjson when installed).
+ENCODER = Encoder()

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from .._errors import UsageError
 from .._records import Alert, Record
-from ._encoder import Encoder
+from ._encoder import ENCODER, Encoder
 from ._rows import Row, fixed_time, printable, process_id_text, row, safe_text
 from ._text import json_value
 
@@ -104,8 +104,6 @@ class JsonWriter(TextWriter):
         encoder: Encoder | None = None,
     ) -> None:
         super().__init__(stream, batch=batch, flush_each=flush_each)
-        from . import ENCODER
-
         self._text = (encoder or ENCODER).text
 
     def render(self, item: Any) -> str:
