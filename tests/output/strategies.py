@@ -87,13 +87,14 @@ def alerts(**overrides: st.SearchStrategy[Any]) -> st.SearchStrategy[Alert]:
         Alert,
         rule=odd_text,
         host=odd_text,
-        pid=ints,
+        pid=st.none() | ints,
         image=st.none() | odd_text,
         user=st.none() | odd_text,
         domain=st.none() | odd_text,
         time=st.none() | times,
         event_id=st.none() | ints,
-        record=records(**overrides),
+        # None: an alert on a host event (a cleared log), which concerns no process
+        record=st.none() | records(**overrides),
         message=odd_text,
     )
 

@@ -95,7 +95,8 @@ FIELD_RULES: dict[str, FieldRule] = {
     "audits_lost": _plain(
         "audits_lost", '"true" if v is True else "false" if v is False else VALUE(v)'
     ),
-    "record": _plain("record", "RECORD(v)", "RECORD(v)"),
+    # an alert on a host event (a cleared log) has no record
+    "record": _plain("record", '"null" if v is None else RECORD(v)', "RECORD_TOTAL(v)"),
 }
 
 #: Fields holding a whole nested object, written after the flat fields (an alert's record).
@@ -213,6 +214,7 @@ class Encoder:
             "M64": 0xFFFF_FFFF_FFFF_FFFF,
             "VALUE": json_value,
             "RECORD": self.text,
+            "RECORD_TOTAL": lambda v: "null" if v is None else self.text(v),
             "ENUM": careful(_enum),
             "LOGON_TOTAL": careful(_logon),
             "TIME_TOTAL": time_json,

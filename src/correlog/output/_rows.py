@@ -84,7 +84,8 @@ class Row(NamedTuple):
     #: when the start was not seen). Output sorted by time uses this.
     time: int | None
     host: str
-    pid: int
+    #: ``None`` for an alert on a host event (a cleared log), which concerns no process.
+    pid: int | None
     #: ``DOMAIN\\user`` when both are known.
     user: str | None
     image: str | None
@@ -148,17 +149,29 @@ def row(item: Any) -> Row:
     if isinstance(item, Record):
         return _of_record("record", item)
     if isinstance(item, Alert):
-        return _of_record(
-            "alert",
-            item.record,
-            time=_record_time(item.record) if item.time is None else item.time,
-            host=item.host,
-            pid=item.pid,
-            user=_account(item.user, item.domain),
-            image=item.image,
-            rule=item.rule,
-            # Alerts carry no level today; one that does (a Sigma rule in watch) shows it.
-            level=getattr(item, "level", None),
-            message=item.message,
-        )
+        return _of_alert(item)
     return _of_record("hit", item.record, rule=item.rule.title, level=item.rule.level)
+
+
+def _of_alert(item: Alert) -> Row:
+    record = item.record
+    if record is None:
+        return Row(
+            kind="alert", time=item.time, host=item.host, pid=item.pid,
+            user=_account(item.user, item.domain), image=item.image, parent_pid=None,
+            parent=None, command_line=None, rule=item.rule, level=getattr(item, "level", None),
+            reason="", process_id="", message=item.message,
+        )  # fmt: skip
+    return _of_record(
+        "alert",
+        record,
+        time=_record_time(record) if item.time is None else item.time,
+        host=item.host,
+        pid=item.pid,
+        user=_account(item.user, item.domain),
+        image=item.image,
+        rule=item.rule,
+        # Alerts carry no level today; one that does (a Sigma rule in watch) shows it.
+        level=getattr(item, "level", None),
+        message=item.message,
+    )

@@ -10,9 +10,9 @@ these helpers choose, and ``docs/output.md`` documents the choice:
 * an int whose decimal text is longer than the interpreter allows (4,300 digits by default) is
   written as a JSON string of its hexadecimal form, ``"0x..."``;
 * a time outside years 1-9999 is written as :func:`correlog.iso` writes it when it can, else as
-  ISO 8601 with an expanded year (a sign and at least six digits, as ECMAScript writes them:
-  ``"+010000-01-01T00:00:00Z"``); a time too large for any calendar (thousands of digits) as
-  ``"0x...ns"``.
+  ISO 8601 with an expanded year (a sign and at least four digits, ``"+10000-01-01T00:00:00Z"``,
+  as :func:`correlog.iso` writes it); a time too large for any calendar (a year of thousands of
+  digits) as ``"0x...ns"``.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def _civil(days: int) -> tuple[int, int, int]:
 
 
 def expanded_iso(ns: int) -> str:
-    """ISO 8601 UTC text with an expanded year (``+010000-01-01T00:00:00Z``), for any int.
+    """ISO 8601 UTC text with an expanded year (``+10000-01-01T00:00:00Z``), for any int.
 
     Fractions as :func:`correlog.iso` writes them. Raises ``ValueError`` only for a year too
     long to write (thousands of digits).
@@ -127,7 +127,7 @@ def expanded_iso(ns: int) -> str:
     secs, frac = divmod(ns, NS_PER_SECOND)
     days, rest = divmod(secs, 86_400)
     year, month, day = _civil(days)
-    year_text = f"{'-' if year < 0 else '+'}{abs(year):06d}"
+    year_text = f"{'-' if year < 0 else '+'}{abs(year):04d}"
     clock = f"{rest // 3600:02d}:{rest // 60 % 60:02d}:{rest % 60:02d}"
     fraction = f".{frac:09d}".rstrip("0") if frac else ""
     return f"{year_text}-{month:02d}-{day:02d}T{clock}{fraction}Z"

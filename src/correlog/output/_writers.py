@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from .._errors import UsageError
-from .._records import Alert, Record
+from .._records import Alert, Reason, Record, Status
 from ._encoder import ENCODER, Encoder
 from ._rows import Row, fixed_time, printable, process_id_text, row, safe_text
 from ._text import json_value
@@ -147,7 +147,7 @@ def _cells(r: Row) -> dict[str, str]:
         "time": fixed_time(r.time, 3, sep=" ", zone=""),
         "host": r.host,
         "user": r.user or "",
-        "image": r.image or f"pid {r.pid}",
+        "image": r.image or ("" if r.pid is None else f"pid {r.pid}"),
         "parent": parent,
         "rule": r.rule or "",
         "level": r.level or ("alert" if r.kind == "alert" else ""),
@@ -264,6 +264,13 @@ ECS_VERSION = "8.11.0"
 ECS_SEVERITY = {"informational": 0, "low": 21, "medium": 47, "high": 73, "critical": 99}
 
 
+_NO_PROCESS = Record(
+    host="", pid=0, image=None, user=None, domain=None, logon_id=None, owner_source=None,
+    creator_pid=None, creator_image=None, start=None, end=None, status=Status.PARTIAL,
+    reason=Reason.OPEN, provenance=(), layout=None, first_seen=0,
+)  # fmt: skip
+
+
 def _pruned(value: Any) -> Any:
     """A copy without ``None`` values and empty objects (ECS leaves unknown fields out)."""
     if isinstance(value, dict):
@@ -284,7 +291,9 @@ def ecs_document(item: Any) -> dict[str, Any]:
     ``correlog.*``.
     """
     r = row(item)
-    record: Record = item if isinstance(item, Record) else item.record
+    found: Record | None = item if isinstance(item, Record) else item.record
+    # An alert on a host event (a cleared log) has no process: an empty record stands in.
+    record = found or _NO_PROCESS._replace(host=r.host)
     types = [t for t, ns in (("start", record.start), ("end", record.end)) if ns is not None]
     severity = ECS_SEVERITY.get((r.level or "").lower())
     rule_id = getattr(getattr(item, "rule", None), "id", None)
@@ -339,6 +348,8 @@ def ecs_document(item: Any) -> dict[str, Any]:
             "extra": None if record.extra is None else dict(record.extra),
         },
     }
+    if found is None:
+        del doc["correlog"]  # nothing the record would say
     return _pruned(doc)  # type: ignore[no-any-return]
 
 
