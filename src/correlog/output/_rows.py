@@ -1,0 +1,177 @@
+"""What people read of a record, an alert or a Sigma hit: one row of key fields, and times with
+a fixed number of decimals (so a column of them sorts as text)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from typing import Any, NamedTuple
+
+from .._records import Alert, ProcessId, Record, format_process_id
+from .._time import NS_PER_SECOND
+from ._memo import Memo
+from ._text import expanded_iso
+
+__all__ = ["Row", "fixed_time", "printable", "process_id_text", "row", "safe_text"]
+
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+
+
+def _second(secs: int) -> str:
+    try:
+        d = _EPOCH + _dt.timedelta(seconds=secs)
+    except OverflowError:
+        return expanded_iso(secs * NS_PER_SECOND)[:-1]
+    # Written by hand: strftime("%Y") does not pad years before 1000 on every platform.
+    return f"{d.year:04d}-{d.month:02d}-{d.day:02d}T{d.hour:02d}:{d.minute:02d}:{d.second:02d}"
+
+
+_SECONDS: Memo[int, str] = Memo(_second, 4096)
+
+
+def fixed_time(ns: int | None, decimals: int = 9, *, sep: str = "T", zone: str = "Z") -> str:
+    """ISO 8601 UTC text with exactly ``decimals`` fraction digits (truncated, so order is kept).
+
+    ``fixed_time(t, 3, sep=" ", zone="")`` is the table's ``2003-03-04 09:15:00.000``. ``None``
+    is the empty text; a time outside years 1-9999 gets an expanded year (``+010000-...``).
+    """
+    if ns is None:
+        return ""
+    secs, frac = divmod(ns, NS_PER_SECOND)
+    try:
+        head = _SECONDS[secs]
+    except ValueError:  # beyond any calendar: thousands of digits
+        return f"{ns:#x}ns"
+    if sep != "T":
+        head = head.replace("T", sep, 1)
+    if decimals > 0:
+        return f"{head}.{f'{frac:09d}'[:decimals]}{zone}"
+    return head + zone
+
+
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match[0])
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters and lone surrogates as visible escapes (``\\x1b``).
+
+    A table row stays one line, a terminal gets no escape sequence from the data, and the text
+    can always be encoded as UTF-8.
+    """
+    if text.isascii() and text.isprintable():
+        return text
+    return _UNPRINTABLE.sub(_escape, text)
+
+
+def safe_text(text: str) -> str:
+    """``text`` with lone surrogates as ``\\udXXX`` escapes, everything else kept (for CSV)."""
+    if text.isascii():
+        return text
+    return re.sub("[\ud800-\udfff]", _escape, text)
+
+
+class Row(NamedTuple):
+    """The key fields of one output item, as people read them."""
+
+    #: ``record``, ``alert`` (a rule of :mod:`correlog.rules`) or ``hit`` (a Sigma match).
+    kind: str
+    #: When: an alert's or hit's triggering time, a record's start (its first event's time
+    #: when the start was not seen). Output sorted by time uses this.
+    time: int | None
+    host: str
+    #: ``None`` for an alert on a host event (a cleared log), which concerns no process.
+    pid: int | None
+    #: ``DOMAIN\\user`` when both are known.
+    user: str | None
+    image: str | None
+    parent_pid: int | None
+    #: The creator's image, when known.
+    parent: str | None
+    command_line: str | None
+    #: The rule that fired (a Sigma hit: the rule's title); ``None`` for a record.
+    rule: str | None
+    level: str | None
+    #: Why the record was emitted (``exited``, ``flushed``, ...).
+    reason: str
+    process_id: str
+    message: str | None
+
+
+def _account(user: str | None, domain: str | None) -> str | None:
+    if user and domain:
+        return f"{domain}\\{user}"
+    return user or None
+
+
+def _record_time(record: Record) -> int:
+    return record.first_seen if record.start is None else record.start
+
+
+def process_id_text(value: ProcessId | None) -> str:
+    """:func:`correlog.format_process_id`, or the empty text when it cannot print ``value``
+    (a lone surrogate in the host: the JSON output writes those ids)."""
+    if value is None:
+        return ""
+    try:
+        return format_process_id(value)
+    except Exception:
+        return ""
+
+
+def _of_record(kind: str, r: Record, **fields: Any) -> Row:
+    base: dict[str, Any] = {
+        "kind": kind,
+        "time": _record_time(r),
+        "host": r.host,
+        "pid": r.pid,
+        "user": _account(r.user, r.domain),
+        "image": r.image,
+        "parent_pid": r.creator_pid,
+        "parent": r.creator_image,
+        "command_line": r.command_line,
+        "rule": None,
+        "level": None,
+        "reason": str(r.reason),
+        "process_id": process_id_text(r.process_id),
+        "message": None,
+    }
+    return Row(**(base | fields))
+
+
+def row(item: Any) -> Row:
+    """The :class:`Row` of a record, an alert, or a Sigma match (anything with ``.record`` and
+    a ``.rule`` that has a ``.title`` and a ``.level``)."""
+    if isinstance(item, Record):
+        return _of_record("record", item)
+    if isinstance(item, Alert):
+        return _of_alert(item)
+    return _of_record("hit", item.record, rule=item.rule.title, level=item.rule.level)
+
+
+def _of_alert(item: Alert) -> Row:
+    record = item.record
+    if record is None:
+        return Row(
+            kind="alert", time=item.time, host=item.host, pid=item.pid,
+            user=_account(item.user, item.domain), image=item.image, parent_pid=None,
+            parent=None, command_line=None, rule=item.rule, level=getattr(item, "level", None),
+            reason="", process_id="", message=item.message,
+        )  # fmt: skip
+    return _of_record(
+        "alert",
+        record,
+        time=_record_time(record) if item.time is None else item.time,
+        host=item.host,
+        pid=item.pid,
+        user=_account(item.user, item.domain),
+        image=item.image,
+        rule=item.rule,
+        # Alerts carry no level today; one that does (a Sigma rule in watch) shows it.
+        level=getattr(item, "level", None),
+        message=item.message,
+    )

@@ -1,0 +1,69 @@
+"""A summary of what was written: hits by rule and level, by host, and the time span."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from ._rows import fixed_time, printable, row
+
+__all__ = ["Summary"]
+
+
+class Summary:
+    """Counts records, alerts and hits as they pass; :meth:`render` prints them for people.
+
+    It is a sink: ``summary(item)`` adds an item. It keeps counters only (memory grows with
+    the number of rules and hosts, not of items).
+    """
+
+    def __init__(self) -> None:
+        #: Items by kind: ``record``, ``alert``, ``hit``.
+        self.kinds: Counter[str] = Counter()
+        #: Alerts and hits by ``(rule, level)``; level ``""`` when the rule has none.
+        self.by_rule: Counter[tuple[str, str]] = Counter()
+        #: Alerts and hits by host.
+        self.by_host: Counter[str] = Counter()
+        #: Records by host.
+        self.records_by_host: Counter[str] = Counter()
+        #: The earliest and latest item time seen (ns), ``None`` before any.
+        self.first: int | None = None
+        self.last: int | None = None
+
+    def add(self, item: Any) -> None:
+        """Count one record, alert or hit."""
+        r = row(item)
+        self.kinds[r.kind] += 1
+        if r.kind == "record":
+            self.records_by_host[r.host] += 1
+        else:
+            self.by_rule[r.rule or "", r.level or ""] += 1
+            self.by_host[r.host] += 1
+        if r.time is not None:
+            if self.first is None or r.time < self.first:
+                self.first = r.time
+            if self.last is None or r.time > self.last:
+                self.last = r.time
+
+    __call__ = add
+
+    @property
+    def hits(self) -> int:
+        """Alerts and Sigma hits together."""
+        return self.kinds["alert"] + self.kinds["hit"]
+
+    def render(self) -> str:
+        """The summary as text, one fact a line, largest counts first."""
+        counts = ", ".join(f"{n:,} {kind}s" for kind, n in sorted(self.kinds.items())) or "nothing"
+        lines = [f"Summary: {counts}"]
+        if self.first is not None:
+            first, last = fixed_time(self.first, 3), fixed_time(self.last, 3)
+            lines.append(f"  from {first} to {last}")
+        if self.by_rule:
+            lines.append("  hits by rule and level:")
+            for (rule, level), n in self.by_rule.most_common():
+                lines.append(f"    {n:>7,}  {printable(rule)}" + (f" ({level})" if level else ""))
+        if self.by_host:
+            lines.append("  hits by host:")
+            lines.extend(f"    {n:>7,}  {printable(h)}" for h, n in self.by_host.most_common())
+        return "\n".join(lines) + "\n"
