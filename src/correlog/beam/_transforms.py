@@ -52,6 +52,12 @@ _HORIZON_P = beam.DoFn.StateParam(_HORIZON)
 _NEXT_RELEASE_P = beam.DoFn.StateParam(_NEXT_RELEASE)
 _RELEASE_P = beam.DoFn.TimerParam(_RELEASE)
 _END_P = beam.DoFn.TimerParam(_END)
+#: Events that came behind the folded horizon (folded into their process, or ``late`` records).
+_LATE_EVENTS = Metrics.counter("correlog", "late_events")
+
+
+#: When the end timer fires: the end of the global window, reached only when the input ends.
+_END_OF_INPUT = GlobalWindow().max_timestamp()
 
 
 def _ms(ms: int) -> Timestamp:
@@ -64,7 +70,6 @@ class _CorrelateHostFn(beam.DoFn):
     def __init__(self, settings: Settings) -> None:
         super().__init__()
         self.settings = settings
-        self.late_events = Metrics.counter("correlog", "late_events")
 
     def process(
         self,
@@ -77,10 +82,10 @@ class _CorrelateHostFn(beam.DoFn):
         end_timer: Any = _END_P,
     ) -> Iterator[Record]:
         _, event = element
-        end_timer.set(GlobalWindow().max_timestamp())
+        end_timer.set(_END_OF_INPUT)
         folded_before = horizon.read()
         if folded_before is not None and event.time < folded_before:
-            self.late_events.inc()
+            _LATE_EVENTS.inc()
             correlator = load(saved.read(), self.settings)
             if correlator.closed:
                 yield from fold_late(self.settings.new_correlator(), event)
