@@ -27,17 +27,23 @@ def in_process(events: Iterable[Event], *, ttl: float, max_open: int = 100_000) 
 
 
 def assert_pipeline_gives(
-    events: Sequence[Event], expected: list[str], *, ttl: float, seed: int = 0
+    events: Sequence[Event],
+    expected: list[str],
+    *,
+    ttl: float,
+    seed: int = 0,
+    release_early: bool | None = None,
 ) -> None:
     """Run CorrelateByHost on ``events`` (shuffled) on the FnApiRunner; compare every field of
-    the records, as a multiset, with ``expected``."""
+    the records, as a multiset, with ``expected``. ``release_early=True`` folds as the watermark
+    passes, as on a stream (a bounded input otherwise folds at its end)."""
     shuffled = list(events)
     random.Random(seed).shuffle(shuffled)
     with beam.Pipeline(runner=FnApiRunner(), options=PipelineOptions()) as pipeline:
         records = (
             pipeline
             | "Events" >> beam.Create(shuffled, reshuffle=False)
-            | CorrelateByHost(ttl=ttl)
+            | CorrelateByHost(ttl=ttl, release_early=release_early)
             | "Json" >> beam.Map(sinks.dumps)
         )
         assert_that(records, equal_to(expected))

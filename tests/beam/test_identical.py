@@ -32,10 +32,11 @@ def test_bundled_sample_gives_the_same_records() -> None:
     expected = in_process(events, ttl=3600)
     assert expected  # the sample has processes
     assert_pipeline_gives(events, expected, ttl=3600)
+    assert_pipeline_gives(events, expected, ttl=3600, seed=1, release_early=True)
 
 
 @settings(
-    max_examples=12,
+    max_examples=16,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -43,13 +44,15 @@ def test_bundled_sample_gives_the_same_records() -> None:
     stream=streams(max_size=40, lifecycle=True, shuffled_records=True),
     ttl=st.sampled_from([30.0, 120.0, 3600.0]),
     seed=st.integers(0, 2**16),
+    release_early=st.booleans(),
 )
 def test_generated_streams_give_the_same_records(
-    stream: list[ProcessEvent | HostEvent], ttl: float, seed: int
+    stream: list[ProcessEvent | HostEvent], ttl: float, seed: int, release_early: bool
 ) -> None:
-    """Pid reuse, orphans, expiry, restarts, log clears, epochs: a few hosts, shuffled."""
+    """Pid reuse, orphans, expiry, restarts, log clears, epochs: a few hosts, shuffled; folded
+    at the end of the input, or as the watermark passes (the streaming path)."""
     expected = in_process(stream, ttl=ttl)
-    assert_pipeline_gives(stream, expected, ttl=ttl, seed=seed)
+    assert_pipeline_gives(stream, expected, ttl=ttl, seed=seed, release_early=release_early)
 
 
 def test_expiry_and_pid_reuse_far_apart_on_shuffled_input() -> None:

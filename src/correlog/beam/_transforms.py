@@ -67,9 +67,13 @@ def _ms(ms: int) -> Timestamp:
 class _CorrelateHostFn(beam.DoFn):
     """One host's correlator, in Beam state; see the module docs."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, release_early: bool) -> None:
         super().__init__()
         self.settings = settings
+        #: Fold as the watermark passes (unbounded input); else only at the end of the input,
+        #: which gives the same records (a bounded input's timers all fire after its last
+        #: element anyway) without a timer round per release.
+        self.release_early = release_early
 
     def process(
         self,
@@ -83,6 +87,9 @@ class _CorrelateHostFn(beam.DoFn):
     ) -> Iterator[Record]:
         _, event = element
         end_timer.set(_END_OF_INPUT)
+        if not self.release_early:
+            buffer.add(event)  # nothing is folded before the end: nothing can be late
+            return
         folded_before = horizon.read()
         if folded_before is not None and event.time < folded_before:
             _LATE_EVENTS.inc()
@@ -169,6 +176,9 @@ class CorrelateByHost(beam.PTransform[Any, Any]):
     that events are still put in order; later ones are folded into their open process or become
     ``late`` records, counted in the ``correlog/late_events`` metric. ``expire_idle``: expire a
     quiet host's processes as the watermark passes their ttl (unbounded input only).
+    ``release_early``: fold each host's events as the watermark passes them (the default on an
+    unbounded input), rather than all at the end of the input (the default on a bounded one,
+    where both give the same records and the end is cheaper).
 
     The events' Beam timestamps are set from their own times (the input's are ignored). On a
     bounded input the records are those of an in-process correlator fed each host's events in
@@ -184,8 +194,10 @@ class CorrelateByHost(beam.PTransform[Any, Any]):
         memo_size: int = 4096,
         lateness: float = 0.0,
         expire_idle: bool = False,
+        release_early: bool | None = None,
     ) -> None:
         super().__init__()
+        self.release_early = release_early
         self.settings = Settings(
             ttl=ttl,
             max_open=max_open,
@@ -197,8 +209,11 @@ class CorrelateByHost(beam.PTransform[Any, Any]):
         self.settings.new_correlator()  # bad settings fail here, not on a worker
 
     def expand(self, events: Any) -> Any:
+        release_early = self.release_early
+        if release_early is None:
+            release_early = not getattr(events, "is_bounded", False)
         return (
             events
             | "KeyByHost" >> beam.Map(_timestamped).with_output_types(tuple[str, Any])
-            | "Correlate" >> beam.ParDo(_CorrelateHostFn(self.settings))
+            | "Correlate" >> beam.ParDo(_CorrelateHostFn(self.settings, release_early))
         )
