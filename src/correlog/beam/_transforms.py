@@ -136,9 +136,11 @@ class _CorrelateHostFn(beam.DoFn):
         # stream still releases (no starvation) in a bounded number of timer firings.
         due = max((settings.release_ms(event) for event in kept), default=None)
         if due is None and settings.expire_idle and len(correlator):
-            oldest = correlator.open_records()[0]
-            deadline = oldest.first_seen + round(settings.ttl * 1e9) + 1
+            oldest = min(record.first_seen for record in correlator.open_records())
+            deadline = oldest + round(settings.ttl * 1e9) + 1
             due = (deadline + settings.lateness_ns) // 1_000_000 + 1
+            if due <= fired:  # a re-based entry (new epoch) lives longer: look again a ttl on
+                due = fired + max(1, round(settings.ttl * 1000))
         if due is not None:
             next_release.write(due)
             release_timer.set(_ms(due))
