@@ -92,9 +92,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         events = make_stream(args.events, hosts=hosts, open_target=max(300, 2 * hosts)).events
         local_s, records = in_process(events)
         beam_s = on_beam(events, records, args.workers)
+        floor_s = beam_floor(events, args.workers)
         local_rate, beam_rate = len(events) / local_s, len(events) / beam_s
+        ratio, floor_rate = beam_rate / local_rate, len(events) / floor_s
         print(
-            f"{hosts:>6} {local_rate:>16,.0f} {beam_rate:>10,.0f} {beam_rate / local_rate:>16.4f}"
+            f"{hosts:>6} {local_rate:>16,.0f} {beam_rate:>10,.0f} {ratio:>16.4f}"
+            f" {floor_rate:>19,.0f}"
         )
     return 0
 
