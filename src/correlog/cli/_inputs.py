@@ -207,6 +207,8 @@ class Inputs:
         yield from heapq.merge(*(self._one(path, False) for path in self.paths), key=_time)
 
     def _one(self, path: str, progress: bool) -> Iterator[Event]:
+        if "\x00" in path:
+            raise UsageError(f"a path cannot hold a NUL character: {path!r}")
         if not progress or path == "-" or not os.path.isfile(path):
             yield from self._read(path, path)
             return

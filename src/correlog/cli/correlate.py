@@ -10,7 +10,6 @@ from typing import TextIO
 
 from .._events import Event
 from .._records import Record
-from ..sinks import JsonLines
 from ._inputs import (
     Inputs,
     add_engine_options,
@@ -21,6 +20,7 @@ from ._inputs import (
     reasons,
     window,
 )
+from ._output import add_output_options, opened_output
 
 __all__ = ["BATCH", "add_parser", "run"]
 
@@ -33,37 +33,38 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser("correlate", help="one fat record per process, as JSON lines")
     add_input_options(p)
     add_engine_options(p)
+    add_output_options(p)
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Correlate the inputs; print each record as it becomes final, then those still open."""
     engine = correlator(args)
     inputs = Inputs(args.paths, args)
-    sink = JsonLines(out)
     counts: Counter[str] = Counter()
+    with opened_output(args, out, err) as sink:
 
-    def write(records: Iterable[Record]) -> None:
-        for record in records:
-            sink(record)
-            counts[record.reason] += 1
+        def write(records: Iterable[Record]) -> None:
+            for record in records:
+                sink(record)
+                counts[record.reason] += 1
 
-    def body() -> None:
-        # Correlator.process, except that a batch cut short by a signal or a bad line is still
-        # folded before the stop goes on.
-        events = iter(inputs)
-        while True:
-            batch: list[Event] = []
-            try:
-                batch.extend(islice(events, BATCH))
-            finally:
-                write(engine.feed_many(batch))
-            if not batch:
-                return
+        def body() -> None:
+            # Correlator.process, except that a batch cut short by a signal or a bad line is
+            # still folded before the stop goes on.
+            events = iter(inputs)
+            while True:
+                batch: list[Event] = []
+                try:
+                    batch.extend(islice(events, BATCH))
+                finally:
+                    write(engine.feed_many(batch))
+                if not batch:
+                    return
 
-    def finish() -> None:
-        write(engine.close())  # nothing read is lost, whatever stopped us
-        out.flush()
+        def finish() -> None:
+            write(engine.close())  # nothing read is lost, whatever stopped us
+            sink.writer.flush()
 
-    status = guarded(body, finish, err, inputs.label)
+        status = guarded(body, finish, err, inputs.label)
     print_summary(err, inputs, reasons(counts) + window(engine))
     return status

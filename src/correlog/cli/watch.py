@@ -23,7 +23,6 @@ from ..rules import (
     RuleLike,
     WebServerChild,
 )
-from ..sinks import JsonLines
 from ._inputs import (
     Inputs,
     add_engine_options,
@@ -34,6 +33,7 @@ from ._inputs import (
     reasons,
     window,
 )
+from ._output import add_output_options, opened_output
 from .follow import add_follow_options, run_follow
 
 __all__ = ["RULES", "add_parser", "run"]
@@ -86,6 +86,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--records", action="store_true", help="print records too, as they become final")
     add_follow_options(p)
+    add_output_options(p, sortable=False)
     p.add_argument(
         "--sigma",
         action="append",
@@ -122,36 +123,36 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.checkpoint:
         raise UsageError("--checkpoint goes with --follow")
     counts: Counter[str] = Counter()
-    sink = JsonLines(out, flush=True)
     alerts = 0
+    with opened_output(args, out, err, live=True) as sink:
 
-    def on_record(record: Record) -> None:
-        counts[record.reason] += 1
-        if args.records:
-            sink(record)
+        def on_record(record: Record) -> None:
+            counts[record.reason] += 1
+            if args.records:
+                sink(record)
 
-    monitor: Monitor | SingleEventMonitor = (
-        SingleEventMonitor(_rules(args, err), on_record=on_record)
-        if args.single_event
-        else Monitor(_rules(args, err), correlator=correlator(args), on_record=on_record)
-    )
-    inputs = Inputs(args.paths, args)
+        monitor: Monitor | SingleEventMonitor = (
+            SingleEventMonitor(_rules(args, err), on_record=on_record)
+            if args.single_event
+            else Monitor(_rules(args, err), correlator=correlator(args), on_record=on_record)
+        )
+        inputs = Inputs(args.paths, args)
 
-    def write(found: Iterable[Alert]) -> None:
-        nonlocal alerts
-        for alert in found:
-            sink(alert)
-            alerts += 1
+        def write(found: Iterable[Alert]) -> None:
+            nonlocal alerts
+            for alert in found:
+                sink(alert)
+                alerts += 1
 
-    def body() -> None:
-        for event in inputs:
-            write(monitor.feed(event))
+        def body() -> None:
+            for event in inputs:
+                write(monitor.feed(event))
 
-    def finish() -> None:
-        write(monitor.close())
-        out.flush()
+        def finish() -> None:
+            write(monitor.close())
+            sink.writer.flush()
 
-    status = guarded(body, finish, err, inputs.label)
+        status = guarded(body, finish, err, inputs.label)
     mode = "single-event" if args.single_event else "correlated"
     counters = window(monitor.correlator) if isinstance(monitor, Monitor) else ""
     print_summary(err, inputs, f"{reasons(counts)}; alerts {alerts} ({mode}){counters}")

@@ -109,7 +109,9 @@ def _account(user: str | None, domain: str | None) -> str | None:
 
 
 def _record_time(record: Record) -> int:
-    return record.first_seen if record.start is None else record.start
+    """The start, else the time of the first event seen of the process (its process id's),
+    not ``first_seen``, which is the host's clock then and may lag behind (an orphan exit)."""
+    return record.process_id[3] if record.start is None else record.start
 
 
 def process_id_text(value: ProcessId | None) -> str:
