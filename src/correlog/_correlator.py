@@ -1018,7 +1018,16 @@ class Correlator:
             ident = entry[_PROCESS_ID]
             if type(ident) is not tuple:
                 ident = entry[_PROCESS_ID] = (host, channel, pid, ident, entry[_PROV][1])
-            self._remember(hs, pid, (entry[_IMAGE], ident))
+            # _remember, written out (see above).
+            value = (entry[_IMAGE], ident)
+            gone = hs.gone
+            if gone.pop(pid, None) is None:
+                self._memo_count += 1
+            gone[pid] = value
+            order = self._memo_order
+            order.append((hs, pid, value))
+            if self._memo_count > self._memo_size or len(order) > 2 * self._memo_size + 64:
+                self._trim_memo()
             entry[_STATUS] = _PARTIAL
             entry[_REASON] = _EVICTED
             out.append(_new_record(Record, entry))
@@ -1034,12 +1043,18 @@ class Correlator:
         gone[pid] = value
         order = self._memo_order
         order.append((hs, pid, value))
+        if self._memo_count > self._memo_size or len(order) > 2 * self._memo_size + 64:
+            self._trim_memo()
+
+    def _trim_memo(self) -> None:
+        """Drop the oldest remembered past ``memo_size``; compact the order's stale items."""
+        order = self._memo_order
         while self._memo_count > self._memo_size:
             old_hs, old_pid, old_value = order.popleft()
             if old_hs.gone.get(old_pid) is old_value:
                 del old_hs.gone[old_pid]
                 self._memo_count -= 1
-        if len(order) > 2 * self._memo_count + 64:
+        if len(order) > 2 * self._memo_size + 64:
             # Items whose value left the memo (exit, new creation, moved): drop them.
             self._memo_order = deque(item for item in order if item[0].gone.get(item[1]) is item[2])
 
