@@ -1026,6 +1026,12 @@ class Correlator:
             gone[pid] = value
             order = self._memo_order
             order.append((hs, pid, value))
+            if self._memo_count > self._memo_size:
+                # At the bound, each eviction drops the oldest remembered: one step here.
+                old_hs, old_pid, old_value = order.popleft()
+                if old_hs.gone.get(old_pid) is old_value:
+                    del old_hs.gone[old_pid]
+                    self._memo_count -= 1
             if self._memo_count > self._memo_size or len(order) > 2 * self._memo_size + 64:
                 self._trim_memo()
             entry[_STATUS] = _PARTIAL
