@@ -111,7 +111,6 @@ _EXIT_STATUS: Final = RECORD_SLOT["exit_status"]
 _INTEGRITY: Final = RECORD_SLOT["integrity"]
 _EXTRA: Final = RECORD_SLOT["extra"]
 _PROCESS_ID: Final = RECORD_SLOT["process_id"]
-_CREATOR_PROCESS_ID: Final = RECORD_SLOT["creator_process_id"]
 _AUDITS_LOST: Final = RECORD_SLOT["audits_lost"]
 
 _new_record = tuple.__new__

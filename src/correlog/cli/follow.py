@@ -13,7 +13,6 @@ hand. Without ``--checkpoint`` nothing is saved and alerts are written directly.
 from __future__ import annotations
 
 import argparse
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
@@ -62,11 +61,12 @@ def _monitor(
 
 
 def _batches(
-    followers: dict[str, Any], stop: threading.Event, poll: float, idle_exit: float | None
+    followers: dict[str, Any], poll: float, idle_exit: float | None
 ) -> Iterator[tuple[str, list[bytes]]]:
-    """Batches of new lines, file by file, until ``stop`` or ``idle_exit`` seconds of quiet."""
+    """Batches of new lines, file by file, until ``idle_exit`` seconds of quiet (or forever:
+    a signal ends it)."""
     quiet_since = time.monotonic()
-    while not stop.is_set():
+    while True:
         got = False
         for name, follower in followers.items():
             lines = follower.read()
@@ -78,7 +78,7 @@ def _batches(
         elif idle_exit is not None and time.monotonic() - quiet_since >= idle_exit:
             return
         else:
-            stop.wait(poll)
+            time.sleep(poll)
 
 
 def run_follow(
@@ -108,9 +108,7 @@ def run_follow(
     alerts_seen = 0
     status = 0
     try:
-        for name, lines in STOP.events(
-            _batches(followers, threading.Event(), args.poll, args.idle_exit)
-        ):
+        for name, lines in STOP.events(_batches(followers, args.poll, args.idle_exit)):
             alerts = monitor.feed_many(decoders[name].decode(lines))
             alerts_seen += len(alerts)
             if checkpoint is None:

@@ -28,6 +28,7 @@ __all__ = [
     "LOGONS",
     "MAX_ID",
     "MAX_ID_CHARS",
+    "SHORT_DECIMAL",
     "VALUES",
     "Malformed",
     "bounded_id",
@@ -55,6 +56,9 @@ MAX_ID: Final = 1 << 64
 #: Text longer than this is not read as an id (``0x`` and 16 hex digits, or 20 decimal ones,
 #: with room for leading zeros).
 MAX_ID_CHARS: Final = 32
+#: Decimal text shorter than this (19 digits at most) is below :data:`MAX_ID`: the decoders'
+#: fast path converts it with ``int`` and no range check.
+SHORT_DECIMAL: Final = 20
 
 #: Decoders build events positionally, ``new_event(ProcessEvent, (kind, host, ...))``: keyword
 #: construction of a NamedTuple runs a Python-level ``__new__`` and costs about three times as
@@ -203,7 +207,7 @@ def field_pid(raw: Any, what: str, event_id: int, record: int | None) -> int:
                 return int(raw, 16)
             except ValueError:
                 pass
-        elif raw.isdecimal() and raw.isascii() and len(raw) < 20:  # 19 digits: below 2**64
+        elif raw.isdecimal() and raw.isascii() and len(raw) < SHORT_DECIMAL:
             return int(raw)
         return process_id(raw, what, event_id, record)
     if type(raw) is int:

@@ -44,6 +44,7 @@ from .._events import (
 from ._common import (
     HOSTS,
     LOGONS,
+    SHORT_DECIMAL,
     VALUES,
     host_name,
     new_event,
@@ -309,13 +310,13 @@ def _created(
         s = pid_s.strip()
         pid = (
             int(s)
-            if s.isdecimal() and len(s) < 20
+            if s.isdecimal() and len(s) < SHORT_DECIMAL
             else process_id(s, "New Process ID", 592, record)
         )
         s = cpid_s.strip()
         cpid = (
             int(s)
-            if s.isdecimal() and len(s) < 20
+            if s.isdecimal() and len(s) < SHORT_DECIMAL
             else optional_pid(s, "Creator Process ID", 592, record)
         )
         # 592 looks the same on every platform; only an APID tells NT4/2000 apart.
@@ -361,7 +362,11 @@ def _exited(
 ) -> ProcessEvent:
     try:
         s = pid_s.strip()
-        pid = int(s) if s.isdecimal() and len(s) < 20 else process_id(s, "Process ID", 593, record)
+        pid = (
+            int(s)
+            if s.isdecimal() and len(s) < SHORT_DECIMAL
+            else process_id(s, "Process ID", 593, record)
+        )
         return new_event(
             ProcessEvent,
             (
@@ -406,13 +411,13 @@ def _token(
         s = pid_s.strip()
         pid = (
             int(s)
-            if s.isdecimal() and len(s) < 20
+            if s.isdecimal() and len(s) < SHORT_DECIMAL
             else process_id(s, "new Process ID", 600, record)
         )
         s = assigning_pid_s.strip()
         cpid = (
             int(s)
-            if s.isdecimal() and len(s) < 20
+            if s.isdecimal() and len(s) < SHORT_DECIMAL
             else optional_pid(s, "assigning Process ID", 600, record)
         )
         return new_event(
@@ -457,7 +462,7 @@ def _host_event(
     if count_s is not None:
         stripped = count_s.strip()
         if stripped and stripped != "-":
-            if not (stripped.isascii() and stripped.isdigit() and len(stripped) < 20):
+            if not (stripped.isascii() and stripped.isdigit() and len(stripped) < SHORT_DECIMAL):
                 raise Malformed(
                     "bad count",
                     f"event 516 says {stripped[:40]!r} audits were discarded, not a number",
