@@ -60,8 +60,8 @@ def test_correlate_prints_one_fat_record_per_process_of_the_bundled_sample() -> 
     cmd = next(r for r in records if r["pid"] == 1452)
     assert cmd["image"] == r"\WINNT\system32\cmd.exe"
     assert cmd["creator_pid"] == 1020
-    assert cmd["start"] == "2003-03-04T09:15:00Z"
-    assert cmd["end"] == "2003-03-04T09:15:04Z"
+    assert cmd["start"] == "2003-03-04T09:15:00.000000000Z"
+    assert cmd["end"] == "2003-03-04T09:15:04.000000000Z"
     assert cmd["events"] == [592, 593]
     assert cmd["record_numbers"] == [7104, 7105]
     ping = next(r for r in records if r["pid"] == 2216)

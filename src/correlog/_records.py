@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 import attrs
 
 from ._events import EventKind, Layout
-from ._time import iso
+from ._time import DECIMALS, iso
 
 __all__ = [
     "Alert",
@@ -157,7 +157,8 @@ class Record(NamedTuple):
         return self.provenance[1::2]
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict: the record keys of the CLI, times as ISO 8601 UTC text."""
+        """A JSON-ready dict: the record keys of the CLI, times as ISO 8601 UTC text with nine
+        decimals (:data:`correlog._time.DECIMALS`), the logon id as hex text (``"0x3e7"``)."""
         return {
             "host": self.host,
             "pid": self.pid,
@@ -168,8 +169,8 @@ class Record(NamedTuple):
             "owner_source": None if self.owner_source is None else str(self.owner_source),
             "creator_pid": self.creator_pid,
             "creator_image": self.creator_image,
-            "start": iso(self.start),
-            "end": iso(self.end),
+            "start": iso(self.start, DECIMALS),
+            "end": iso(self.end, DECIMALS),
             "status": str(self.status),
             "reason": str(self.reason),
             "events": list(self.events),
@@ -222,7 +223,7 @@ class Alert:
             "image": self.image,
             "user": self.user,
             "domain": self.domain,
-            "time": iso(self.time),
+            "time": iso(self.time, DECIMALS),
             "event_id": self.event_id,
             "message": self.message,
             "record": None if self.record is None else self.record.to_json(),

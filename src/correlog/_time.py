@@ -3,7 +3,8 @@
 Integers keep EVTX's 100 ns resolution exactly and compare fast on the hot path; the helpers
 here convert at the edges. This is the one module that turns text into time:
 
-* :func:`parse_iso` / :func:`iso`: ISO 8601 with a zone, correlog's own form;
+* :func:`parse_iso` / :func:`iso`: ISO 8601 with a zone, correlog's own form (every output
+  writes :data:`DECIMALS` fraction digits, ``2003-03-04T09:15:00.000000000Z``);
 * :func:`sysmon_time` / :func:`utc_time`: the UTC times of Vista+ containers (Sysmon's
   ``UtcTime``, EVTX and Event XML ``SystemTime``, Winlogbeat's ``@timestamp``);
 * :class:`LocalTime`, :func:`ctime_fields`, :data:`MONTHS`, :func:`resolve_tz`: the wall-clock
@@ -29,6 +30,7 @@ from ._errors import Malformed, UsageError
 from ._memo import Memo
 
 __all__ = [
+    "DECIMALS",
     "MAX_NS",
     "MIN_NS",
     "MONTHS",
@@ -46,6 +48,9 @@ __all__ = [
 ]
 
 NS_PER_SECOND = 1_000_000_000
+#: Fraction digits of every time correlog writes (JSON lines, CSV, ECS): all nine, so a time is
+#: exact to the nanosecond and a column of times sorts as text in time order.
+DECIMALS: Final = 9
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 _NAIVE_EPOCH: Final = _dt.datetime(1970, 1, 1)
 _EPOCH_ORDINAL: Final = _dt.date(1970, 1, 1).toordinal()
@@ -78,8 +83,13 @@ def to_datetime(ns: int) -> _dt.datetime:
     return _EPOCH + _dt.timedelta(microseconds=ns // 1_000)
 
 
-def iso(ns: int | None) -> str | None:
+def iso(ns: int | None, decimals: int | None = None) -> str | None:
     """ISO 8601 UTC text, ``2003-03-04T09:15:00Z``; fractions only when there are any.
+
+    ``decimals``: ``None`` writes the shortest exact text (no fraction for a whole second); an
+    int writes exactly that many fraction digits, truncated, so that texts of equal length sort
+    as their times do. Every output of correlog writes :data:`DECIMALS` (nine, exact to the
+    nanosecond): ``iso(ns, DECIMALS)`` is ``2003-03-04T09:15:00.000000000Z``.
 
     Keeps 100 ns (and finer) digits, which ``datetime`` would drop. Never raises for an int:
     outside years 1-9999 the year is written in the expanded form (a sign and at least four
@@ -93,6 +103,8 @@ def iso(ns: int | None) -> str | None:
         base = (_NAIVE_EPOCH + _dt.timedelta(seconds=secs)).isoformat()
     else:
         base = _expanded(secs)
+    if decimals is not None:
+        return f"{base}.{frac:09d}"[: len(base) + 1 + decimals].rstrip(".") + "Z"
     if frac:
         return f"{base}.{frac:09d}".rstrip("0") + "Z"
     return base + "Z"

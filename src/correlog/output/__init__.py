@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from ._encoder import ENCODER, FIELD_RULES, Encoder, FieldRule
 from ._memo import Memo, clear_caches
-from ._rows import Row, fixed_time, row
+from ._rows import Row, row
 from ._sort import SortedWriter, TimeSorter, sort_time
 from ._summary import Summary
+from ._text import fixed_time
 from ._writers import (
     CSV_COLUMNS,
     FORMATS,

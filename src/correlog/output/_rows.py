@@ -1,53 +1,14 @@
-"""What people read of a record, an alert or a Sigma hit: one row of key fields, and times with
-a fixed number of decimals (so a column of them sorts as text)."""
+"""What people read of a record, an alert or a Sigma hit: one row of key fields, as text that
+stays on one line."""
 
 from __future__ import annotations
 
-import datetime as _dt
 import re
 from typing import Any, NamedTuple
 
 from .._records import Alert, ProcessId, Record, format_process_id
-from .._time import NS_PER_SECOND
-from ._memo import Memo
-from ._text import expanded_iso
 
-__all__ = ["Row", "fixed_time", "printable", "process_id_text", "row", "safe_text"]
-
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
-
-
-def _second(secs: int) -> str:
-    try:
-        d = _EPOCH + _dt.timedelta(seconds=secs)
-    except OverflowError:
-        return expanded_iso(secs * NS_PER_SECOND)[:-1]
-    # Written by hand: strftime("%Y") does not pad years before 1000 on every platform.
-    return f"{d.year:04d}-{d.month:02d}-{d.day:02d}T{d.hour:02d}:{d.minute:02d}:{d.second:02d}"
-
-
-_SECONDS: Memo[int, str] = Memo(_second, 4096)
-
-
-def fixed_time(ns: int | None, decimals: int = 9, *, sep: str = "T", zone: str = "Z") -> str:
-    """ISO 8601 UTC text with exactly ``decimals`` fraction digits (truncated, so order is kept).
-
-    ``fixed_time(t, 3, sep=" ", zone="")`` is the table's ``2003-03-04 09:15:00.000``. ``None``
-    is the empty text; a time outside years 1-9999 gets an expanded year (``+010000-...``).
-    """
-    if ns is None:
-        return ""
-    secs, frac = divmod(ns, NS_PER_SECOND)
-    try:
-        head = _SECONDS[secs]
-    except ValueError:  # beyond any calendar: thousands of digits
-        return f"{ns:#x}ns"
-    if sep != "T":
-        head = head.replace("T", sep, 1)
-    if decimals > 0:
-        return f"{head}.{f'{frac:09d}'[:decimals]}{zone}"
-    return head + zone
-
+__all__ = ["Row", "printable", "process_id_text", "row", "safe_text"]
 
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 

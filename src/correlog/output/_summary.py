@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from ._rows import fixed_time, printable, row
+from ._rows import printable, row
+from ._text import fixed_time
 
 __all__ = ["Summary"]
 

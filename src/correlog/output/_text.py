@@ -9,10 +9,13 @@ these helpers choose, and ``docs/output.md`` documents the choice:
   UTF-8 and a JSON reader gets the same string back;
 * an int whose decimal text is longer than the interpreter allows (4,300 digits by default) is
   written as a JSON string of its hexadecimal form, ``"0x..."``;
-* a time outside years 1-9999 is written as :func:`correlog.iso` writes it when it can, else as
-  ISO 8601 with an expanded year (a sign and at least four digits, ``"+10000-01-01T00:00:00Z"``,
-  as :func:`correlog.iso` writes it); a time too large for any calendar (a year of thousands of
-  digits) as ``"0x...ns"``.
+* a time outside years 1-9999 is written as :func:`correlog.iso` writes it, with an expanded
+  year (a sign and at least four digits, ``"+10000-01-01T00:00:00.000000000Z"``); a time too
+  large for any calendar (a year of thousands of digits) as ``"0x...ns"``.
+
+Every time is written by :func:`correlog.iso` with :data:`~correlog._time.DECIMALS` fraction
+digits (:func:`time_json`) or fewer (:func:`fixed_time`, the table's milliseconds), through one
+memo of whole seconds whose text ``iso`` wrote.
 """
 
 from __future__ import annotations
@@ -26,11 +29,11 @@ from json.encoder import encode_basestring
 from typing import Any
 
 from .._records import host_seed
-from .._time import NS_PER_SECOND, iso
+from .._time import DECIMALS, NS_PER_SECOND, iso
 from ._memo import Memo
 
 __all__ = [
-    "expanded_iso",
+    "fixed_time",
     "json_int",
     "json_string",
     "json_value",
@@ -102,55 +105,42 @@ def json_value(value: Any) -> str:
     return json_string(str(value))
 
 
-def _civil(days: int) -> tuple[int, int, int]:
-    """Year, month, day of ``days`` since 1970-01-01, proleptic Gregorian, for any int.
-
-    Howard Hinnant's ``civil_from_days``: integer arithmetic only, so no range limit.
-    """
-    days += 719_468
-    era = days // 146_097
-    doe = days - era * 146_097
-    yoe = (doe - doe // 1_460 + doe // 36_524 - doe // 146_096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    day = doy - (153 * mp + 2) // 5 + 1
-    month = mp + 3 if mp < 10 else mp - 9
-    return yoe + era * 400 + (month <= 2), month, day
-
-
-def expanded_iso(ns: int) -> str:
-    """ISO 8601 UTC text with an expanded year (``+10000-01-01T00:00:00Z``), for any int.
-
-    Fractions as :func:`correlog.iso` writes them. Raises ``ValueError`` only for a year too
-    long to write (thousands of digits).
-    """
-    secs, frac = divmod(ns, NS_PER_SECOND)
-    days, rest = divmod(secs, 86_400)
-    year, month, day = _civil(days)
-    year_text = f"{'-' if year < 0 else '+'}{abs(year):04d}"
-    clock = f"{rest // 3600:02d}:{rest // 60 % 60:02d}:{rest % 60:02d}"
-    fraction = f".{frac:09d}".rstrip("0") if frac else ""
-    return f"{year_text}-{month:02d}-{day:02d}T{clock}{fraction}Z"
-
-
 def _whole_second(secs: int) -> str:
-    """``"YYYY-MM-DDTHH:MM:SS`` (opening quote, no zone) of a whole second, as iso writes it."""
-    ns = secs * NS_PER_SECOND
-    try:
-        text = iso(ns)
-    except (OverflowError, ValueError):
-        text = None
-    if text is None or not text.endswith("Z"):
-        text = expanded_iso(ns)
-    return '"' + text[:-1]
+    """``YYYY-MM-DDTHH:MM:SS`` (no zone) of a whole second, as :func:`correlog.iso` writes it.
+
+    Raises ``ValueError`` only for a year too long to write (thousands of digits).
+    """
+    text = iso(secs * NS_PER_SECOND, 0)
+    assert text is not None
+    return text[:-1]
 
 
 #: The text of each recent whole second: one ``iso`` call per second of data, not per time.
 SECONDS: Memo[int, str] = Memo(_whole_second, 4096)
 
 
+def fixed_time(ns: int | None, decimals: int = DECIMALS, *, sep: str = "T", zone: str = "Z") -> str:
+    """``iso(ns, decimals)`` from the memo of whole seconds; never raises.
+
+    ``fixed_time(t, 3, sep=" ", zone="")`` is the table's ``2003-03-04 09:15:00.000``. ``None``
+    is the empty text; a time beyond any calendar is its nanoseconds in hex, ``0x...ns``.
+    """
+    if ns is None:
+        return ""
+    secs, frac = divmod(ns, NS_PER_SECOND)
+    try:
+        head = SECONDS[secs]
+    except ValueError:  # beyond any calendar: thousands of digits
+        return f"{ns:#x}ns"
+    if sep != "T":
+        head = head.replace("T", sep, 1)
+    if decimals > 0:
+        return f"{head}.{f'{frac:09d}'[:decimals]}{zone}"
+    return head + zone
+
+
 def time_json(ns: int | None) -> str:
-    """A time (ns since the epoch) as the JSON string :func:`correlog.iso` gives; never raises."""
+    """A time (ns since the epoch) as the JSON string of ``iso(ns, DECIMALS)``; never raises."""
     if ns is None:
         return "null"
     secs, frac = divmod(ns, NS_PER_SECOND)
@@ -158,9 +148,7 @@ def time_json(ns: int | None) -> str:
         head = SECONDS[secs]
     except ValueError:  # beyond any calendar: thousands of digits
         return f'"{ns:#x}ns"'
-    if frac:
-        return f"{head}.{frac:09d}".rstrip("0") + 'Z"'
-    return head + 'Z"'
+    return f'"{head}.{frac:09d}Z"'
 
 
 def _seed(host: str, channel: str | None) -> int:

@@ -19,8 +19,8 @@ from typing import Any, TextIO
 from .._errors import UsageError
 from .._records import Alert, Reason, Record, Status
 from ._encoder import ENCODER, Encoder
-from ._rows import Row, fixed_time, printable, process_id_text, row, safe_text
-from ._text import json_value
+from ._rows import Row, printable, process_id_text, row, safe_text
+from ._text import fixed_time, json_value
 
 __all__ = [
     "FORMATS",

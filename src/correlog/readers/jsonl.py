@@ -2,7 +2,9 @@
 
 Every field of :class:`~correlog.ProcessEvent` / :class:`~correlog.HostEvent` is a key, with
 ``null`` for a missing value; ``kind`` tells the two apart (their values do not overlap);
-``time`` is ISO 8601 UTC text from :func:`correlog.iso`, exact to the nanosecond. Reading a line
+``time`` is ISO 8601 UTC text from :func:`correlog.iso` with nine decimals, exact to the
+nanosecond; ``logon_id`` is hex text (``"0x3e7"``), as in records (an integer is read too, as
+older versions wrote it). Reading a line
 back gives an event equal to the one written. Unknown keys are ignored, so a later version may
 add fields.
 """
@@ -17,7 +19,7 @@ from typing import Any, ClassVar, Final
 
 from .._errors import Malformed
 from .._events import Event, EventKind, HostEvent, HostEventKind, Layout, ProcessEvent
-from .._time import iso, parse_iso
+from .._time import DECIMALS, iso, parse_iso
 from ..decoders._common import MAX_ID, host_name
 from ._core import LineFormat, ParseResult
 
@@ -30,6 +32,7 @@ _HOST_KINDS: Final = {kind.value: kind for kind in HostEventKind}
 _LAYOUTS: Final = {layout.value: layout for layout in Layout}
 _loads = json.loads
 _intern = sys.intern
+_HEX: Final = frozenset("0123456789abcdefABCDEF")
 
 
 def event_to_json(event: Event) -> dict[str, Any]:
@@ -39,13 +42,13 @@ def event_to_json(event: Event) -> dict[str, Any]:
             "kind": event.kind.value,
             "host": event.host,
             "pid": event.pid,
-            "time": iso(event.time),
+            "time": iso(event.time, DECIMALS),
             "event_id": event.event_id,
             "record_number": event.record_number,
             "image": event.image,
             "user": event.user,
             "domain": event.domain,
-            "logon_id": event.logon_id,
+            "logon_id": None if event.logon_id is None else f"0x{event.logon_id:x}",
             "own_account": event.own_account,
             "creator_pid": event.creator_pid,
             "creator_image": event.creator_image,
@@ -59,7 +62,7 @@ def event_to_json(event: Event) -> dict[str, Any]:
     return {
         "kind": event.kind.value,
         "host": event.host,
-        "time": iso(event.time),
+        "time": iso(event.time, DECIMALS),
         "event_id": event.event_id,
         "record_number": event.record_number,
         "dropped": event.dropped,
@@ -100,7 +103,7 @@ def event_from_json(data: Mapping[str, Any]) -> Event:
             image=get.text("image", required=False),
             user=get.text("user", required=False),
             domain=get.text("domain", required=False),
-            logon_id=get.identifier("logon_id", required=False),
+            logon_id=get.logon_id(),
             own_account=own,
             creator_pid=get.identifier("creator_pid", required=False),
             creator_image=get.text("creator_image", required=False),
@@ -175,6 +178,17 @@ class _Fields:
         if found is not None and not 0 <= found < MAX_ID:
             raise Malformed("bad json event", f"{key!r} {_shown(found)} is outside 0..2**64-1")
         return found
+
+    def logon_id(self) -> int | None:
+        """Hex text as the records write it (``"0x3e7"``), or an integer (older files)."""
+        found = self._data.get("logon_id")
+        if isinstance(found, str):
+            digits = found[2:] if found[:2] in ("0x", "0X") else ""
+            if not (0 < len(digits) <= 16 and all(c in _HEX for c in digits)):
+                raise Malformed("bad json event", f"'logon_id' {_shown(found)} is not hex text")
+            return int(digits, 16)
+        value: int | None = self.identifier("logon_id", required=False)
+        return value
 
     def host(self) -> str:
         return host_name(self.text("host"))
