@@ -204,17 +204,31 @@ def test_correlate_reads_the_new_formats(fmt: str, path: str, count: int) -> Non
         assert "\r" not in done.stderr
 
 
-def test_progress_line_says_bytes_read_of_the_total(tmp_path: Path) -> None:
+def test_the_progress_bar_says_files_events_rate_share_and_time_left(tmp_path: Path) -> None:
     import io
 
-    from correlog.cli._inputs import Progress
+    from correlog.cli._progress import ProgressBar
 
-    path = tmp_path / "x.log"
-    path.write_bytes(b"x" * 2_000_000)
-    with path.open("rb") as handle:
-        handle.seek(500_000)
-        progress = Progress(handle, "x.log", io.StringIO())
-        assert progress.line() == "correlog: x.log: 0.5 of 2.0 MB (25%)"
+    paths = [tmp_path / "a.log", tmp_path / "b.log"]
+    for path in paths:
+        path.write_bytes(b"x" * 1_000_000)
+
+    class Reader:
+        class stats:  # stands in for ReadStats
+            events = 5_000
+
+    now = [100.0]
+    bar = ProgressBar([str(p) for p in paths], [Reader()], io.StringIO(), clock=lambda: now[0])
+    with paths[0].open("rb") as first, paths[1].open("rb") as second:
+        bar.opened(first)
+        first.seek(1_000_000)
+        bar.closed(first)
+        bar.opened(second)
+        second.seek(500_000)
+        now[0] += 2.0
+        assert bar.line() == (
+            "correlog: 1/2 files, 5,000 events, 2,500 events/s, 75% of 2.0 MB, ETA 0:01"
+        )
 
 
 def test_help_lists_the_new_formats_and_no_progress() -> None:

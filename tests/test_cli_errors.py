@@ -155,6 +155,162 @@ def test_an_unreadable_input_names_itself_and_exits_1(tmp_path: Path) -> None:
     assert "correlog: read 0 events" in done.stderr
 
 
+# -- each error a user meets: one line, the right status -----------------------------------------
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+EVTX = DATA / "evtx" / "hayabusa_mitre_T1027_Tchopper_4688.evtx"
+RULE = (
+    "title: cmd\nid: 00000000-0000-4000-8000-00000000c3d0\n"
+    "logsource: {category: process_creation, product: windows}\n"
+    "detection: {sel: {Image|endswith: '\\\\cmd.exe'}, condition: sel}\n"
+)
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    """The status and stderr of ``correlog ARGV`` (argparse's exit caught as its status)."""
+    try:
+        status = main(list(argv))
+    except SystemExit as exc:
+        status = exc.code if isinstance(exc.code, int) else 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return status, err
+
+
+def errors_of(err: str) -> list[str]:
+    """The error lines: not the summary, not the skipped lines' details."""
+    return [
+        line
+        for line in err.splitlines()
+        if line.startswith("correlog: ")
+        and not line.startswith(("correlog: read ", "correlog: skipped ", "correlog: ... "))
+    ]
+
+
+def test_a_forced_format_that_parses_nothing_is_an_error_saying_what_the_file_looks_like(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, err = run_main(capsys, "correlate", "--format", "jsonl", sample_path())
+    assert status == 1
+    [error] = errors_of(err)
+    assert "--format jsonl read nothing from" in error
+    assert "all 12 lines were skipped" in error
+    assert "it looks like snare: give --format snare, or leave --format out" in error
+
+
+def test_a_forced_format_on_stdin_says_to_leave_it_out(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(SAMPLE), encoding="utf-8"))
+    status, err = run_main(capsys, "events", "--format", "ossec", "-")
+    assert status == 1
+    [error] = errors_of(err)
+    assert "--format ossec read nothing from -" in error
+    assert "leave --format out to detect its format" in error
+
+
+def test_a_forced_format_that_reads_valid_lines_of_no_interest_is_no_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A logon (528) is a valid Snare line that is not a process event: ignored, not skipped.
+    logon = SAMPLE.splitlines()[0].replace(b"\t592\t", b"\t528\t")
+    path = tmp_path / "logons.snare"
+    path.write_bytes(logon + b"\n")
+    status, err = run_main(capsys, "correlate", "--format", "snare", str(path))
+    assert status == 0, err
+    assert "ignored 1, skipped 0" in err
+
+
+def test_evtx_units_are_called_records(capsys: pytest.CaptureFixture[str]) -> None:
+    if not EVTX.is_file():
+        pytest.skip("the shared data folder is not beside this checkout")
+    pytest.importorskip("evtx")
+    status, err = run_main(capsys, "events", str(EVTX))
+    assert status == 0
+    assert "read 735 events from 735 records (evtx)" in err
+    status, err = run_main(capsys, "correlate", "--format", "evt", str(EVTX))
+    assert status == 1
+    [error] = errors_of(err)
+    assert "--format evt read nothing" in error
+    assert "records were skipped" in error
+    assert "it looks like evtx" in error
+
+
+def test_an_unknown_format_names_the_option_not_the_python_keyword(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("hello\nworld\n", encoding="utf-8")
+    status, err = run_main(capsys, "correlate", str(path))
+    assert status == 1
+    [error] = errors_of(err)
+    assert "cannot tell the format" in error
+    assert "give --format FORMAT to read one anyway" in error
+    assert "format=" not in err
+
+
+@pytest.mark.parametrize("command", ["hunt", "tree", "report"])
+def test_rules_take_one_path_so_the_input_after_them_is_never_called_a_rule(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("sigma")
+    missing = tmp_path / "missing"
+    log = tmp_path / "file.evtx"
+    extra = ["-o", str(tmp_path / "r.html")] if command == "report" else []
+    status, err = run_main(capsys, command, "--rules", str(missing), str(log), *extra)
+    assert status == 2
+    [error] = errors_of(err)
+    assert error == f"correlog: --rules {missing}: no such file or folder"
+    assert "file.evtx" not in error
+
+
+def test_rule_files_given_after_one_rules_flag_are_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("sigma")
+    first, second = tmp_path / "a.yml", tmp_path / "b.yml"
+    for rule in (first, second):
+        rule.write_text(RULE, encoding="utf-8")
+    status, err = run_main(capsys, "hunt", "--rules", str(first), str(second), sample_path())
+    assert status == 2
+    [error] = errors_of(err)
+    assert f"{second} is a Sigma rule file, not an input" in error
+    assert "give --rules before each rule file or folder" in error
+    assert "one path per --rules" in subprocess.run(
+        [sys.executable, "-m", "correlog", "hunt", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout.replace("\n", " ").replace("  ", " ")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["hunt", "--rules", "{rules}"],
+        ["tree", "--rules", "{rules}"],
+        ["report", "--rules", "{rules}", "-o", "{rules}/r.html"],
+        ["watch", "--sigma", "{rules}"],
+    ],
+)
+def test_an_empty_rules_folder_is_a_usage_error(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("sigma")
+    rules = tmp_path / "rules"
+    (rules / "nested").mkdir(parents=True)
+    (rules / "README.md").write_text("no rules yet\n", encoding="utf-8")
+    args = [a.format(rules=rules) for a in argv]
+    status, err = run_main(capsys, *args, "--sample")
+    assert status == 2
+    [error] = errors_of(err)
+    flag = "--sigma" if argv[0] == "watch" else "--rules"
+    assert error == (
+        f"correlog: {flag} {rules}: the folder holds no Sigma rule file (*.yml, *.yaml)"
+    )
+
+
 # -- fuzz --------------------------------------------------------------------------------------
 
 _OPTIONS = st.sampled_from(

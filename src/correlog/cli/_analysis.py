@@ -22,6 +22,7 @@ from ._inputs import (
     guarded,
     print_summary,
 )
+from ._rules import add_rules_option, check_inputs, check_rule_paths
 
 __all__ = ["Analysis", "add_analysis_options", "analyse"]
 
@@ -42,18 +43,15 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
     """Inputs, engine options, and ``--rules`` for Sigma hits."""
     add_input_options(p)
     add_engine_options(p)
-    p.add_argument(
-        "--rules",
-        action="append",
-        metavar="PATH",
-        default=[],
-        help="Sigma rule files or directories: mark their matches too",
-    )
+    add_rules_option(p, required=False, purpose="mark its matches too")
 
 
 def analyse(args: argparse.Namespace, err: TextIO, finish: Callable[[], None]) -> Analysis:
     """Read the inputs once; the built-in web rules and audit-tamper run as ``watch`` runs them."""
     found = Analysis()
+    if args.rules:  # a mistake in the rules is told before the inputs are read
+        check_inputs(args.paths)
+        check_rule_paths(args.rules)
     monitor = Monitor(
         [AnonymousWeb(accounts=DEFAULT_ACCOUNTS, allow=DEFAULT_ALLOW), WebServerChild()],
         correlator=correlator(args),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import glob
 import heapq
 import math
 import os
@@ -28,27 +29,36 @@ from importlib import resources
 from types import FrameType
 from typing import Any, TextIO
 
+import attrs
+
 from .._correlator import Correlator
-from .._errors import CorrelogError, UsageError
+from .._errors import CorrelogError, ParseError, UsageError
 from .._events import Event
-from ..readers import FORMATS, EventReader, read
+from ..readers import FORMATS, REGISTRY, EventReader, read
+from ..readers._core import RecordFormat
+from ..readers._read import UnknownFormat
+from ._progress import ProgressBar
 
 __all__ = [
     "INTERNAL_ERROR",
     "STOP",
+    "Expanded",
+    "InputError",
     "Inputs",
     "Interrupted",
-    "Progress",
     "add_engine_options",
     "add_input_options",
     "correlator",
+    "expand",
     "failure",
     "guarded",
+    "log_format",
     "print_summary",
     "quiet_stdout",
     "reasons",
     "sample_path",
     "stop_status",
+    "unit",
     "window",
 ]
 
@@ -133,56 +143,119 @@ def quiet_stdout() -> None:
         os.close(devnull)
 
 
-class Progress:
-    """``bytes read / total`` of one input file on a terminal's stderr, a few times a second.
+class InputError(CorrelogError):
+    """An input names nothing to read (a pattern no file matches, a folder with no log), or a
+    forced ``--format`` read nothing from it. Exit status 1, as for a file that cannot be read."""
 
-    A thread polls the file descriptor's offset, so the line moves even while the reader finds
-    nothing to yield, and the read loop pays nothing for it.
-    """
 
-    INTERVAL = 0.25
+@attrs.define
+class Expanded:
+    """What the input arguments name: the files to read, in order, and what was passed over."""
 
-    def __init__(self, handle: Any, label: str, err: TextIO) -> None:
-        self._fd = handle.fileno()
-        self._total = os.fstat(self._fd).st_size
-        self._label = label
-        self._err = err
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="correlog-progress", daemon=True)
+    #: Paths to read ("-" is stdin), each once, in the order given (a folder's files sorted).
+    files: list[str] = attrs.field(factory=list)
+    #: Files found in folders and not read, by why: "not a log", "empty", "unreadable",
+    #: "another format" (a log of another format than a forced ``--format``).
+    passed_over: Counter[str] = attrs.field(factory=Counter)
+    #: The first few of those, for the summary.
+    examples: list[str] = attrs.field(factory=list)
 
-    def __enter__(self) -> Progress:
-        self._thread.start()
-        return self
+    def pass_over(self, path: str, why: str) -> None:
+        self.passed_over[why] += 1
+        if len(self.examples) < 3:
+            self.examples.append(f"{path} ({why})")
 
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._err.write("\r\x1b[K")
-        self._err.flush()
 
-    def line(self) -> str:
-        """The progress text now (the file descriptor's offset against the file's size)."""
-        done = os.lseek(self._fd, 0, os.SEEK_CUR)
-        share = f" ({100 * done // self._total}%)" if self._total else ""
-        return f"correlog: {self._label}: {done / 1e6:.1f} of {self._total / 1e6:.1f} MB{share}"
+def log_format(path: str) -> str | None:
+    """The format correlog detects in the file at ``path`` (``"empty"`` for a file with no
+    non-blank line); ``None`` when it is none of the formats correlog reads."""
+    try:
+        with read(path, "auto", errors="skip") as reader:
+            return reader.format or "empty"
+    except ParseError:
+        return None
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.INTERVAL):
+
+def expand(paths: Sequence[str], forced: str = "auto") -> Expanded:
+    """The files the input arguments name: a file as it is; a folder's files, recursively,
+    those whose content is a log (``forced``: also those whose format cannot be told, which the
+    forced format may still read); a glob pattern's matches (for shells that leave
+    ``'logs/*.evtx'`` as it is), as if each had been named."""
+    found = Expanded()
+    seen: set[str] = set()
+
+    def add(path: str) -> None:
+        if path == "-" or path not in seen:
+            seen.add(path)
+            found.files.append(path)
+
+    for path in paths:
+        if "\x00" in path:
+            raise UsageError(f"a path cannot hold a NUL character: {path!r}")
+        if path != "-" and not os.path.lexists(path) and glob.has_magic(path):
+            matches = sorted(glob.glob(path, recursive=True))
+            if not matches:
+                raise InputError(f"{path}: no file matches this pattern")
+        else:
+            matches = [path]
+        for match in matches:
+            if os.path.isdir(match):
+                before = len(found.files)
+                _walk(match, forced, found, add)
+                if len(found.files) == before:
+                    raise InputError(f"{match}: no log file in this folder{_passed(found)}")
+            else:
+                add(match)
+    return found
+
+
+def _walk(folder: str, forced: str, found: Expanded, add: Callable[[str], None]) -> None:
+    for root, dirs, names in os.walk(folder):
+        dirs.sort()
+        for name in sorted(names):
+            path = os.path.join(root, name)
+            if not os.path.isfile(path):
+                continue  # a socket, a fifo, a dangling link: nothing to read
             try:
-                text = self.line()
-            except OSError:
-                return
-            self._err.write("\r" + text)
-            self._err.flush()
+                kind = log_format(path)
+            except (OSError, CorrelogError):
+                found.pass_over(path, "unreadable")
+                continue
+            if kind == "empty":
+                found.pass_over(path, "empty")
+            elif forced == "auto" or kind in (forced, None):
+                if kind is None and forced == "auto":
+                    found.pass_over(path, "not a log")
+                else:
+                    add(path)
+            else:
+                found.pass_over(path, "another format")
+
+
+def _passed(found: Expanded) -> str:
+    if not found.passed_over:
+        return ""
+    counts = ", ".join(f"{n} {why}" for why, n in sorted(found.passed_over.items()))
+    return f" ({counts})"
+
+
+#: The formats whose units are records (a container of them), not lines.
+RECORD_FORMATS = frozenset(fmt.name for fmt in REGISTRY if isinstance(fmt, RecordFormat))
+
+
+def unit(fmt: str | None) -> str:
+    """What a format's units are called: ``records`` (EVTX, ``.evt``, Event XML) or ``lines``."""
+    return "records" if fmt in RECORD_FORMATS else "lines"
 
 
 class Inputs:
     """The events of every input, with per-input read statistics.
 
-    One input is read as it comes. Several inputs (files of the same hosts from different
-    sources, say a Snare feed and an EVTX export) are merged by event time, each assumed roughly
-    in time order; the correlator's ordering window (``--lateness``) then puts each host's events
-    back in order and folds duplicates once.
+    The inputs are paths, ``-`` (stdin), folders (read recursively; each file's content says
+    whether it is a log) and glob patterns. One input is read as it comes. Several (files of
+    the same hosts from different sources, say a Snare feed and an EVTX export) are merged by
+    event time, each assumed roughly in time order; the correlator's ordering window
+    (``--lateness``) then puts each host's events back in order and folds duplicates once.
     """
 
     def __init__(self, paths: Sequence[str], args: argparse.Namespace) -> None:
@@ -191,51 +264,97 @@ class Inputs:
         self.readers: list[EventReader] = []
         #: The inputs as an error message names them ("-" is stdin).
         self.label = ", ".join(self.paths)
-        #: A progress line only for a person watching: stderr a terminal, not silenced.
+        #: A progress bar only for a person watching: stderr a terminal, not silenced.
         self.progress = not getattr(args, "no_progress", True) and sys.stderr.isatty()
+        #: What the paths named, once reading began.
+        self.expanded = Expanded()
+        self._bar: ProgressBar | None = None
 
     def __iter__(self) -> Iterator[Event]:
         return STOP.events(self._events())
 
     def _events(self) -> Iterator[Event]:
-        if len(self.paths) == 1:
-            yield from self._one(self.paths[0], self.progress)
-            return
-        if self.paths.count("-") > 1:
+        self.expanded = expand(self.paths, self.args.format)
+        files = self.expanded.files
+        if files.count("-") > 1:
             raise UsageError("stdin ('-') can be read only once")
-        # Several progress lines would overwrite each other: none when merging.
-        yield from heapq.merge(*(self._one(path, False) for path in self.paths), key=_time)
+        if not self.progress:
+            yield from self._merged(files)
+            return
+        with ProgressBar(files, self.readers, sys.stderr) as self._bar:
+            yield from self._merged(files)
 
-    def _one(self, path: str, progress: bool) -> Iterator[Event]:
-        if "\x00" in path:
-            raise UsageError(f"a path cannot hold a NUL character: {path!r}")
-        if not progress or path == "-" or not os.path.isfile(path):
+    def _merged(self, files: list[str]) -> Iterator[Event]:
+        if len(files) == 1:
+            yield from self._one(files[0])
+        else:
+            yield from heapq.merge(*(self._one(path) for path in files), key=_time)
+
+    def _one(self, path: str) -> Iterator[Event]:
+        bar = self._bar
+        if bar is None or path == "-":
             yield from self._read(path, path)
             return
-        with open(path, "rb") as handle, Progress(handle, path, sys.stderr):
-            yield from self._read(handle, path)
+        with open(path, "rb") as handle:
+            bar.opened(handle)
+            try:
+                yield from self._read(handle, path)
+            finally:
+                bar.closed(handle)
 
     def _read(self, source: Any, name: str) -> Iterator[Event]:
         args = self.args
         reader = read(source, args.format, errors=args.errors, tz=args.tz, name=name)
         self.readers.append(reader)
         yield from reader
+        if args.format != "auto":
+            _check_forced(reader, args.format, name)
 
     def summary(self) -> str:
-        """One line: events, lines, formats, ignored and skipped lines of every input."""
-        lines = sum(r.stats.lines for r in self.readers)
-        events = sum(r.stats.events for r in self.readers)
-        ignored = sum(r.stats.ignored for r in self.readers)
-        skipped = sum(r.stats.skipped for r in self.readers)
+        """One line: events, lines (records), formats, ignored and skipped lines of every input,
+        and the files in folders that were not read."""
+        stats = [r.stats for r in self.readers]
+        events = sum(s.events for s in stats)
+        units: Counter[str] = Counter()
+        for reader in self.readers:
+            units[unit(reader.format)] += reader.stats.lines
+        read_from = " and ".join(f"{n} {name}" for name, n in sorted(units.items())) or "0 lines"
+        ignored = sum(s.ignored for s in stats)
+        skipped = sum(s.skipped for s in stats)
         formats = ",".join(sorted({r.format or "empty" for r in self.readers})) or "-"
-        return (
-            f"read {events} events from {lines} lines ({formats}); "
+        text = (
+            f"read {events} events from {read_from} ({formats}); "
             f"ignored {ignored}, skipped {skipped}"
         )
+        passed = self.expanded.passed_over
+        if passed:
+            text += f"; {sum(passed.values())} files in folders not read{_passed(self.expanded)}"
+        return text
 
     def skip_details(self) -> list[str]:
-        """Each skipped line's error, as text."""
+        """Each skipped line's (record's) error, as text."""
         return [str(err) for r in self.readers for err in r.stats.errors]
+
+
+def _check_forced(reader: EventReader, forced: str, name: str) -> None:
+    """An :class:`InputError` when a forced ``--format`` skipped every line (record) of the
+    input it was given: the input is surely in another format."""
+    stats = reader.stats
+    if stats.events or stats.ignored or stats.headers or not stats.skipped:
+        return
+    first = stats.errors[0].reason if stats.errors else "unreadable"
+    looks = "correlog cannot tell its format either"
+    if name == "-":
+        looks = "leave --format out to detect its format"
+    else:
+        with contextlib.suppress(OSError, CorrelogError):
+            kind = log_format(name)
+            if kind is not None and kind != forced:
+                looks = f"it looks like {kind}: give --format {kind}, or leave --format out"
+    raise InputError(
+        f"--format {forced} read nothing from {name}: all {stats.skipped} "
+        f"{unit(forced)} were skipped (the first: {first}); {looks}"
+    )
 
 
 def _time(event: Event) -> int:
@@ -285,20 +404,27 @@ def _positive_int(text: str) -> int:
 
 def add_input_options(p: argparse.ArgumentParser) -> None:
     """Paths, ``--sample``, ``--format``, ``--errors``, ``--tz``, ``--no-progress``."""
-    p.add_argument("paths", nargs="*", metavar="PATH", help="input files ('-' or none: stdin)")
+    p.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="input files, folders (read recursively: the logs in them, told by content) or "
+        "glob patterns ('logs/*.evtx'); '-' or none: stdin",
+    )
     p.add_argument("--sample", action="store_true", help="read the bundled IIS intrusion sample")
     p.add_argument("--format", default="auto", choices=("auto", *FORMATS), help="input format")
     p.add_argument(
         "--errors",
         default="skip",
         choices=("strict", "skip"),
-        help="on a malformed line: stop (strict) or count it and go on (skip, the default)",
+        help="on a malformed line or record: stop (strict) or count it and go on (skip, the "
+        "default)",
     )
     p.add_argument("--tz", default=None, help="zone of times that carry none (default UTC)")
     p.add_argument(
         "--no-progress",
         action="store_true",
-        help="no progress line on stderr (shown only when stderr is a terminal)",
+        help="no progress bar on stderr (shown only when stderr is a terminal)",
     )
 
 
@@ -329,7 +455,7 @@ def print_summary(err: TextIO, inputs: Inputs, extra: str) -> None:
     for line in details[:5]:
         print(f"correlog: skipped {line}", file=err)
     if len(details) > 5:
-        print(f"correlog: ... {len(details) - 5} more skipped lines not shown", file=err)
+        print(f"correlog: ... {len(details) - 5} more skipped not shown", file=err)
     err.flush()
 
 
@@ -352,6 +478,8 @@ def failure(exc: BaseException, label: str, *, reading: bool = True) -> tuple[st
     ``label`` names the inputs; ``reading``: the error came from reading them (so a message
     that does not name them says which they were).
     """
+    if isinstance(exc, UnknownFormat):
+        exc = exc.naming("--format FORMAT")
     text = str(exc)
     if isinstance(exc, UsageError):
         return text, 2

@@ -10,10 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from .._errors import UsageError
 from .._records import Record
 from ._inputs import (
     Inputs,
@@ -23,11 +21,12 @@ from ._inputs import (
     guarded,
     print_summary,
 )
+from ._rules import add_rules_option, check_inputs, check_rule_paths
 
 if TYPE_CHECKING:
     from ..sigma import RuleSet
 
-__all__ = ["add_parser", "load_for_cli", "run", "sigma_monitor_rules", "split_rule_paths"]
+__all__ = ["add_parser", "load_for_cli", "run", "sigma_monitor_rules"]
 
 #: How many rules that could not be compiled are named on stderr (all are counted).
 _SHOWN: int = 10
@@ -38,14 +37,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser("hunt", help="Sigma rule matches over the records, as JSON lines")
     add_input_options(p)
     add_engine_options(p)
-    p.add_argument(
-        "--rules",
-        action="extend",
-        nargs="+",
-        required=True,
-        metavar="PATH",
-        help="Sigma rule files (*.yml, *.yaml) or directories; other paths after them are inputs",
-    )
+    add_rules_option(p, required=True, purpose="the rules to run")
     p.add_argument(
         "--coverage",
         action="store_true",
@@ -53,24 +45,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
 
 
-def split_rule_paths(paths: Sequence[str]) -> tuple[list[str], list[str]]:
-    """Rule paths (directories, ``*.yml``, ``*.yaml``) apart from inputs given after them.
-
-    ``--rules`` takes several paths, so ``hunt --rules rules/ some.evtx`` hands it the input
-    too; an input is never a directory or a YAML file, so the two are told apart here.
-    """
-    rules: list[str] = []
-    inputs: list[str] = []
-    for path in paths:
-        is_rules = Path(path).is_dir() or path.lower().endswith((".yml", ".yaml"))
-        (rules if is_rules else inputs).append(path)
-    return rules, inputs
-
-
-def load_for_cli(paths: Sequence[str], err: TextIO) -> RuleSet:
+def load_for_cli(paths: Sequence[str], err: TextIO, flag: str = "--rules") -> RuleSet:
     """Load rules and say on stderr what was compiled and what was not, by name."""
     from ..sigma import load_rules
 
+    check_rule_paths(paths, flag)
     ruleset = load_rules(*paths)
     report = ruleset.report
     print(f"correlog: {report.summary()}", file=err)
@@ -85,7 +64,7 @@ def load_for_cli(paths: Sequence[str], err: TextIO) -> RuleSet:
 
 def sigma_monitor_rules(paths: Sequence[str], err: TextIO) -> list[Callable[[Record], str | None]]:
     """``watch --sigma``: the rules as monitor rules sharing one index."""
-    return load_for_cli(paths, err).monitor_rules()
+    return load_for_cli(paths, err, "--sigma").monitor_rules()
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -93,11 +72,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     coverage report); the exit status as for the other commands."""
     from ..sigma import Coverage
 
-    rules, inputs_given = split_rule_paths(args.rules)
-    if not rules:
-        raise UsageError(f"--rules needs Sigma rule files or directories, not {args.rules}")
-    args.paths = [*args.paths, *inputs_given]
-    ruleset = load_for_cli(rules, err)
+    check_inputs(args.paths)
+    ruleset = load_for_cli(args.rules, err)
     engine = correlator(args)
     inputs = Inputs(args.paths, args)
     # Counting what each source leaves undecided costs a three-valued evaluation of every

@@ -55,7 +55,7 @@ from ._core import (
 )
 from ._sources import STREAM_DAMAGE, Source, _detach, binary_lines, open_input
 
-__all__ = ["BINARY_FORMATS", "DETECTION_ORDER", "FORMATS", "REGISTRY", "read"]
+__all__ = ["BINARY_FORMATS", "DETECTION_ORDER", "FORMATS", "REGISTRY", "UnknownFormat", "read"]
 
 
 #: Every format, each declared once in its own module, in the order ``format="auto"`` tries
@@ -589,11 +589,36 @@ def _detect(lines: Iterator[str], source: str) -> tuple[list[str], str | None]:
     else:
         if non_blank == 0:
             return peeked, None
-    raise ParseError(
-        f"cannot tell the format from the first {non_blank} non-blank lines; "
-        f"tried {', '.join(DETECTION_ORDER)} (give format= to read one anyway)",
-        source=source,
-    )
+    raise UnknownFormat.after(non_blank, source)
+
+
+class UnknownFormat(ParseError):
+    """``format="auto"`` recognised none of the formats in an input's first non-blank lines.
+
+    The message names the option that forces a format: ``format=`` for :func:`read`;
+    :meth:`naming` gives the same error naming another (the CLI's ``--format``). Built as any
+    :class:`ParseError` is (a message), so that frameworks that re-raise it with more text can.
+    """
+
+    #: How many non-blank lines were tried (``None`` once re-raised with another message).
+    non_blank: int | None = None
+
+    @classmethod
+    def after(cls, non_blank: int, source: str | None, option: str = "format=") -> UnknownFormat:
+        """The error after ``non_blank`` lines of ``source`` matched no format."""
+        error = cls(
+            f"cannot tell the format from the first {non_blank} non-blank lines; "
+            f"tried {', '.join(DETECTION_ORDER)} (give {option} to read one anyway)",
+            source=source,
+        )
+        error.non_blank = non_blank
+        return error
+
+    def naming(self, option: str) -> UnknownFormat:
+        """The same error, naming ``option`` as the way to force a format."""
+        if self.non_blank is None:
+            return self
+        return UnknownFormat.after(self.non_blank, self.source, option)
 
 
 class _NoFormat:
