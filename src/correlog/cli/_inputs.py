@@ -328,7 +328,9 @@ class Inputs:
         )
         passed = self.expanded.passed_over
         if passed:
-            text += f"; {sum(passed.values())} files in folders not read{_passed(self.expanded)}"
+            count = sum(passed.values())
+            files = "file" if count == 1 else "files"
+            text += f"; {count} {files} in folders not read{_passed(self.expanded)}"
         return text
 
     def skip_details(self) -> list[str]:
