@@ -104,13 +104,14 @@ def test_a_forced_format_keeps_what_it_may_read_and_passes_over_other_formats(
 # -- the progress bar ----------------------------------------------------------------------------
 
 
-def run_on_a_terminal(*argv: str) -> tuple[int, str]:
-    """Run correlog with stderr on a pseudo-terminal; its status and what the terminal got."""
+def run_on_a_terminal(*argv: str, stdout_too: bool = False) -> tuple[int, str]:
+    """Run correlog with stderr (and stdout) on a pseudo-terminal; its status and what the
+    terminal got."""
     leader, follower = pty.openpty()
     proc = subprocess.Popen(
         [sys.executable, "-m", "correlog", *argv],
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
+        stdout=follower if stdout_too else subprocess.DEVNULL,
         stderr=follower,
     )
     os.close(follower)
@@ -168,3 +169,15 @@ def test_no_bar_with_no_progress_or_off_a_terminal(big_log: Path) -> None:
     )
     assert "\r" not in done.stderr
     assert json.loads(done.stdout.splitlines()[0])["pid"]
+
+
+def test_no_bar_while_records_stream_to_the_same_terminal_but_one_for_a_tree(
+    big_log: Path,
+) -> None:
+    status, screen = run_on_a_terminal("correlate", str(big_log), stdout_too=True)
+    assert status == 0
+    assert "files, " not in screen
+    assert "time (UTC)" in screen  # the table
+    status, screen = run_on_a_terminal("tree", "--width", "80", str(big_log), stdout_too=True)
+    assert status == 0
+    assert "1/1 files, " in screen or "0/1 files, " in screen

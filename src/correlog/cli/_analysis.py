@@ -58,7 +58,7 @@ def analyse(args: argparse.Namespace, err: TextIO, finish: Callable[[], None]) -
         on_record=found.records.append,
     )
     tamper = AuditTamper()
-    inputs = Inputs(args.paths, args)
+    inputs = Inputs(args.paths, args, output_at_end=True)
 
     def body() -> None:
         for event in inputs:

@@ -258,14 +258,23 @@ class Inputs:
     (``--lateness``) then puts each host's events back in order and folds duplicates once.
     """
 
-    def __init__(self, paths: Sequence[str], args: argparse.Namespace) -> None:
+    def __init__(
+        self, paths: Sequence[str], args: argparse.Namespace, *, output_at_end: bool = False
+    ) -> None:
         self.paths = list(paths) or ["-"]
         self.args = args
         self.readers: list[EventReader] = []
         #: The inputs as an error message names them ("-" is stdin).
         self.label = ", ".join(self.paths)
-        #: A progress bar only for a person watching: stderr a terminal, not silenced.
-        self.progress = not getattr(args, "no_progress", True) and sys.stderr.isatty()
+        #: A progress bar only for a person watching: stderr a terminal, not silenced, and no
+        #: output streaming to a terminal meanwhile (its lines would break the bar's; a command
+        #: whose output comes ``output_at_end``, or goes to a file, has none).
+        streams = not output_at_end and getattr(args, "output_file", None) is None
+        self.progress = (
+            not getattr(args, "no_progress", True)
+            and sys.stderr.isatty()
+            and not (streams and sys.stdout.isatty())
+        )
         #: What the paths named, once reading began.
         self.expanded = Expanded()
         self._bar: ProgressBar | None = None
@@ -426,7 +435,8 @@ def add_input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--no-progress",
         action="store_true",
-        help="no progress bar on stderr (shown only when stderr is a terminal)",
+        help="no progress bar on stderr (shown only when stderr is a terminal, and the output "
+        "does not stream to a terminal too)",
     )
 
 
