@@ -78,18 +78,19 @@ def test_expiry_and_pid_reuse_far_apart_on_shuffled_input() -> None:
     assert_pipeline_gives(stream, expected, ttl=3600, seed=3)
 
 
-def _shared_events() -> list[Event]:
+def shared_events(patterns: tuple[str, ...] = SHARED_FILES) -> list[Event]:
+    """The events of the shared files matching ``patterns`` (skips when they are absent)."""
     if not SHARED.is_dir():
         pytest.skip("the shared sample data is not beside this checkout")
     events: list[Event] = []
-    for pattern in SHARED_FILES:
+    for pattern in patterns:
         for path in sorted(SHARED.glob(pattern)):
             events.extend(correlog.read(path))
     return events
 
 
 def test_shared_transports_evtx_and_otrf_archives_give_the_same_records() -> None:
-    events = _shared_events()
+    events = shared_events()
     expected = in_process(events, ttl=3600)
     assert len(expected) > 100
     assert_pipeline_gives(events, expected, ttl=3600, seed=1)

@@ -4,8 +4,11 @@ Needs the ``beam`` extra (``pip install 'correlog[beam]'``); ``import correlog``
 Beam, only ``import correlog.beam`` does. See docs/beam.md.
 
 * :class:`CorrelateByHost`: normalized events in, records out, one correlator per host.
+* :class:`AlertByHost`: normalized events in, alerts out, one monitor per host (the rules of
+  ``correlog watch``).
 * :func:`event_order`: the order each host's events are folded in.
-* ``python -m correlog.beam correlate INPUT... --output PREFIX``: the runnable pipeline.
+* ``correlog beam correlate|watch INPUT... --output PREFIX`` (also ``python -m correlog.beam``):
+  the runnable pipelines.
 """
 
 from __future__ import annotations
@@ -16,6 +19,6 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise ImportError("correlog.beam needs Apache Beam: pip install 'correlog[beam]'") from exc
 
 from ._fold import Settings, event_order
-from ._transforms import CorrelateByHost
+from ._transforms import AlertByHost, CorrelateByHost
 
-__all__ = ["CorrelateByHost", "Settings", "event_order"]
+__all__ = ["AlertByHost", "CorrelateByHost", "Settings", "event_order"]

@@ -17,12 +17,13 @@ out ``flushed``, exactly as :meth:`~correlog.Correlator.close` at the end of a f
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, Final
 
 import apache_beam as beam
 from apache_beam.coders import PickleCoder, StrUtf8Coder, VarIntCoder
 from apache_beam.metrics.metric import Metrics
+from apache_beam.pvalue import TaggedOutput
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import (
     BagStateSpec,
@@ -34,10 +35,13 @@ from apache_beam.transforms.window import GlobalWindow, TimestampedValue
 from apache_beam.utils.timestamp import Timestamp
 
 from .._events import Event
-from .._records import Record
-from ._fold import Settings, fold_late, load, release, save
+from .._monitor import RuleLike, _named_rules
+from ._fold import Folded, HostFold, Settings, release
 
-__all__ = ["CorrelateByHost"]
+__all__ = ["ALERTS", "AlertByHost", "CorrelateByHost"]
+
+#: The tag of the alerts output of the per-host DoFn.
+ALERTS: Final = "alerts"
 
 _BUFFER = BagStateSpec("buffer", PickleCoder())
 _CORRELATOR = ReadModifyWriteStateSpec("correlator", StrUtf8Coder())
@@ -65,15 +69,22 @@ def _ms(ms: int) -> Timestamp:
 
 
 class _CorrelateHostFn(beam.DoFn):
-    """One host's correlator, in Beam state; see the module docs."""
+    """One host's correlator (and monitor, with rules), in Beam state; see the module docs.
 
-    def __init__(self, settings: Settings, release_early: bool) -> None:
+    Records go to the main output; alerts, with rules, to the ``alerts`` tagged output.
+    """
+
+    def __init__(self, settings: Settings, release_early: bool, rules: Sequence[RuleLike]) -> None:
         super().__init__()
         self.settings = settings
         #: Fold as the watermark passes (unbounded input); else only at the end of the input,
         #: which gives the same records (a bounded input's timers all fire after its last
         #: element anyway) without a timer round per release.
         self.release_early = release_early
+        self.rules = tuple(rules)
+
+    def _load(self, saved: Any) -> HostFold:
+        return HostFold.load(saved.read(), self.settings, self.rules)
 
     def process(
         self,
@@ -84,7 +95,7 @@ class _CorrelateHostFn(beam.DoFn):
         next_release: Any = _NEXT_RELEASE_P,
         release_timer: Any = _RELEASE_P,
         end_timer: Any = _END_P,
-    ) -> Iterator[Record]:
+    ) -> Iterator[Any]:
         _, event = element
         end_timer.set(_END_OF_INPUT)
         if not self.release_early:
@@ -93,12 +104,12 @@ class _CorrelateHostFn(beam.DoFn):
         folded_before = horizon.read()
         if folded_before is not None and event.time < folded_before:
             _LATE_EVENTS.inc()
-            correlator = load(saved.read(), self.settings)
-            if correlator.closed:
-                yield from fold_late(self.settings.new_correlator(), event)
+            fold = self._load(saved)
+            if fold.closed:  # after the end of the input: on its own, nothing to join
+                yield from _outputs(HostFold.load(None, self.settings, self.rules).late(event))
                 return
-            yield from fold_late(correlator, event)
-            saved.write(save(correlator))
+            yield from _outputs(fold.late(event))
+            saved.write(fold.save())
             return
         buffer.add(event)
         due = self.settings.release_ms(event)
@@ -115,26 +126,27 @@ class _CorrelateHostFn(beam.DoFn):
         horizon: Any = _HORIZON_P,
         next_release: Any = _NEXT_RELEASE_P,
         release_timer: Any = _RELEASE_P,
-    ) -> Iterator[Record]:
+    ) -> Iterator[Any]:
         fired = next_release.read()
         next_release.clear()
-        correlator = load(saved.read(), self.settings)
-        if fired is None or correlator.closed:
+        fold = self._load(saved)
+        if fired is None or fold.closed:
             return
         settings = self.settings
         cut = settings.horizon_ns(fired)
-        records, kept = release(correlator, buffer.read(), cut)
+        folded, kept = release(fold, buffer.read(), cut)
+        yield from _outputs(folded)
         if settings.expire_idle:
-            records += correlator.advance(cut)
-        yield from records
+            yield from _outputs(fold.advance(cut))
         buffer.clear()
         for event in kept:
             buffer.add(event)
         horizon.write(max(cut, horizon.read() or cut))
-        saved.write(save(correlator))
+        saved.write(fold.save())
         # The next release waits for the watermark to pass *every* event kept now, so a steady
         # stream still releases (no starvation) in a bounded number of timer firings.
         due = max((settings.release_ms(event) for event in kept), default=None)
+        correlator = fold.correlator
         if due is None and settings.expire_idle and len(correlator):
             oldest = min(record.first_seen for record in correlator.open_records())
             deadline = oldest + round(settings.ttl * 1e9) + 1
@@ -152,17 +164,25 @@ class _CorrelateHostFn(beam.DoFn):
         saved: Any = _CORRELATOR_P,
         next_release: Any = _NEXT_RELEASE_P,
         release_timer: Any = _RELEASE_P,
-    ) -> Iterator[Record]:
-        correlator = load(saved.read(), self.settings)
-        if correlator.closed:
+    ) -> Iterator[Any]:
+        fold = self._load(saved)
+        if fold.closed:
             return
-        records, _ = release(correlator, buffer.read(), None)
-        yield from records
-        yield from correlator.close()
+        folded, _ = release(fold, buffer.read(), None)
+        yield from _outputs(folded)
+        yield from _outputs(fold.close())
         buffer.clear()
         next_release.clear()
         release_timer.clear()
-        saved.write(save(correlator))
+        saved.write(fold.save())
+
+
+def _outputs(folded: Folded) -> Iterator[Any]:
+    """Records to the main output, alerts to :data:`ALERTS`, in the order they became final."""
+    records, alerts = folded
+    yield from records
+    for alert in alerts:
+        yield TaggedOutput(ALERTS, alert)
 
 
 def _timestamped(event: Event) -> TimestampedValue[tuple[str, Event]]:
@@ -175,12 +195,13 @@ class CorrelateByHost(beam.PTransform[Any, Any]):
 
     ``ttl``, ``max_skew``: as for the correlator. ``max_open``, ``memo_size``: bounds per host
     (a bound over all hosts cannot exist per key). ``lateness``: seconds behind the watermark
-    that events are still put in order; later ones are folded into their open process or become
-    ``late`` records, counted in the ``correlog/late_events`` metric. ``expire_idle``: expire a
-    quiet host's processes as the watermark passes their ttl (unbounded input only).
-    ``release_early``: fold each host's events as the watermark passes them (the default on an
-    unbounded input), rather than all at the end of the input (the default on a bounded one,
-    where both give the same records and the end is cheaper).
+    that events are still put in order; later ones go through the correlator's own late path
+    (folded into their open process, or ``late`` records), counted in the
+    ``correlog/late_events`` metric. ``expire_idle``: expire a quiet host's processes as the
+    watermark passes their ttl (unbounded input only). ``release_early``: fold each host's
+    events as the watermark passes them (the default on an unbounded input), rather than all at
+    the end of the input (the default on a bounded one, where both give the same records and
+    the end is cheaper).
 
     The events' Beam timestamps are set from their own times (the input's are ignored). On a
     bounded input the records are those of an in-process correlator fed each host's events in
@@ -210,12 +231,46 @@ class CorrelateByHost(beam.PTransform[Any, Any]):
         )
         self.settings.new_correlator()  # bad settings fail here, not on a worker
 
-    def expand(self, events: Any) -> Any:
+    def _per_host(self, events: Any, rules: Sequence[RuleLike]) -> Any:
+        """The keyed DoFn's outputs: records (main), alerts (:data:`ALERTS`)."""
         release_early = self.release_early
         if release_early is None:
             release_early = not getattr(events, "is_bounded", False)
         return (
             events
             | "KeyByHost" >> beam.Map(_timestamped).with_output_types(tuple[str, Any])
-            | "Correlate" >> beam.ParDo(_CorrelateHostFn(self.settings, release_early))
+            | "Correlate"
+            >> beam.ParDo(_CorrelateHostFn(self.settings, release_early, rules)).with_outputs(
+                ALERTS, main="records"
+            )
         )
+
+    def expand(self, events: Any) -> Any:
+        return self._per_host(events, ())["records"]
+
+
+class AlertByHost(CorrelateByHost):
+    """Normalized events in, :class:`~correlog.Alert` s out: ``correlog watch`` per host.
+
+    Each host's events are folded as :class:`CorrelateByHost` folds them, by a
+    :class:`~correlog.Monitor` with ``rules`` (those of :mod:`correlog.rules`, Sigma rules,
+    any :data:`~correlog.rules.RuleLike`; they travel to the workers pickled), so each rule is
+    asked as early as the events allow and fires at most once per process. On a bounded input
+    the alerts are those of an in-process monitor fed each host's events in
+    :func:`~correlog.beam.event_order` and then closed; on a stream they come out as the
+    watermark passes the events that decide them. ``records=True``: expand to a
+    ``(alerts, records)`` pair of collections, the records those of :class:`CorrelateByHost`.
+    The other options are :class:`CorrelateByHost`'s.
+    """
+
+    def __init__(self, rules: Sequence[RuleLike], *, records: bool = False, **options: Any) -> None:
+        super().__init__(**options)
+        _named_rules(rules)  # no rule, a non-callable, a name twice: a UsageError here
+        self.rules = tuple(rules)
+        self.records = records
+
+    def expand(self, events: Any) -> Any:
+        outputs = self._per_host(events, self.rules)
+        if self.records:
+            return outputs[ALERTS], outputs["records"]
+        return outputs[ALERTS]
