@@ -47,6 +47,19 @@ _COMMANDS: dict[str, _Command] = {
 }
 
 
+def _beam(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``correlog beam ...``: the Beam pipelines (:mod:`correlog.beam`), Beam imported only now."""
+    try:
+        from ..beam._pipeline import main as beam_main
+    except ImportError as exc:
+        print(f"correlog: {exc}", file=err)
+        return 2
+    return beam_main(args.beam_args, prog="correlog beam")
+
+
+_COMMANDS["beam"] = _beam
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="correlog",
@@ -57,6 +70,11 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (correlate, watch, hunt, events, tree, report, sample):
         module.add_parser(sub)
+    # Everything after ``beam`` is its own command line (Beam's options included).
+    beam = sub.add_parser(
+        "beam", help="correlate or watch on Apache Beam (the beam extra)", prefix_chars="\0"
+    )
+    beam.add_argument("beam_args", nargs=argparse.REMAINDER)
     return parser
 
 
