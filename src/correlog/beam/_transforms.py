@@ -1,18 +1,20 @@
-"""The Beam transforms: events keyed by host, one correlator per host in Beam state.
+"""The Beam transforms: events keyed by host, one correlator (or monitor) per host in Beam state.
 
 Per host (the key) the DoFn keeps:
 
 * ``buffer``: the events not folded yet (a bag);
-* ``correlator``: the host's :meth:`~correlog.Correlator.state`, as JSON text;
+* ``correlator``: the host's :meth:`~correlog.Correlator.state` (with rules, its
+  :meth:`~correlog.Monitor.state`), as JSON text;
 * ``horizon``: the time (ns) before which every event has been folded;
 * ``release``: the event-time timer (milliseconds) at which the buffer is folded next.
 
 When the ``release`` timer fires, the buffered events before the horizon are folded in
 (time, record number) order; an event that arrives behind the horizon is *late*
-(:func:`~correlog.beam._fold.fold_late`) and counted in the ``correlog/late_events`` metric.
-The ``end`` timer fires when the input ends (the watermark reaches the end of the global
-window): the rest of the buffer is folded and the correlator closed, so its open processes come
-out ``flushed``, exactly as :meth:`~correlog.Correlator.close` at the end of a file.
+(:meth:`~correlog.beam._fold.HostFold.late`) and counted in the ``correlog/late_events``
+metric. The ``end`` timer fires when the input ends (the watermark reaches the end of the
+global window): the rest of the buffer is folded and the correlator closed, so its open
+processes come out ``flushed``, exactly as :meth:`~correlog.Correlator.close` at the end of a
+file. Records go to the main output, alerts to :data:`ALERTS`, each as it becomes final.
 """
 
 from __future__ import annotations
