@@ -14,9 +14,8 @@ them), then ``EventReceivedTime`` (local), is taken instead. The log is ``Channe
 ``Message``, which the legacy message decoders read.
 
 The hot path: most lines of a real feed are events correlog does not want (logons, network,
-registry). The event id is found with one ``str.find`` before the line is parsed,
-and a line whose id no decoder knows is ignored unparsed (the key's first occurrence decides; a
-line where it is not followed by a number is parsed). A ``"EventID":`` key can only be
+registry). The event id is found with one regular-expression search before the line is parsed,
+and a line whose id no decoder knows is ignored unparsed. A ``"EventID":`` key can only be
 matched as a key: inside a JSON string its quotes are escaped. The price is that a damaged line
 whose id is uninteresting counts as ignored, not skipped.
 """
@@ -48,10 +47,7 @@ __all__ = ["FORMAT", "NAME", "NxlogParser", "sniff"]
 
 #: The format's name for :func:`correlog.read`.
 NAME: Final = "nxlog"
-_KEY: Final = '"EventID"'
-# What follows the key's first occurrence: found with ``str.find`` (a C scan far cheaper than a
-# regular-expression search over the line), then matched in place.
-_ID_AFTER_KEY: Final = re.compile(r'\s*:\s*"?(\d+)').match
+_ID: Final = re.compile(r'"EventID"\s*:\s*"?(\d+)').search
 _WANTED: Final = frozenset(
     str(event_id) for event_id in (*VISTA_DECODERS, *SYSMON_DECODERS, *STRING_DECODERS)
 )
@@ -104,11 +100,9 @@ class NxlogParser:
 
     def __call__(self, line: str) -> ParseResult:
         """Parse one line (without its newline)."""
-        at = line.find(_KEY)
-        if at >= 0:
-            found = _ID_AFTER_KEY(line, at + 9)
-            if found is not None and found[1] not in _WANTED:
-                return None
+        found = _ID(line)
+        if found is not None and found[1] not in _WANTED:
+            return None
         try:
             data = self._loads(line)
         except self._errors as exc:
