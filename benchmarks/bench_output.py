@@ -6,7 +6,7 @@ measured in the same run.
   per record and one text per batch, against ``json.dumps(item.to_json(), ensure_ascii=False,
   separators=(",", ":"))``, over the records of the bundled sample (repeated) and of a generated
   Snare stream (read and correlated first, so the records are what the CLI writes).
-* End to end, in events/s of CPU time (user + system) and peak RSS from ``/usr/bin/time -v``:
+* End to end, in events/s of CPU time (user + system) and peak RSS of each process:
   ``correlog correlate --format snare`` on that stream, once with its JSON written by the
   reference path ("before": the CLI run with ``correlog.sinks`` patched back to ``json.dumps``)
   and once as it is ("after"), against SEC with three context rules doing the same pairing
@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,33 +37,11 @@ from correlog.rules import AnonymousWeb
 if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.end_to_end import SEC_RULES, cpu_and_rss
 from benchmarks.render import snare_lines, write_lines
 from benchmarks.streams import make_stream
 
 __all__ = ["SEC_RULES", "main"]
-
-#: SEC's rules for the same pairing as ``correlate``: one context per host and pid.
-SEC_RULES = r"""
-type=Single
-ptype=RegExp
-pattern=^(\S+)\tMSWinEventLog\t\d+\tSecurity\t\d+\t[^\t]+\t592\t.*New Process ID: (\d+)
-desc=created $1 $2
-action=create PROC_$1_$2 3600 ; add PROC_$1_$2 $0
-
-type=Single
-ptype=RegExp
-pattern=^(\S+)\tMSWinEventLog\t\d+\tSecurity\t\d+\t[^\t]+\t600\t.*Information: Process ID: (\d+)
-context=PROC_$1_$2
-desc=token $1 $2
-action=add PROC_$1_$2 $0
-
-type=Single
-ptype=RegExp
-pattern=^(\S+)\tMSWinEventLog\t\d+\tSecurity\t\d+\t[^\t]+\t593\t.*Process ID: (\d+)
-context=PROC_$1_$2
-desc=exited $1 $2
-action=add PROC_$1_$2 $0 ; copy PROC_$1_$2 %p ; write - %p ; delete PROC_$1_$2
-"""
 
 #: Runs the CLI with its JSON written by the readable reference (the path before the encoder),
 #: whichever of the sinks or the output writers the CLI uses.
@@ -119,29 +95,6 @@ def _print_rates(title: str, rates: dict[str, float]) -> None:
         print(f"  {name:34s} {rate:12,.0f} records/s   {rate / base:5.2f}x")
 
 
-_TIME_V = {
-    "user": re.compile(r"User time \(seconds\): ([\d.]+)"),
-    "sys": re.compile(r"System time \(seconds\): ([\d.]+)"),
-    "rss": re.compile(r"Maximum resident set size \(kbytes\): (\d+)"),
-}
-
-
-def timed(argv: Sequence[str]) -> tuple[float, int]:
-    """CPU seconds (user + system) and peak RSS (KiB) of one run, output to /dev/null."""
-    done = subprocess.run(
-        ["/usr/bin/time", "-v", *argv],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        check=True,
-    )
-    found = {k: rx.search(done.stderr) for k, rx in _TIME_V.items()}
-    if not all(found.values()):
-        raise RuntimeError(f"no figures from /usr/bin/time -v: {done.stderr[-500:]}")
-    cpu = float(found["user"][1]) + float(found["sys"][1])  # type: ignore[index]
-    return cpu, int(found["rss"][1])  # type: ignore[index]
-
-
 def end_to_end(path: Path, events: int, repeat: int, folder: Path) -> None:
     """``correlate`` before and after the encoder, against SEC, interleaved; best of ``repeat``."""
     python = sys.executable
@@ -166,7 +119,7 @@ def end_to_end(path: Path, events: int, repeat: int, folder: Path) -> None:
         ],
     }
     sec = shutil.which("sec")
-    if sec and Path("/usr/bin/time").exists():
+    if sec:
         rules = folder / "pairing.sec"
         rules.write_text(SEC_RULES.lstrip(), encoding="utf-8")
         runs["SEC, 3 context rules"] = [
@@ -177,11 +130,11 @@ def end_to_end(path: Path, events: int, repeat: int, folder: Path) -> None:
             "--log=/dev/null",
         ]
     else:
-        print("\n(SEC or /usr/bin/time not installed: end-to-end peer skipped)")
+        print("\n(SEC not installed: end-to-end peer skipped)")
     best: dict[str, tuple[float, int]] = {}
     for _ in range(repeat):
         for name, argv in runs.items():
-            cpu, rss = timed(argv)
+            cpu, rss = cpu_and_rss(argv)
             old = best.get(name)
             best[name] = (min(cpu, old[0]), max(rss, old[1])) if old else (cpu, rss)
     print(f"\nEnd to end, {events:,} Snare events (CPU seconds, best of {repeat}; peak RSS)")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -11,10 +13,11 @@ import pytest
 import correlog
 from correlog import EventKind
 
-from . import cases, instructions
+from . import cases, instructions, run
+from .end_to_end import cpu_and_rss
 from .memory import entry_bytes
 from .render import nxlog_lines, snare_lines, write_lines
-from .run import _parse, main
+from .run import Row, _parse, main
 from .streams import Stream, make_stream
 from .timing import Side
 
@@ -98,6 +101,30 @@ def test_the_runner_prints_one_row_per_case(capsys: pytest.CaptureFixture[str]) 
     assert "Correlator.feed_many / floor" in table[1]
 
 
+def test_the_table_takes_sections_from_the_modules_named(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = types.ModuleType("benchmarks._probe")
+    module.SECTIONS = {"probe": lambda sizes: [Row("probe case", "1.00 x", "", "")]}  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "benchmarks._probe", module)
+    # A module that is not there (a benchmark not written yet) is left out.
+    monkeypatch.setattr(run, "SECTION_MODULES", ("benchmarks._probe", "benchmarks._absent"))
+    assert main(["--quick", "--only", "probe"]) == 0
+    table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert len(table) == 1 + 1
+    assert "probe case" in table[1]
+    with pytest.raises(SystemExit):
+        main(["--only", "absent"])
+
+
+def test_a_whole_process_is_measured_in_cpu_time_and_peak_rss() -> None:
+    cpu, rss = cpu_and_rss([sys.executable, "-c", "bytearray(64 << 20)"])
+    assert cpu > 0
+    assert rss > 64 << 10  # KiB
+    with pytest.raises(RuntimeError, match="status 3"):
+        cpu_and_rss([sys.executable, "-c", "raise SystemExit(3)"])
+
+
 def test_every_benchmark_command_the_docs_cite_exists() -> None:
     root = Path(__file__).resolve().parents[1]
     text = "\n".join(
@@ -112,4 +139,6 @@ def test_every_benchmark_command_the_docs_cite_exists() -> None:
             continue
         if command.startswith("benchmarks/"):
             assert (root / command).exists(), command
+            if command != "benchmarks/run.py":  # a standalone script with options of its own
+                continue
         _parse(argv.split())  # exits (status 2) on an option the runner does not know

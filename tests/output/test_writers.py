@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 from importlib import resources
 from typing import Any
 
@@ -220,6 +221,20 @@ def test_the_summary_counts_hits_by_rule_level_and_host_and_the_time_span() -> N
     known = [t for x in things if (t := row(x).time) is not None]
     assert summary.first == min(known)
     assert summary.last == max(known)
+
+
+@given(st.lists(items, max_size=12))
+def test_the_summary_counts_every_item_as_its_row_says(things: list[Any]) -> None:
+    # Records take a shortcut (no Row built): the counts must be those of the rows.
+    summary = Summary()
+    for thing in things:
+        summary(thing)
+    rows = [row(thing) for thing in things]
+    assert summary.kinds == Counter(r.kind for r in rows)
+    assert summary.records_by_host == Counter(r.host for r in rows if r.kind == "record")
+    assert summary.by_host == Counter(r.host for r in rows if r.kind != "record")
+    times = [r.time for r in rows if r.time is not None]
+    assert (summary.first, summary.last) == ((min(times), max(times)) if times else (None, None))
 
 
 @given(st.lists(st.none() | st.integers(-(10**20), 10**20), max_size=60), st.integers(1, 5))

@@ -28,7 +28,9 @@ __all__ = [
     "LOGONS",
     "MAX_ID",
     "MAX_ID_CHARS",
+    "PIDS",
     "SHORT_DECIMAL",
+    "STATUSES",
     "VALUES",
     "Malformed",
     "bounded_id",
@@ -198,6 +200,20 @@ def field_text(raw: Any) -> str | None:
     return VALUES[str(raw)]
 
 
+def _pid_or_none(text: str) -> int | None:
+    """:func:`process_id`'s answer for ``text``, or None where it would raise."""
+    try:
+        return process_id(text, "", 0, None)
+    except Malformed:
+        return None
+
+
+#: Raw text -> process id as :func:`process_id` reads it, or None for text it refuses (the
+#: caller then asks :func:`field_pid`, which raises the located error). The Vista+ decoders'
+#: fast path: a pid seen before costs one dict lookup.
+PIDS: Final[Memo[str, int | None]] = Memo(_pid_or_none, 16384)
+
+
 def field_pid(raw: Any, what: str, event_id: int, record: int | None) -> int:
     """A required process id: ``0x1a4`` (either case), decimal text, or an integer below 2**64."""
     if type(raw) is str:
@@ -252,6 +268,19 @@ def status(raw: Any, event_id: int, record: int | None) -> int | None:
 
 # Windows writes statuses as unsigned hex; a decimal rendering may be signed.
 _STATUS_MIN: Final = 1 << 63
+
+
+def _status_or_none(text: str) -> int | None:
+    """:func:`status`'s answer for ``text``, or None where it answers None or raises."""
+    try:
+        return status(text, 0, None)
+    except Malformed:
+        return None
+
+
+#: Raw text -> exit status as :func:`status` reads it, or None (missing, or refused: the
+#: caller then asks :func:`status`). A log holds a handful of distinct statuses.
+STATUSES: Final[Memo[str, int | None]] = Memo(_status_or_none, 1024)
 
 
 def _status_number(text: str, event_id: int, record: int | None) -> int:

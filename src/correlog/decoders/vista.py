@@ -32,6 +32,8 @@ from .._events import Event, EventKind, HostEvent, HostEventKind, Layout, Proces
 from ._common import (
     HOSTS,
     LOGONS,
+    PIDS,
+    STATUSES,
     VALUES,
     extra_fields,
     field_logon,
@@ -102,11 +104,18 @@ _EXTRA_4688: Final = (
 def _decode_4688(fields: Mapping[str, Any], host: str, time: int, record: int | None) -> Event:
     # A memo miss that cannot be read raises without the record number: add it here.
     try:
-        # Text and logon-id fields seen before are answered from the memos inline; a value that is
-        # not text (None, a number, a list) takes the full field reader.
+        # Text, pid and logon-id fields seen before are answered from the memos inline (a pid
+        # memo answers None for text it refuses); a value that is not text (None, a number, a
+        # list) takes the full field reader, which also raises the located error.
         get = fields.get
-        pid = field_pid(get("NewProcessId"), "NewProcessId", 4688, record)
-        cpid = optional_field_pid(get("ProcessId"), "ProcessId", 4688, record)
+        raw = get("NewProcessId")
+        pid = PIDS[raw] if type(raw) is str else None
+        if pid is None:
+            pid = field_pid(raw, "NewProcessId", 4688, record)
+        raw = get("ProcessId")
+        cpid = PIDS[raw] if type(raw) is str else None
+        if cpid is None:
+            cpid = optional_field_pid(raw, "ProcessId", 4688, record)
         target_user = get("TargetUserName")
         target_logon = get("TargetLogonId")
         if target_user is None and target_logon is None:
@@ -138,6 +147,12 @@ def _decode_4688(fields: Mapping[str, Any], host: str, time: int, record: int | 
         parent = get("ParentProcessName")
         command = get("CommandLine")
         label = get("MandatoryLabel")
+        # extra_fields(fields, _EXTRA_4688), inline: the five names, present and not empty.
+        extra = {
+            name: found if type(found) is str else str(found)
+            for name in _EXTRA_4688
+            if (found := get(name)) is not None and found != ""
+        }
         return new_event(
             ProcessEvent,
             (
@@ -159,7 +174,7 @@ def _decode_4688(fields: Mapping[str, Any], host: str, time: int, record: int | 
                 command or None,
                 None,
                 None if type(label) is not str else INTEGRITY_LEVELS.get(label),
-                extra_fields(fields, _EXTRA_4688),
+                extra or None,
             ),
         )
     except Malformed as exc:
@@ -167,35 +182,44 @@ def _decode_4688(fields: Mapping[str, Any], host: str, time: int, record: int | 
 
 
 def _decode_4689(fields: Mapping[str, Any], host: str, time: int, record: int | None) -> Event:
-    # A memo miss that cannot be read raises without the record number: add it here.
+    # A memo miss that cannot be read raises without the record number: add it here. Values are
+    # read in the tuple's order, so a line with two bad values names the same one on every path.
     try:
         get = fields.get
+        host_name_ = HOSTS[host]
+        raw = get("ProcessId")
+        pid = PIDS[raw] if type(raw) is str else None
+        if pid is None:
+            pid = field_pid(raw, "ProcessId", 4689, record)
         image = get("ProcessName")
         user = get("SubjectUserName")
         domain = get("SubjectDomainName")
-        raw_logon = get("SubjectLogonId")
+        raw = get("SubjectLogonId")
+        logon = LOGONS[raw] if type(raw) is str else field_logon(raw, 4689, record)
+        raw = get("Status")
+        exit_status = STATUSES[raw] if type(raw) is str else None
+        if exit_status is None:
+            exit_status = status(raw, 4689, record)
         return new_event(
             ProcessEvent,
             (
                 _EXITED,
-                HOSTS[host],
-                field_pid(get("ProcessId"), "ProcessId", 4689, record),
+                host_name_,
+                pid,
                 time,
                 4689,
                 record,
                 VALUES[image] if type(image) is str else field_text(image),
                 VALUES[user] if type(user) is str else field_text(user),
                 VALUES[domain] if type(domain) is str else field_text(domain),
-                LOGONS[raw_logon]
-                if type(raw_logon) is str
-                else field_logon(raw_logon, 4689, record),
+                logon,
                 True,
                 None,
                 None,
                 _VISTA,
                 None,
                 None,
-                status(get("Status"), 4689, record),
+                exit_status,
                 None,
                 None,
             ),

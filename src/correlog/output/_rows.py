@@ -69,7 +69,7 @@ def _account(user: str | None, domain: str | None) -> str | None:
     return user or None
 
 
-def _record_time(record: Record) -> int:
+def record_time(record: Record) -> int:
     """The start, else the time of the first event seen of the process (its process id's),
     not ``first_seen``, which is the host's clock then and may lag behind (an orphan exit)."""
     return record.process_id[3] if record.start is None else record.start
@@ -89,7 +89,7 @@ def process_id_text(value: ProcessId | None) -> str:
 def _of_record(kind: str, r: Record, **fields: Any) -> Row:
     base: dict[str, Any] = {
         "kind": kind,
-        "time": _record_time(r),
+        "time": record_time(r),
         "host": r.host,
         "pid": r.pid,
         "user": _account(r.user, r.domain),
@@ -128,7 +128,7 @@ def _of_alert(item: Alert) -> Row:
     return _of_record(
         "alert",
         record,
-        time=_record_time(record) if item.time is None else item.time,
+        time=record_time(record) if item.time is None else item.time,
         host=item.host,
         pid=item.pid,
         user=_account(item.user, item.domain),

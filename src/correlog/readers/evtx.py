@@ -52,6 +52,7 @@ _MAX_CHUNK_ERRORS: Final = 64
 _HEADER_BLOCK: Final = 4096
 _CHUNK_SIZE: Final = 1 << 16
 _FLUSH_SECONDS: Final = 0.05
+_FLUSH_BYTES: Final = 1 << 16
 
 
 def _parsed(factory: Any, source: str | IO[bytes]) -> Iterator[tuple[str, str]]:
@@ -87,7 +88,8 @@ def _child(factory: Any, source: str | IO[bytes], out: int) -> None:
 
     A line is the kind's letter and the text on one line (JSON keeps newlines only between
     tokens, so they become spaces). Output is flushed at least every 50 ms, so a parser that
-    then hangs has handed over what it had.
+    then hangs has handed over what it had, and every 64 KiB, so that the parent decodes one
+    batch while the child parses the next.
     """
     pending: list[bytes] = []
 
@@ -98,13 +100,17 @@ def _child(factory: Any, source: str | IO[bytes], out: int) -> None:
             data = data[os.write(out, data) :]
 
     flushed = time.monotonic()
+    size = 0
     for kind, text in _parsed(factory, source):
-        line = text.replace("\n", " ").encode("utf-8", "surrogatepass")
-        pending.append(kind.encode("ascii") + line + b"\n")
+        line = kind.encode("ascii") + text.replace("\n", " ").encode("utf-8", "surrogatepass")
+        pending.append(line + b"\n")
+        size += len(line)
         now = time.monotonic()
-        if now - flushed > _FLUSH_SECONDS:
+        # A pipe's worth at a time: the parent decodes one batch while this parses the next.
+        if size > _FLUSH_BYTES or now - flushed > _FLUSH_SECONDS:
             flush()
             flushed = now
+            size = 0
     pending.append(b"D\n")
     flush()
 

@@ -28,14 +28,18 @@ from datetime import tzinfo
 from typing import Any, ClassVar, Final
 
 from .._errors import Malformed
+from .._memo import Memo
 from .._time import LocalTime
 from ..decoders import (
     MESSAGE_DECODERS,
     STRING_DECODERS,
     SYSMON_DECODERS,
     VISTA_DECODERS,
+    FieldsDecoder,
+    MessageDecoder,
     fields_decoders,
 )
+from ..decoders._common import MAX_ID
 from ._core import LineFormat, ParseResult
 from ._winevent import event_id_of, json_loads, json_object, record_of, utc_time
 
@@ -55,6 +59,30 @@ def sniff(line: str) -> bool:
     return data is not None and (
         "EventID" in data and ("Hostname" in data or "Channel" in data or "SourceName" in data)
     )
+
+
+#: How a line is decoded: by a named-fields decoder, or (a legacy event) by a message decoder.
+_Route = tuple["FieldsDecoder | None", "MessageDecoder | None"]
+
+
+def _route(key: tuple[int, Any, Any]) -> _Route | None:
+    """How events of this id, ``Channel`` and ``SourceName`` decode; None: they are ignored."""
+    event_id, channel, provider = key
+    table = fields_decoders(channel, provider)
+    decode = None if table is None else table.get(event_id)
+    if decode is not None:
+        return decode, None
+    # A legacy Security event: Windows 2003 and older name the log "Security" and the source
+    # "Security".
+    if event_id in MESSAGE_DECODERS and "Security" in (channel, provider):
+        return None, MESSAGE_DECODERS[event_id]
+    return None
+
+
+# (event id, channel, provider) -> route: a feed has a handful of shapes, so a line's route is
+# one lookup. Values that are not text name no log (whatever they are), so equal keys of other
+# types (``1`` and ``1.0``) route alike; a key that cannot be hashed (a list) is a bad line.
+_ROUTES: Final[Memo[tuple[int, Any, Any], _Route | None]] = Memo(_route, 1024)
 
 
 class NxlogParser:
@@ -81,24 +109,25 @@ class NxlogParser:
             raise Malformed("bad json", str(exc)) from None
         if type(data) is not dict:
             raise Malformed("bad json event", f"a JSON object is needed, not {type(data).__name__}")
-        event_id = event_id_of(data.get("EventID"))
         get = data.get
-        channel = get("Channel")
-        provider = get("SourceName")
-        table = fields_decoders(channel, provider)
-        decode = None if table is None else table.get(event_id)
-        legacy = None
-        if decode is None:
-            # A legacy Security event: Windows 2003 and older name the log "Security" and the
-            # source "Security".
-            if event_id not in MESSAGE_DECODERS or "Security" not in (channel, provider):
-                return None
-            legacy = MESSAGE_DECODERS[event_id]
-        record = record_of(get("RecordNumber"))
+        event_id = get("EventID")
+        if type(event_id) is not int:
+            event_id = event_id_of(event_id)
+        route = _ROUTES[(event_id, get("Channel"), get("SourceName"))]
+        if route is None:
+            return None
+        record = get("RecordNumber")
+        if type(record) is not int or not 0 <= record < MAX_ID:
+            record = record_of(record)
         host = get("Hostname")
         if type(host) is not str:
             raise Malformed("missing host", "the line has no Hostname", record=record)
-        ns = self._time(data, record)
+        text = get("EventTime")
+        if text is not None and text == self._last_text:
+            ns = self._last_ns
+        else:
+            ns = self._time(data, record)
+        decode, legacy = route
         try:
             if legacy is not None:
                 message = get("Message")
@@ -111,13 +140,14 @@ class NxlogParser:
             raise exc.with_record(record) from None
 
     def _time(self, data: dict[str, Any], record: int | None) -> int:
+        # The caller has compared EventTime with the last one converted.
         text = data.get("EventTime")
         if text is None:
             iso = data.get("TimeCreated") or data.get("@timestamp")
             if iso is not None:
                 return utc_time(iso, record)
             text = data.get("EventReceivedTime")
-        if text == self._last_text:
+        if text is not None and text == self._last_text:
             return self._last_ns
         if type(text) is not str:
             raise Malformed("bad time", "the line has no EventTime", record=record)

@@ -1,0 +1,177 @@
+"""End to end: ``correlog correlate`` as a user runs it, against a peer or a floor, same run.
+
+Each figure is the CPU time (user + system, from ``os.wait4``) of whole processes, the
+interpreter's start included, and their peak RSS: the subject and its baseline run in
+alternating pairs and the table shows the median ratio of their speeds (see
+:mod:`benchmarks.timing` for why pairs). Output goes to ``/dev/null``.
+
+* Snare: ``correlog correlate --format snare`` against SEC (the Simple Event Correlator,
+  Debian's ``sec``) with three context rules doing the same pairing (592 opens a context per
+  host and pid, 600 adds to it, 593 writes it out). Goal: 6x SEC's speed, at most 2.5x its RSS.
+* NXLog JSON: ``correlog correlate --format nxlog`` against a Python process that only parses
+  every line with ``orjson.loads`` (the floor of any Python JSON reader).
+* EVTX: ``correlog correlate`` on the shared EVTX files against a process that renders every
+  record with the ``evtx`` crate and parses it with ``orjson.loads``.
+
+A case whose peer or package is missing (no ``sec``, no orjson, no evtx or shared files) is
+listed as skipped.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from . import cases
+from .render import nxlog_lines, snare_lines, write_lines
+from .run import Row, Sizes
+from .streams import make_stream
+
+__all__ = ["SECTIONS", "SEC_RULES", "correlate_argv", "cpu_and_rss", "end_to_end"]
+
+#: SEC's rules for the same pairing as ``correlate``: one context per host and pid.
+SEC_RULES = r"""
+type=Single
+ptype=RegExp
+pattern=^(\S+)\tMSWinEventLog\t\d+\tSecurity\t\d+\t[^\t]+\t592\t.*New Process ID: (\d+)
+desc=created $1 $2
+action=create PROC_$1_$2 3600 ; add PROC_$1_$2 $0
+
+type=Single
+ptype=RegExp
+pattern=^(\S+)\tMSWinEventLog\t\d+\tSecurity\t\d+\t[^\t]+\t600\t.*Information: Process ID: (\d+)
+context=PROC_$1_$2
+desc=token $1 $2
+action=add PROC_$1_$2 $0
+
+type=Single
+ptype=RegExp
+pattern=^(\S+)\tMSWinEventLog\t\d+\tSecurity\t\d+\t[^\t]+\t593\t.*Process ID: (\d+)
+context=PROC_$1_$2
+desc=exited $1 $2
+action=add PROC_$1_$2 $0 ; copy PROC_$1_$2 %p ; write - %p ; delete PROC_$1_$2
+"""
+
+_NXLOG_FLOOR = "import orjson, sys\nfor line in open(sys.argv[1], 'rb'): orjson.loads(line)"
+_EVTX_FLOOR = (
+    "import orjson, sys\nfrom evtx import PyEvtxParser\nfor path in sys.argv[1:]:\n"
+    "    for record in PyEvtxParser(path).records_json(): orjson.loads(record['data'])"
+)
+
+
+# Runs argv from a small interpreter and reports on it: a process forked from this one would
+# start with this one's peak RSS (the inputs it holds) counted as its own.
+_LAUNCH = """import os, sys
+pid = os.fork()
+if pid == 0:
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    os.execvp(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
+"""
+
+
+def cpu_and_rss(argv: Sequence[str]) -> tuple[float, int]:
+    """CPU seconds (user + system, its reaped children's included) and peak RSS (KiB) of one
+    run of ``argv``, output dropped."""
+    done = subprocess.run(
+        [sys.executable, "-c", _LAUNCH, *argv], capture_output=True, text=True, check=True
+    )
+    status, cpu, rss = done.stdout.split()
+    if status != "0":
+        raise RuntimeError(f"{list(argv[:3])} exited with status {status}")
+    return float(cpu), int(rss)
+
+
+def correlate_argv(*args: str) -> list[str]:
+    """``correlog correlate ARGS --output json`` with this interpreter (and these sources)."""
+    return [sys.executable, "-m", "correlog", "correlate", "--output", "json", *args]
+
+
+def _pairs(
+    subject: Sequence[str], baseline: Sequence[str], pairs: int
+) -> list[tuple[float, float, int, int]]:
+    """``(subject CPU, baseline CPU, subject RSS, baseline RSS)`` per pair, the order alternating
+    so that neither side always runs first."""
+    found = []
+    for i in range(pairs):
+        if i % 2:
+            s_cpu, s_rss = cpu_and_rss(subject)
+            b_cpu, b_rss = cpu_and_rss(baseline)
+        else:
+            b_cpu, b_rss = cpu_and_rss(baseline)
+            s_cpu, s_rss = cpu_and_rss(subject)
+        found.append((s_cpu, b_cpu, s_rss, b_rss))
+    return found
+
+
+def _row(case: str, runs: list[tuple[float, float, int, int]], items: int, at_least: float) -> Row:
+    """The speed ratio (baseline CPU over subject CPU: above 1, the subject is faster)."""
+    ratios = [b / max(s, 1e-9) for s, b, _, _ in runs]
+    median = statistics.median(ratios)
+    rate = items / statistics.median(s for s, _, _, _ in runs)
+    measured = f"{median:.2f} [{min(ratios):.2f}-{max(ratios):.2f}] x"
+    return Row(case, measured, f"{rate:,.0f}/s", f">= {at_least:g} x", median >= at_least)
+
+
+def end_to_end(sizes: Sizes) -> Iterator[Row]:
+    """The end-to-end rows: Snare against SEC, NXLog and EVTX against their floors."""
+    pairs = max(1, min(sizes.pairs, 3))
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        snare = folder / "stream.snare"
+        n = write_lines(snare, snare_lines(make_stream(sizes.end_to_end_events).events))
+        sec = shutil.which("sec")
+        if sec is None:
+            yield Row("correlate Snare / SEC", "skipped: no sec", "", "")
+        else:
+            rules = folder / "pairing.sec"
+            rules.write_text(SEC_RULES.lstrip(), encoding="utf-8")
+            sec_argv = [sec, f"--conf={rules}", f"--input={snare}", "--notail", "--log=/dev/null"]
+            runs = _pairs(correlate_argv("--format", "snare", str(snare)), sec_argv, pairs)
+            yield _row("correlate Snare / SEC (CPU)", runs, n, 6.0)
+            rss, sec_rss = max(r[2] for r in runs), max(r[3] for r in runs)
+            share = rss / max(sec_rss, 1)
+            yield Row(
+                "correlate Snare / SEC (peak RSS)",
+                f"{share:.2f} x",
+                f"{rss / 1024:.1f} MiB",
+                "<= 2.5 x",
+                share <= 2.5,
+            )
+        if cases.has_orjson():
+            nxlog = folder / "stream.json"
+            n = write_lines(
+                nxlog, nxlog_lines(make_stream(sizes.end_to_end_events, seed=4688).events)
+            )
+            floor = [sys.executable, "-c", _NXLOG_FLOOR, str(nxlog)]
+            runs = _pairs(correlate_argv("--format", "nxlog", str(nxlog)), floor, pairs)
+            yield _row("correlate NXLog / orjson.loads process", runs, n, 0.5)
+        else:
+            yield Row("correlate NXLog / orjson.loads process", "skipped: no orjson", "", "")
+    paths = [str(p) for p in cases.evtx_files()] * sizes.evtx_loops
+    if paths and cases.has_orjson():
+        floor = [sys.executable, "-c", _EVTX_FLOOR, *paths]
+        runs = _pairs(correlate_argv("--format", "evtx", *paths), floor, pairs)
+        from evtx import PyEvtxParser
+
+        records = sum(1 for p in paths for _ in PyEvtxParser(p).records())
+        yield _row("correlate EVTX / evtx + orjson process", runs, records, 0.5)
+    else:
+        yield Row(
+            "correlate EVTX / evtx + orjson process",
+            "skipped: no evtx, orjson or shared EVTX",
+            "",
+            "",
+        )
+
+
+#: The sections this module adds to ``python -m benchmarks`` (see :mod:`benchmarks.run`).
+SECTIONS = {"end_to_end": end_to_end}
