@@ -7,12 +7,16 @@ from __future__ import annotations
 
 from ._coverage import Coverage
 from ._rules import LoadReport, Match, RuleSet, SigmaRule, Unsupported, load_rules
+from ._select import LEVELS, STATUSES, RuleFilter
 from .view import record_schema, schema_label, sigma_view
 
 __all__ = [
+    "LEVELS",
+    "STATUSES",
     "Coverage",
     "LoadReport",
     "Match",
+    "RuleFilter",
     "RuleSet",
     "SigmaRule",
     "Unsupported",

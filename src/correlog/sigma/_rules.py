@@ -12,6 +12,7 @@ import attrs
 
 from .._errors import UsageError
 from .._records import Record
+from .._time import iso
 from . import _ir
 from ._convert import NotSupported, condition_tree, supported_logsource
 from ._index import RuleIndex
@@ -213,14 +214,26 @@ class Match:
     rule: SigmaRule
     record: Record
 
+    @property
+    def time(self) -> int:
+        """The record's time (ns): its start, else its first event's (as output rows show)."""
+        record = self.record
+        return record.process_id[3] if record.start is None else record.start
+
     def to_json(self) -> dict[str, Any]:
-        """The rule's id, title, level, author and source, and the record's JSON."""
+        """The record's time and host first, then the rule's id, title, level, status, tags
+        (ATT&CK's among them), author and source, then the record's JSON."""
+        rule = self.rule
         return {
-            "rule_id": self.rule.id,
-            "title": self.rule.title,
-            "level": self.rule.level,
-            "author": self.rule.author,
-            "source": self.rule.source,
+            "time": iso(self.time),
+            "host": self.record.host,
+            "rule_id": rule.id,
+            "title": rule.title,
+            "level": rule.level,
+            "status": rule.status,
+            "tags": list(rule.tags),
+            "author": rule.author,
+            "source": rule.source,
             "record": self.record.to_json(),
         }
 
@@ -282,6 +295,11 @@ class RuleSet:
 
     def __iter__(self) -> Iterator[SigmaRule]:
         return iter(self.rules)
+
+    def select(self, keep: Callable[[SigmaRule], bool]) -> RuleSet:
+        """The rules ``keep`` accepts (a :class:`~correlog.sigma.RuleFilter`, say), as a new set
+        with its own index and this set's load report."""
+        return RuleSet([rule for rule in self.rules if keep(rule)], report=self.report)
 
     def index_stats(self) -> dict[str, int]:
         """How the index keys the rules (see :mod:`correlog.sigma._index`)."""
