@@ -106,12 +106,14 @@ def load_for_cli(
     paths: Sequence[str], err: TextIO, flag: str = "--rules", *, cache: bool = True
 ) -> RuleSet:
     """Load rules and say on stderr what was compiled and what was not, by name."""
-    from ..sigma import load_rules
+    from ..sigma import RuleCache, load_rules
 
     check_rule_paths(paths, flag)
-    ruleset = load_rules(*paths)
+    ruleset = load_rules(*paths, cache=RuleCache() if cache else None)
     report = ruleset.report
     print(f"correlog: {report.summary()}", file=err)
+    if report.cache.startswith(("refused", "ignored", "not written", "unused")):
+        print(f"correlog: compiled-rules cache {report.cache}", file=err)
     for item in report.unsupported[:_SHOWN]:
         name = item.rule_id or item.title or "-"
         print(f"correlog: not compiled: {item.source} ({name}): {item.reason}", file=err)
