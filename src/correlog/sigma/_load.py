@@ -142,7 +142,7 @@ def _compile(contents: Sequence[tuple[Path, bytes | OSError]]) -> RuleSet:
 
 _RULE_KEYS = (
     "id", "title", "level", "status", "author", "source", "description", "references", "tags",
-    "tree",
+    "service", "tree",
 )  # fmt: skip
 _SET_KEYS = ("files", "rules", "unsupported", "index", "residual")
 
@@ -158,6 +158,7 @@ def _rule_to_plain(rule: SigmaRule) -> dict[str, Any]:
         "description": rule.description,
         "references": list(rule.references),
         "tags": list(rule.tags),
+        "service": rule.service,
         "tree": _plain.node_to_plain(rule.tree),
     }
 
@@ -178,6 +179,7 @@ def _rule_from_plain(data: object) -> SigmaRule:
         description=_plain.optional_text(d["description"]),
         references=_plain.texts(d["references"]),
         tags=_plain.texts(d["tags"]),
+        service=_plain.optional_text(d["service"]),
         tree=_plain.node_from_plain(d["tree"]),
     )
 

@@ -14,6 +14,7 @@ from .._time import iso
 from . import _ir
 from ._convert import NotSupported, condition_tree, supported_logsource
 from ._index import RuleIndex
+from ._route import ANY_LOG, Router, applies
 from .view import record_schema, sigma_view
 
 if TYPE_CHECKING:
@@ -107,6 +108,9 @@ class SigmaRule:
     description: str | None = None
     references: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+    #: The rule's ``logsource.service``: ``sysmon`` or ``security`` (then only records of that
+    #: log can match), or None (any log's records).
+    service: str | None = None
     #: The condition as a tree (see :mod:`correlog.sigma._ir`).
     tree: _ir.Node = attrs.field(repr=False)
     #: Every view field the rule tests.
@@ -197,6 +201,8 @@ class SigmaRule:
         return self.predicate(view, lowered)
 
     def __call__(self, record: Record) -> str | None:
+        if not applies(self.service, record.channel):
+            return None
         cached = _views.get(record)
         if self._evaluate(cached.view, cached.lowered, cached.schema) is True:
             return self.message
@@ -302,7 +308,7 @@ class RuleSet:
         self._index = index or RuleIndex([r.tree for r in self.rules])
         # Each rule's predicate, filled in when the index first names the rule.
         self._predicates: list[_ir.Predicate | None] = [None] * len(self.rules)
-        self._missing: dict[frozenset[str], dict[int, frozenset[str]]] = {}
+        self._router = Router(self.rules)
         self._last: tuple[Record | None, frozenset[int]] = (None, frozenset())
 
     def __len__(self) -> int:
@@ -323,45 +329,37 @@ class RuleSet:
         """How the index keys the rules (see :mod:`correlog.sigma._index`)."""
         return self._index.stats()
 
-    def _missing_for(self, schema: frozenset[str]) -> dict[int, frozenset[str]]:
-        """Per rule that tests a field outside ``schema``: those fields."""
-        missing = self._missing.get(schema)
-        if missing is None:
-            missing = {}
-            for i, rule in enumerate(self.rules):
-                out = rule.fields - schema
-                if out:
-                    missing[i] = out
-            if len(self._missing) < 256:
-                self._missing[schema] = missing
-        return missing
-
     def _predicate(self, i: int) -> _ir.Predicate:
         predicate = self._predicates[i] = self.rules[i].predicate
         return predicate
 
     def _match(
-        self, view: Mapping[str, str], lowered: Mapping[str, str], schema: frozenset[str] | None
+        self,
+        view: Mapping[str, str],
+        lowered: Mapping[str, str],
+        schema: frozenset[str] | None,
+        channel: str | None = ANY_LOG,
     ) -> list[int]:
-        predicates = self._predicates
-        found = []
+        """The rules that match, by index, in order: the index names the candidates, and the
+        source's plan (:mod:`._route`) says how to ask each."""
         candidates = sorted(self._index.candidates(lowered))
         if schema is None:
+            predicates = self._predicates
             return [i for i in candidates if (predicates[i] or self._predicate(i))(view, lowered)]
-        missing = self._missing_for(schema)
-        for i in candidates:
-            out = missing.get(i)
-            if out is None or all(f in view for f in out):
-                if (predicates[i] or self._predicate(i))(view, lowered):
-                    found.append(i)
-            elif (
-                _ir.evaluate3(
-                    self.rules[i].tree, view, lowered, schema.__contains__, _leaf_predicate
-                )
-                is True
-            ):
-                found.append(i)
-        return found
+        plan = self._router.plan(channel, schema, view)
+        tests = plan.tests
+        return [i for i in candidates if (tests[i] or plan.test(i))(view, lowered)]
+
+    def _reference(
+        self, view: Mapping[str, str], schema: frozenset[str] | None, channel: str | None
+    ) -> list[int]:
+        """What :meth:`_match` answers, the plain way: every rule of the record's log asked
+        through :meth:`SigmaRule.evaluate` (for the differential tests)."""
+        return [
+            i
+            for i, rule in enumerate(self.rules)
+            if applies(rule.service, channel) and rule.evaluate(view, schema) is True
+        ]
 
     def match_view(
         self, view: Mapping[str, str], schema: Iterable[str] | None = None
@@ -373,7 +371,8 @@ class RuleSet:
     def match(self, record: Record) -> list[SigmaRule]:
         """The rules that match a record, in the set's order."""
         cached = _views.get(record)
-        return [self.rules[i] for i in self._match(cached.view, cached.lowered, cached.schema)]
+        found = self._match(cached.view, cached.lowered, cached.schema, record.channel)
+        return [self.rules[i] for i in found]
 
     def hunt(self, records: Iterable[Record], coverage: Coverage | None = None) -> Iterator[Match]:
         """One :class:`Match` per rule that matches each record, lazily, in order.
@@ -386,7 +385,7 @@ class RuleSet:
             view = sigma_view(record)
             lowered = _lower(view)
             schema = record_schema(record)
-            found = self._match(view, lowered, schema)
+            found = self._match(view, lowered, schema, record.channel)
             if coverage is not None:
                 coverage.observe(record, view, lowered, schema, found)
             for i in found:
@@ -404,7 +403,9 @@ class RuleSet:
         last, found = self._last
         if record is not last:
             cached = _views.get(record)
-            found = frozenset(self._match(cached.view, cached.lowered, cached.schema))
+            found = frozenset(
+                self._match(cached.view, cached.lowered, cached.schema, record.channel)
+            )
             self._last = (record, found)
         return found
 
@@ -446,5 +447,6 @@ def _build(rule: PySigmaRule, source: str) -> SigmaRule:
         description=rule.description,
         references=tuple(rule.references or ()),
         tags=tuple(str(t) for t in rule.tags or ()),
+        service=rule.logsource.service,
         tree=tree,
     )
