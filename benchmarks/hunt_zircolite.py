@@ -75,19 +75,49 @@ class Corpus:
         return list(self.paths) * self.loops
 
 
-def corpora(quick: bool = False) -> list[Corpus]:
-    """The Security 4688 logs, SigmaHQ's Sysmon regression logs, and every shared EVTX file and
-    OTRF archive together (the whole attack corpus)."""
+def corpora(folder: Path, quick: bool = False) -> list[Corpus]:
+    """The Security 4688 logs; SigmaHQ's Sysmon regression logs, as they come (one EVTX file of
+    one or two events per rule) and as one Sysmon log (their events as NXLog JSON lines, written
+    into ``folder``, 20 copies under distinct host names); every shared EVTX file and OTRF
+    archive together (the whole attack corpus)."""
     security = tuple(sorted((_SHARED / "evtx").glob("*4688*.evtx")))
     sysmon = tuple(sorted((_SHARED / "sigma" / "regression").glob("*/*.evtx")))
     archives = tuple(sorted((_SHARED / "json").glob("*.zip")))
+    log = folder / "sysmon.json"
+    if sysmon:
+        sysmon_log(sysmon, log, copies=2 if quick else 20)
     if quick:
-        return [Corpus("Security 4688 (quick)", security[-1:]), Corpus("Sysmon", sysmon[:3])]
+        return [Corpus("Security 4688 (quick)", security[-1:]), Corpus("Sysmon log", (log,))]
     return [
         Corpus("Security 4688", security, 4),
-        Corpus("Sysmon (SigmaHQ regression)", sysmon, 4),
-        Corpus("whole corpus (EVTX + OTRF)", (*security, *sysmon, *archives), 2),
+        Corpus("Sysmon log (NXLog JSON)", (log,) if sysmon else ()),
+        Corpus("Sysmon, one EVTX per rule", sysmon),
+        Corpus("whole corpus (EVTX + OTRF)", (*security, *sysmon, *archives)),
     ]
+
+
+def sysmon_log(paths: Sequence[Path], dest: Path, copies: int) -> int:
+    """The events of Sysmon EVTX files as one NXLog-style JSON-lines log (the OTRF archives'
+    shape: ``EventData`` at the top level), ``copies`` times under distinct host names, so
+    that every copy is another host's processes. Returns the events written."""
+    lines: list[str] = []
+    for copy in range(copies):
+        for path in paths:
+            for event in read_events(path):
+                system, data = event["Event"]["System"], event["Event"].get("EventData") or {}
+                stamp = system["TimeCreated"]["#attributes"]["SystemTime"]
+                line = {
+                    "EventTime": stamp[:19].replace("T", " "),
+                    "Hostname": f"{system['Computer']}-{copy}",
+                    "EventID": system["EventID"],
+                    "SourceName": system["Provider"]["#attributes"]["Name"],
+                    "Channel": system["Channel"],
+                    "RecordNumber": system["EventRecordID"],
+                    **data,
+                }
+                lines.append(json.dumps(line))
+    dest.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return len(lines)
 
 
 # -- the baseline: Zircolite's method -------------------------------------------------------
@@ -102,8 +132,12 @@ def _loads() -> Callable[[str | bytes], Any]:
 
 
 def read_events(path: Path) -> Iterator[dict[str, Any]]:
-    """The events of an EVTX file (the evtx crate's JSON) or of a zipped JSON-lines archive."""
+    """The events of an EVTX file (the evtx crate's JSON), a JSON-lines file, or a zipped one."""
     loads = _loads()
+    if path.suffix == ".json":
+        with path.open("rb") as lines:
+            yield from (loads(line) for line in lines if line.strip())
+        return
     if path.suffix == ".zip":
         with zipfile.ZipFile(path) as archive:
             for name in archive.namelist():
@@ -315,7 +349,8 @@ def main(argv: Sequence[str] | None = None) -> int:
           "hits (correlog / SQL rows, rules dropped) |")  # fmt: skip
     print("| --- | ---: | ---: | ---: | ---: | --- |")
     met = True
-    for corpus in corpora(args.quick):
+    scratch = tempfile.TemporaryDirectory()
+    for corpus in corpora(Path(scratch.name), args.quick):
         if not corpus.paths:
             print(f"| {corpus.name} | skipped: no files | | | | |")
             continue
@@ -331,6 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{duel.subject_rate:,.0f} | {duel.baseline_rate:,.0f} | {duel.spread()} x | "
             f"{duel.answers[0]:,} / {duel.answers[1]:,}, {dropped:,} |"
         )
+    scratch.cleanup()
     tiny = _SHARED / "evtx" / "hayabusa_mitre_T1134_runas_4688_4648_4624.evtx"
     if not args.quick and tiny.exists():
         print()
