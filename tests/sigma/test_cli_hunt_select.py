@@ -78,7 +78,7 @@ def test_hits_are_compact_json_with_time_host_and_tags_first(
         assert line == json.dumps(hit, ensure_ascii=False, separators=(",", ":"))
         assert list(hit)[:3] == ["time", "host", "rule_id"]
     [cmd] = [json.loads(x) for x in lines if CMD in x]
-    assert cmd["time"] == iso(T0 + 2 * 10**9) == cmd["record"]["start"]
+    assert cmd["time"] == iso(T0 + 2 * 10**9, 9) == cmd["record"]["start"]
     assert cmd["host"] == "web2k"
     assert cmd["tags"] == ["attack.execution", "attack.t1059.003"]
     assert (cmd["level"], cmd["status"]) == ("high", "test")

@@ -10,7 +10,7 @@ import attrs
 
 from .._errors import UsageError
 from .._records import Record
-from .._time import iso
+from .._time import DECIMALS, iso
 from . import _ir
 from ._convert import NotSupported, condition_tree, supported_logsource
 from ._index import RuleIndex
@@ -232,7 +232,7 @@ class Match:
         (ATT&CK's among them), author and source, then the record's JSON."""
         rule = self.rule
         return {
-            "time": iso(self.time),
+            "time": iso(self.time, DECIMALS),
             "host": self.record.host,
             "rule_id": rule.id,
             "title": rule.title,
