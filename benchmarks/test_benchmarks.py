@@ -142,3 +142,29 @@ def test_every_benchmark_command_the_docs_cite_exists() -> None:
             if command != "benchmarks/run.py":  # a standalone script with options of its own
                 continue
         _parse(argv.split())  # exits (status 2) on an option the runner does not know
+
+
+def test_the_zircolite_baseline_finds_what_correlog_finds() -> None:
+    # Both sides of the hunt comparison, on one of SigmaHQ's own regression logs: each finds
+    # the rule's expected matches, so neither side is timed doing less than its job.
+    pytest.importorskip("sigma")
+    pytest.importorskip("evtx")
+    from correlog.sigma import load_rules
+
+    from . import hunt_zircolite as hz
+
+    case = hz.RULES.parent / "regression" / "proc_creation_win_findstr_lsass"
+    if not case.is_dir():
+        pytest.skip("no shared SigmaHQ regression data")
+    rule = hz.RULES / f"{case.name}.yml"
+    [log] = case.glob("*.evtx")
+    corpus = hz.Corpus("one", (log,), loops=2)
+    events = hz.count_events(corpus)
+    assert events == 2 * sum(1 for _ in hz.read_events(log))
+    baseline = hz.baseline_side(corpus, hz.SqliteHunt([rule]), events)
+    subject = hz.correlog_side(corpus, load_rules(rule), events)
+    assert answer(baseline) == answer(subject) >= 2
+    flat = hz.flatten(
+        {"Event": {"System": {"EventID": 1, "Provider": {"#attributes": {"Name": "S"}}}}}
+    )
+    assert flat == {"EventID": "1", "Provider_Name": "S"}

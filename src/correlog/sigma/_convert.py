@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from . import _ir
 from ._ir import And, Node, Not, Or
+from ._route import SERVICES
 
 if TYPE_CHECKING:
     from sigma.rule import SigmaRule as PySigmaRule
@@ -29,7 +30,11 @@ _OPS: Final = {"LT": "lt", "LTE": "lte", "GT": "gt", "GTE": "gte", "NEQ": "neq"}
 def supported_logsource(rule: PySigmaRule) -> str | None:
     """Why the rule's log source is not one correlog's records stand for; None when it is."""
     source = rule.logsource
-    if source.category == "process_creation" and source.product in (None, "windows"):
+    if (
+        source.category == "process_creation"
+        and source.product in (None, "windows")
+        and source.service in (None, *SERVICES)
+    ):
         return None
     return (
         f"log source (category={source.category}, product={source.product}, "

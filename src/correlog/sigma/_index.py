@@ -45,7 +45,7 @@ from typing import Final, NamedTuple
 
 from ._ir import And, Const, Glob, Node, Not, Or, Regex, Str
 
-__all__ = ["GRAM", "Atom", "RuleIndex", "triggers"]
+__all__ = ["GRAM", "KINDS", "Atom", "RuleIndex", "Tables", "triggers"]
 
 #: Length of the substrings the index keys command lines by.
 GRAM: Final = 4
@@ -256,12 +256,19 @@ class _FieldKeys:
 _MEMO_SIZE: Final = 4096
 
 
+#: Every kind of atom (see the module docs).
+KINDS: Final = ("base", "eq", "after=", "char", "gram")
+
+#: The index as plain data: per field, per atom kind, per key text, the rules' indices.
+Tables = dict[str, dict[str, dict[str, list[int]]]]
+
+
 class RuleIndex:
     """Candidate rules for a lowered view; see the module docs. ``trees[i]`` is rule ``i``."""
 
     def __init__(self, trees: Sequence[Node]) -> None:
         chooser = _Chooser(text for tree in trees for text in literals(tree))
-        by_field: dict[str, dict[str, dict[str, list[int]]]] = {}
+        by_field: Tables = {}
         residual: list[int] = []
         for i, tree in enumerate(trees):
             atoms = triggers(tree, chooser)
@@ -271,10 +278,39 @@ class RuleIndex:
             for atom in atoms:
                 kinds = by_field.setdefault(atom.field, {})
                 kinds.setdefault(atom.kind, {}).setdefault(atom.text, []).append(i)
-        self._fields = [_FieldKeys(field, tables) for field, tables in sorted(by_field.items())]
+        self._setup(by_field, residual, len(trees))
+
+    def _setup(self, tables: Tables, residual: Iterable[int], size: int) -> None:
+        #: The keys as plain data (what :meth:`from_tables` takes back).
+        self.tables = tables
+        self._fields = [_FieldKeys(field, kinds) for field, kinds in sorted(tables.items())]
         #: Rules asked about every record (no trigger set could be found).
         self.residual: tuple[int, ...] = tuple(residual)
-        self.size = len(trees)
+        self.size = size
+
+    @classmethod
+    def from_tables(cls, tables: Tables, residual: Iterable[int], size: int) -> RuleIndex:
+        """An index from the keys another one computed (:attr:`tables`, :attr:`residual`)."""
+        index = cls.__new__(cls)
+        index._setup(tables, residual, size)
+        return index
+
+    def subset(self, kept: Sequence[int]) -> RuleIndex:
+        """The index of the rules ``kept`` (indices into this one, in order), renumbered.
+
+        Each rule's keys hold whatever other rules are indexed with it, so the keys are kept
+        as they are, without choosing them again.
+        """
+        new = {old: i for i, old in enumerate(kept)}
+        tables: Tables = {}
+        for field, kinds in self.tables.items():
+            for kind, keys in kinds.items():
+                for text, rules in keys.items():
+                    renumbered = [new[r] for r in rules if r in new]
+                    if renumbered:
+                        tables.setdefault(field, {}).setdefault(kind, {})[text] = renumbered
+        residual = [new[r] for r in self.residual if r in new]
+        return RuleIndex.from_tables(tables, residual, len(kept))
 
     def candidates(self, lowered: Mapping[str, str]) -> set[int]:
         """Indices of the rules that could match a record with this lowered view."""

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import attrs
 
 from .._errors import UsageError
 from .._records import Record
+from .._time import DECIMALS, iso
 from . import _ir
 from ._convert import NotSupported, condition_tree, supported_logsource
 from ._index import RuleIndex
+from ._route import ANY_LOG, Router, applies
 from .view import record_schema, sigma_view
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from ._coverage import Coverage
 
-__all__ = ["LoadReport", "Match", "RuleSet", "SigmaRule", "Unsupported", "load_rules"]
+__all__ = ["LoadReport", "Match", "RuleSet", "SigmaRule", "Unsupported"]
 
 _INSTALL_HINT: Final = "Sigma rules need pySigma: pip install 'correlog[sigma]'"
 _leaf_cache: dict[_ir.Leaf, _ir.Predicate] = {}
@@ -108,23 +108,29 @@ class SigmaRule:
     description: str | None = None
     references: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+    #: The rule's ``logsource.service``: ``sysmon`` or ``security`` (then only records of that
+    #: log can match), or None (any log's records).
+    service: str | None = None
     #: The condition as a tree (see :mod:`correlog.sigma._ir`).
     tree: _ir.Node = attrs.field(repr=False)
     #: Every view field the rule tests.
     fields: frozenset[str] = attrs.field(init=False, repr=False)
-    _predicate: _ir.Predicate = attrs.field(init=False, repr=False)
+    #: Generated on first use: most rules are never asked about a given log's records, and
+    #: generating all of SigmaHQ's costs more than a second.
+    _predicate: _ir.Predicate | None = attrs.field(init=False, default=None, repr=False)
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "fields", _ir.fields_of(self.tree))
-        object.__setattr__(
-            self, "_predicate", _ir.compile_predicate(self.tree, self.id or self.title)
-        )
 
     @property
     def predicate(self) -> _ir.Predicate:
         """The compiled two-valued test: ``predicate(view, lowered_view) -> bool``, the view's
         values lower-cased in the second mapping (Sigma's reading: absent fields are null)."""
-        return self._predicate
+        predicate = self._predicate
+        if predicate is None:
+            predicate = _ir.compile_predicate(self.tree, self.name)
+            object.__setattr__(self, "_predicate", predicate)
+        return predicate
 
     @property
     def name(self) -> str:
@@ -182,7 +188,7 @@ class SigmaRule:
         lacks and its source does not carry (the rule is not applicable to it)."""
         lowered = _lower(view)
         if schema is None:
-            return self._predicate(view, lowered)
+            return self.predicate(view, lowered)
         known = schema if isinstance(schema, frozenset | set) else frozenset(schema)
         return self._evaluate(view, lowered, known)
 
@@ -192,9 +198,11 @@ class SigmaRule:
         for field in self.fields:
             if field not in known and field not in view:
                 return _ir.evaluate3(self.tree, view, lowered, known.__contains__, _leaf_predicate)
-        return self._predicate(view, lowered)
+        return self.predicate(view, lowered)
 
     def __call__(self, record: Record) -> str | None:
+        if not applies(self.service, record.channel):
+            return None
         cached = _views.get(record)
         if self._evaluate(cached.view, cached.lowered, cached.schema) is True:
             return self.message
@@ -213,14 +221,26 @@ class Match:
     rule: SigmaRule
     record: Record
 
+    @property
+    def time(self) -> int:
+        """The record's time (ns): its start, else its first event's (as output rows show)."""
+        record = self.record
+        return record.process_id[3] if record.start is None else record.start
+
     def to_json(self) -> dict[str, Any]:
-        """The rule's id, title, level, author and source, and the record's JSON."""
+        """The record's time and host first, then the rule's id, title, level, status, tags
+        (ATT&CK's among them), author and source, then the record's JSON."""
+        rule = self.rule
         return {
-            "rule_id": self.rule.id,
-            "title": self.rule.title,
-            "level": self.rule.level,
-            "author": self.rule.author,
-            "source": self.rule.source,
+            "time": iso(self.time, DECIMALS),
+            "host": self.record.host,
+            "rule_id": rule.id,
+            "title": rule.title,
+            "level": rule.level,
+            "status": rule.status,
+            "tags": list(rule.tags),
+            "author": rule.author,
+            "source": rule.source,
             "record": self.record.to_json(),
         }
 
@@ -242,10 +262,15 @@ class LoadReport:
     files: int
     compiled: int
     unsupported: tuple[Unsupported, ...] = ()
+    #: What the compiled-rules cache did (``off``, ``hit``, ``written``, ``refused: ...``; see
+    #: :class:`correlog.sigma._cache.RuleCache`).
+    cache: str = "off"
 
     def summary(self) -> str:
         """One line: counts, and the reasons with their counts."""
         text = f"compiled {self.compiled} Sigma rules from {self.files} files"
+        if self.cache == "hit":
+            text += " (cached)"
         if not self.unsupported:
             return text + "; none unsupported"
         reasons = Counter(_reason_kind(u.reason) for u in self.unsupported)
@@ -264,7 +289,13 @@ class RuleSet:
     :func:`load_rules` from files. :meth:`match` one record, :meth:`hunt` many.
     """
 
-    def __init__(self, rules: Iterable[SigmaRule], *, report: LoadReport | None = None) -> None:
+    def __init__(
+        self,
+        rules: Iterable[SigmaRule],
+        *,
+        report: LoadReport | None = None,
+        index: RuleIndex | None = None,
+    ) -> None:
         self.rules: tuple[SigmaRule, ...] = tuple(rules)
         names = Counter(r.name for r in self.rules)
         twice = sorted(n for n, c in names.items() if c > 1)
@@ -272,9 +303,12 @@ class RuleSet:
             raise UsageError(f"rule ids must be unique: {', '.join(twice)}")
         #: What loading found (for a set built in code: every rule compiled).
         self.report = report or LoadReport(files=0, compiled=len(self.rules))
-        self._index = RuleIndex([r.tree for r in self.rules])
-        self._predicates = tuple(r._predicate for r in self.rules)
-        self._missing: dict[frozenset[str], dict[int, frozenset[str]]] = {}
+        if index is not None and index.size != len(self.rules):
+            raise ValueError(f"an index of {index.size} rules for a set of {len(self.rules)}")
+        self._index = index or RuleIndex([r.tree for r in self.rules])
+        # Each rule's predicate, filled in when the index first names the rule.
+        self._predicates: list[_ir.Predicate | None] = [None] * len(self.rules)
+        self._router = Router(self.rules)
         self._last: tuple[Record | None, frozenset[int]] = (None, frozenset())
 
     def __len__(self) -> int:
@@ -283,45 +317,49 @@ class RuleSet:
     def __iter__(self) -> Iterator[SigmaRule]:
         return iter(self.rules)
 
+    def select(self, keep: Callable[[SigmaRule], bool]) -> RuleSet:
+        """The rules ``keep`` accepts (a :class:`~correlog.sigma.RuleFilter`, say), as a new set
+        with its own index and this set's load report."""
+        kept = [i for i, rule in enumerate(self.rules) if keep(rule)]
+        return RuleSet(
+            [self.rules[i] for i in kept], report=self.report, index=self._index.subset(kept)
+        )
+
     def index_stats(self) -> dict[str, int]:
         """How the index keys the rules (see :mod:`correlog.sigma._index`)."""
         return self._index.stats()
 
-    def _missing_for(self, schema: frozenset[str]) -> dict[int, frozenset[str]]:
-        """Per rule that tests a field outside ``schema``: those fields."""
-        missing = self._missing.get(schema)
-        if missing is None:
-            missing = {}
-            for i, rule in enumerate(self.rules):
-                out = rule.fields - schema
-                if out:
-                    missing[i] = out
-            if len(self._missing) < 256:
-                self._missing[schema] = missing
-        return missing
+    def _predicate(self, i: int) -> _ir.Predicate:
+        predicate = self._predicates[i] = self.rules[i].predicate
+        return predicate
 
     def _match(
-        self, view: Mapping[str, str], lowered: Mapping[str, str], schema: frozenset[str] | None
+        self,
+        view: Mapping[str, str],
+        lowered: Mapping[str, str],
+        schema: frozenset[str] | None,
+        channel: str | None = ANY_LOG,
     ) -> list[int]:
-        predicates = self._predicates
-        found = []
+        """The rules that match, by index, in order: the index names the candidates, and the
+        source's plan (:mod:`._route`) says how to ask each."""
         candidates = sorted(self._index.candidates(lowered))
         if schema is None:
-            return [i for i in candidates if predicates[i](view, lowered)]
-        missing = self._missing_for(schema)
-        for i in candidates:
-            out = missing.get(i)
-            if out is None or all(f in view for f in out):
-                if predicates[i](view, lowered):
-                    found.append(i)
-            elif (
-                _ir.evaluate3(
-                    self.rules[i].tree, view, lowered, schema.__contains__, _leaf_predicate
-                )
-                is True
-            ):
-                found.append(i)
-        return found
+            predicates = self._predicates
+            return [i for i in candidates if (predicates[i] or self._predicate(i))(view, lowered)]
+        plan = self._router.plan(channel, schema, view)
+        tests = plan.tests
+        return [i for i in candidates if (tests[i] or plan.test(i))(view, lowered)]
+
+    def _reference(
+        self, view: Mapping[str, str], schema: frozenset[str] | None, channel: str | None
+    ) -> list[int]:
+        """What :meth:`_match` answers, the plain way: every rule of the record's log asked
+        through :meth:`SigmaRule.evaluate` (for the differential tests)."""
+        return [
+            i
+            for i, rule in enumerate(self.rules)
+            if applies(rule.service, channel) and rule.evaluate(view, schema) is True
+        ]
 
     def match_view(
         self, view: Mapping[str, str], schema: Iterable[str] | None = None
@@ -333,7 +371,8 @@ class RuleSet:
     def match(self, record: Record) -> list[SigmaRule]:
         """The rules that match a record, in the set's order."""
         cached = _views.get(record)
-        return [self.rules[i] for i in self._match(cached.view, cached.lowered, cached.schema)]
+        found = self._match(cached.view, cached.lowered, cached.schema, record.channel)
+        return [self.rules[i] for i in found]
 
     def hunt(self, records: Iterable[Record], coverage: Coverage | None = None) -> Iterator[Match]:
         """One :class:`Match` per rule that matches each record, lazily, in order.
@@ -346,7 +385,7 @@ class RuleSet:
             view = sigma_view(record)
             lowered = _lower(view)
             schema = record_schema(record)
-            found = self._match(view, lowered, schema)
+            found = self._match(view, lowered, schema, record.channel)
             if coverage is not None:
                 coverage.observe(record, view, lowered, schema, found)
             for i in found:
@@ -364,7 +403,9 @@ class RuleSet:
         last, found = self._last
         if record is not last:
             cached = _views.get(record)
-            found = frozenset(self._match(cached.view, cached.lowered, cached.schema))
+            found = frozenset(
+                self._match(cached.view, cached.lowered, cached.schema, record.channel)
+            )
             self._last = (record, found)
         return found
 
@@ -406,88 +447,6 @@ def _build(rule: PySigmaRule, source: str) -> SigmaRule:
         description=rule.description,
         references=tuple(rule.references or ()),
         tags=tuple(str(t) for t in rule.tags or ()),
+        service=rule.logsource.service,
         tree=tree,
     )
-
-
-def _files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
-    files: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yml", ".yaml")))
-        elif path.exists():
-            files.append(path)
-        else:
-            raise UsageError(f"no such rule file or directory: {raw}")
-    return files
-
-
-def load_rules(*paths: str | os.PathLike[str]) -> RuleSet:
-    """Load and compile every rule in the given files and directories (``*.yml``, recursive).
-
-    Nothing is skipped silently: a file pySigma cannot parse, a rule for another log source,
-    a rule using a feature the engine cannot run, a second rule with an id already loaded,
-    each is in the returned set's :attr:`RuleSet.report` with its reason.
-    """
-    sigma = _pysigma()
-    import yaml
-
-    files = _files(paths)
-    unreadable: tuple[type[Exception], ...] = (OSError, UnicodeDecodeError, *_bad_input())
-    rules: list[SigmaRule] = []
-    unsupported: list[Unsupported] = []
-    seen: set[str] = set()
-    for path in files:
-        source = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-            # pySigma's own loader, which is libyaml's (its from_yaml takes PyYAML's pure
-            # Python one: four times slower over SigmaHQ's rules).
-            documents = list(yaml.load_all(text, Loader=sigma.rule.SigmaYAMLLoader))
-            # Filters collected, not applied, and references left alone: each file stands
-            # alone, and a filter or correlation rule in it is reported, not acted on.
-            collection = sigma.collection.SigmaCollection.from_dicts(
-                documents, collect_errors=True, collect_filters=True, resolve_references=False
-            )
-        except unreadable as exc:
-            unsupported.append(Unsupported(source, None, None, f"unreadable: {exc}"))
-            continue
-        unsupported.extend(
-            Unsupported(source, None, None, f"invalid: {error}") for error in collection.errors
-        )
-        unsupported.extend(
-            Unsupported(
-                source,
-                None if item.id is None else str(item.id),
-                item.title,
-                "not a detection rule: a Sigma filter (correlog does not apply filters)",
-            )
-            for item in collection.filters
-        )
-        for item in collection.rules:
-            rid = None if getattr(item, "id", None) is None else str(item.id)
-            title = getattr(item, "title", None)
-            if not isinstance(item, sigma.rule.SigmaRule):
-                kind = type(item).__name__
-                unsupported.append(Unsupported(source, rid, title, f"not a detection rule: {kind}"))
-                continue
-            if item.errors:
-                unsupported.extend(
-                    Unsupported(source, rid, title, f"invalid: {error}") for error in item.errors
-                )
-                continue
-            try:
-                rule = _build(item, source)
-            except NotSupported as exc:
-                unsupported.append(Unsupported(source, rid, title, str(exc)))
-                continue
-            if rule.name in seen:
-                unsupported.append(
-                    Unsupported(source, rid, title, f"duplicate: id {rule.name} already loaded")
-                )
-                continue
-            seen.add(rule.name)
-            rules.append(rule)
-    report = LoadReport(files=len(files), compiled=len(rules), unsupported=tuple(unsupported))
-    return RuleSet(rules, report=report)

@@ -1,0 +1,222 @@
+"""Loading rule files: compiled with pySigma, or read back from the compiled-rules cache."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .._errors import UsageError
+from . import _plain
+from ._cache import RuleCache, cache_key
+from ._convert import NotSupported
+from ._index import RuleIndex
+from ._rules import LoadReport, RuleSet, SigmaRule, Unsupported, _bad_input, _build, _pysigma
+
+__all__ = ["load_rules"]
+
+
+def _files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yml", ".yaml")))
+        elif path.exists():
+            files.append(path)
+        else:
+            raise UsageError(f"no such rule file or directory: {raw}")
+    return files
+
+
+def load_rules(*paths: str | os.PathLike[str], cache: RuleCache | None = None) -> RuleSet:
+    """Load and compile every rule in the given files and directories (``*.yml``, recursive).
+
+    Nothing is skipped silently: a file pySigma cannot parse, a rule for another log source,
+    a rule using a feature the engine cannot run, a second rule with an id already loaded,
+    each is in the returned set's :attr:`RuleSet.report` with its reason.
+
+    ``cache``: a :class:`~correlog.sigma.RuleCache` to read the compiled rules from when the
+    same files were compiled before (by the same versions), and to write them to otherwise.
+    The report's ``cache`` says which happened, and why a cache was refused or ignored.
+    """
+    files = _files(paths)
+    contents: list[tuple[Path, bytes | OSError]] = []
+    for path in files:
+        try:
+            contents.append((path, path.read_bytes()))
+        except OSError as exc:
+            contents.append((path, exc))
+    readable = [(str(p), data) for p, data in contents if isinstance(data, bytes)]
+    if cache is None or len(readable) < len(contents):
+        # A file that could not be read now might be later: such a set is never cached.
+        ruleset = _compile(contents)
+        if cache is not None:
+            ruleset.report = attrs.evolve(ruleset.report, cache="unused: a file was unreadable")
+        return ruleset
+    key = cache_key(readable)
+    data = cache.load(key)
+    if data is not None:
+        try:
+            ruleset = _from_plain(data)
+        except (_plain.BadPlainData, UsageError, ValueError, TypeError, RecursionError) as exc:
+            cache.ignore(f"{cache.path(key)} holds bad data ({exc})")
+        else:
+            ruleset.report = attrs.evolve(ruleset.report, cache="hit")
+            return ruleset
+    ruleset = _compile(contents)
+    cache.store(key, _to_plain(ruleset))
+    ruleset.report = attrs.evolve(ruleset.report, cache=cache.outcome)
+    return ruleset
+
+
+def _compile(contents: Sequence[tuple[Path, bytes | OSError]]) -> RuleSet:
+    sigma = _pysigma()
+    import yaml
+
+    unreadable: tuple[type[Exception], ...] = (OSError, UnicodeDecodeError, *_bad_input())
+    rules: list[SigmaRule] = []
+    unsupported: list[Unsupported] = []
+    seen: set[str] = set()
+    for path, data in contents:
+        source = str(path)
+        try:
+            if isinstance(data, OSError):
+                raise data
+            text = data.decode("utf-8")
+            # pySigma's own loader, which is libyaml's (its from_yaml takes PyYAML's pure
+            # Python one: four times slower over SigmaHQ's rules).
+            documents = list(yaml.load_all(text, Loader=sigma.rule.SigmaYAMLLoader))
+            # Filters collected, not applied, and references left alone: each file stands
+            # alone, and a filter or correlation rule in it is reported, not acted on.
+            collection = sigma.collection.SigmaCollection.from_dicts(
+                documents, collect_errors=True, collect_filters=True, resolve_references=False
+            )
+        except unreadable as exc:
+            unsupported.append(Unsupported(source, None, None, f"unreadable: {exc}"))
+            continue
+        unsupported.extend(
+            Unsupported(source, None, None, f"invalid: {error}") for error in collection.errors
+        )
+        unsupported.extend(
+            Unsupported(
+                source,
+                None if item.id is None else str(item.id),
+                item.title,
+                "not a detection rule: a Sigma filter (correlog does not apply filters)",
+            )
+            for item in collection.filters
+        )
+        for item in collection.rules:
+            rid = None if getattr(item, "id", None) is None else str(item.id)
+            title = getattr(item, "title", None)
+            if not isinstance(item, sigma.rule.SigmaRule):
+                kind = type(item).__name__
+                unsupported.append(Unsupported(source, rid, title, f"not a detection rule: {kind}"))
+                continue
+            if item.errors:
+                unsupported.extend(
+                    Unsupported(source, rid, title, f"invalid: {error}") for error in item.errors
+                )
+                continue
+            try:
+                rule = _build(item, source)
+            except NotSupported as exc:
+                unsupported.append(Unsupported(source, rid, title, str(exc)))
+                continue
+            if rule.name in seen:
+                unsupported.append(
+                    Unsupported(source, rid, title, f"duplicate: id {rule.name} already loaded")
+                )
+                continue
+            seen.add(rule.name)
+            rules.append(rule)
+    report = LoadReport(files=len(contents), compiled=len(rules), unsupported=tuple(unsupported))
+    return RuleSet(rules, report=report)
+
+
+# -- the cached form -------------------------------------------------------------------------
+
+_RULE_KEYS = (
+    "id", "title", "level", "status", "author", "source", "description", "references", "tags",
+    "service", "tree",
+)  # fmt: skip
+_SET_KEYS = ("files", "rules", "unsupported", "index", "residual")
+
+
+def _rule_to_plain(rule: SigmaRule) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "title": rule.title,
+        "level": rule.level,
+        "status": rule.status,
+        "author": rule.author,
+        "source": rule.source,
+        "description": rule.description,
+        "references": list(rule.references),
+        "tags": list(rule.tags),
+        "service": rule.service,
+        "tree": _plain.node_to_plain(rule.tree),
+    }
+
+
+def _rule_from_plain(data: object) -> SigmaRule:
+    d = _plain.expect_keys(data, _RULE_KEYS)
+    title = _plain.optional_text(d["title"])
+    source = _plain.optional_text(d["source"])
+    if title is None or source is None:
+        raise _plain.BadPlainData("a rule has a title and a source")
+    return SigmaRule(
+        id=_plain.optional_text(d["id"]),
+        title=title,
+        level=_plain.optional_text(d["level"]),
+        status=_plain.optional_text(d["status"]),
+        author=_plain.optional_text(d["author"]),
+        source=source,
+        description=_plain.optional_text(d["description"]),
+        references=_plain.texts(d["references"]),
+        tags=_plain.texts(d["tags"]),
+        service=_plain.optional_text(d["service"]),
+        tree=_plain.node_from_plain(d["tree"]),
+    )
+
+
+def _to_plain(ruleset: RuleSet) -> dict[str, Any]:
+    """A compiled set as plain data: its rules, its load report and its index's keys."""
+    index = ruleset._index
+    return {
+        "files": ruleset.report.files,
+        "rules": [_rule_to_plain(rule) for rule in ruleset.rules],
+        "unsupported": [list(attrs.astuple(u)) for u in ruleset.report.unsupported],
+        "index": index.tables,
+        "residual": list(index.residual),
+    }
+
+
+def _unsupported_from_plain(data: object) -> Unsupported:
+    if type(data) is not list or len(data) != 4:
+        raise _plain.BadPlainData("an unsupported rule is a list of four")
+    source, rule_id, title, reason = map(_plain.optional_text, data)
+    if source is None or reason is None:
+        raise _plain.BadPlainData("an unsupported rule has a source and a reason")
+    return Unsupported(source, rule_id, title, reason)
+
+
+def _from_plain(data: dict[str, Any]) -> RuleSet:
+    """The set :func:`_to_plain` wrote, checked (:class:`~._plain.BadPlainData` otherwise)."""
+    d = _plain.expect_keys({k: v for k, v in data.items() if k not in ("format", "key")}, _SET_KEYS)
+    if type(d["files"]) is not int or type(d["rules"]) is not list:
+        raise _plain.BadPlainData("bad rule set")
+    if type(d["unsupported"]) is not list:
+        raise _plain.BadPlainData("bad list of unsupported rules")
+    rules = [_rule_from_plain(r) for r in d["rules"]]
+    unsupported = tuple(_unsupported_from_plain(u) for u in d["unsupported"])
+    size = len(rules)
+    index = RuleIndex.from_tables(
+        _plain.tables_from_plain(d["index"], size), _plain.indices(d["residual"], size), size
+    )
+    report = LoadReport(files=d["files"], compiled=size, unsupported=unsupported)
+    return RuleSet(rules, report=report, index=index)
