@@ -1,8 +1,9 @@
 """The ``correlog`` command: JSON lines on stdout, diagnostics on stderr.
 
-One module per command (:mod:`.correlate`, :mod:`.watch`, :mod:`.events`, :mod:`.hunt`,
-:mod:`.tree`, :mod:`.report`, :mod:`.sample`), each with ``add_parser`` and ``run``; what they
-share (inputs, engine options, the summary, the signal policy) is in :mod:`._inputs`, and
+One module per command (:mod:`.correlate`, :mod:`.watch`, :mod:`.listen`, :mod:`.events`,
+:mod:`.hunt`, :mod:`.tree`, :mod:`.report`, :mod:`.sample`), each with ``add_parser`` and
+``run``; what they share (inputs, engine options, the summary, the signal policy) is in
+:mod:`._inputs`, the live loop of ``watch --follow`` and ``listen`` is in :mod:`.follow`, and
 :mod:`._analysis` holds the one pass ``tree`` and ``report`` make. The only public name is
 :func:`main`.
 
@@ -28,8 +29,10 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from .. import __version__
-from . import correlate, events, hunt, report, sample, tree, watch
+from .._errors import UsageError
+from . import correlate, events, hunt, listen, report, sample, tree, watch
 from ._inputs import STOP, failure, quiet_stdout, sample_path, stop_status
+from .follow import with_config
 
 __all__ = ["main"]
 
@@ -39,6 +42,7 @@ _Command = Callable[[argparse.Namespace, TextIO, TextIO], int]
 _COMMANDS: dict[str, _Command] = {
     "correlate": correlate.run,
     "watch": watch.run,
+    "listen": listen.run,
     "hunt": hunt.run,
     "events": events.run,
     "sample": sample.run,
@@ -68,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"correlog {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (correlate, watch, hunt, events, tree, report, sample):
+    for module in (correlate, watch, listen, hunt, events, tree, report, sample):
         module.add_parser(sub)
     # Everything after ``beam`` is its own command line (Beam's options included).
     beam = sub.add_parser(
@@ -83,6 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     out, err = sys.stdout, sys.stderr
+    try:
+        args = with_config(parser, sys.argv[1:] if argv is None else argv, args)
+    except UsageError as exc:
+        print(f"correlog: {exc}", file=err)
+        return 2
     if getattr(args, "sample", False):
         if args.paths:
             parser.error("--sample reads the bundled sample; give no PATH with it")

@@ -36,10 +36,12 @@ from ._inputs import (
 from ._output import add_output_options, opened_output
 from .follow import add_follow_options, run_follow
 
-__all__ = ["RULES", "add_parser", "run"]
+__all__ = ["RULES", "add_parser", "add_rule_options", "run"]
 
 #: The built-in rules ``--rule`` can name.
 RULES = ("anonymous-web", "web-server-child", "audit-tamper")
+#: Options of the live loop that a one-pass ``watch`` does not take.
+LIVE_ONLY = ("checkpoint", "sink", "stats", "metrics", "idle_exit")
 #: The rules a plain ``watch`` runs: the intrusion, and the log going blind.
 DEFAULT_RULES = ("anonymous-web", "audit-tamper")
 
@@ -49,6 +51,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser("watch", help="alerts, as JSON lines, as early as the events allow")
     add_input_options(p)
     add_engine_options(p)
+    add_rule_options(p)
+    p.add_argument("--records", action="store_true", help="print records too, as they become final")
+    add_follow_options(p)
+    add_output_options(p, sortable=False)
+
+
+def add_rule_options(p: argparse.ArgumentParser) -> None:
+    """The rules and their settings (``watch`` and ``listen`` share them)."""
     p.add_argument(
         "--rule",
         action="append",
@@ -84,9 +94,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         action="store_true",
         help="stateless: alert only from events that alone name image and owner",
     )
-    p.add_argument("--records", action="store_true", help="print records too, as they become final")
-    add_follow_options(p)
-    add_output_options(p, sortable=False)
     p.add_argument(
         "--sigma",
         action="append",
@@ -96,6 +103,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _rules(args: argparse.Namespace, err: TextIO) -> list[RuleLike]:
+    """The rules the options name (``listen`` uses it too)."""
     rules: list[RuleLike] = []
     if args.sigma:
         from .hunt import sigma_monitor_rules
@@ -120,8 +128,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run the rules over the inputs; print each alert at once (and records with --records)."""
     if args.follow:
         return run_follow(args, _rules(args, err), out, err)
-    if args.checkpoint:
-        raise UsageError("--checkpoint goes with --follow")
+    live = [f"--{name.replace('_', '-')}" for name in LIVE_ONLY if getattr(args, name)]
+    if live:
+        raise UsageError(f"{', '.join(live)}: only with --follow (or with correlog listen)")
     counts: Counter[str] = Counter()
     alerts = 0
     with opened_output(args, out, err, live=True) as sink:

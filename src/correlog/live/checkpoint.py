@@ -7,6 +7,19 @@ and the batch's alerts into the outbox. Either all of it is on disk or none of i
 crash the positions, the engine state and the outbox always agree: the monitor re-reads exactly
 the lines whose effects were not committed, and no alert raised by a committed line is lost.
 
+Saving the whole engine state costs in proportion to the open processes, so a busy monitor
+saves it at intervals, not per batch, and commits in between only what cannot wait:
+
+* a batch's alerts go into the outbox at once (``ahead_of_state=True``), and their ids into
+  ``raised``: after a crash the lines since the last state are read again and raise the same
+  alerts, which the restarted monitor recognises by id and does not add again;
+* a source that cannot be read again (a syslog receiver: the sender does not keep what it sent)
+  appends what it received to the ``journal``, which a restart replays after loading the state.
+
+A commit with an engine state covers everything before it: it empties ``journal`` and
+``raised`` in the same transaction. A followed file needs no journal: its position simply
+advances with the state, and the file is read again from there.
+
 The delivery worker (:mod:`correlog.live.delivery`) takes alerts from the outbox and records
 each sink's acceptance with :meth:`Checkpoint.accept`; an alert leaves the outbox only when every
 configured sink has accepted it. Delivery is at-least-once: an alert that a sink accepted just
@@ -51,7 +64,9 @@ __all__ = [
 ]
 
 #: The checkpoint file's format version; a file with any other version is refused.
-FORMAT_VERSION: Final = 1
+FORMAT_VERSION: Final = 2
+#: Older versions this one opens (and upgrades in place: version 2 only added tables).
+_UPGRADABLE: Final = ("1",)
 #: The default outbox bound, in alerts.
 DEFAULT_MAX_OUTBOX: Final = 100_000
 #: A fixed namespace so :func:`alert_id` is the same on every host and every run.
@@ -67,7 +82,13 @@ _SCHEMA: Final = (
     " text TEXT NOT NULL, committed REAL NOT NULL)",
     "CREATE TABLE IF NOT EXISTS accepted ("
     " id TEXT NOT NULL, sink TEXT NOT NULL, PRIMARY KEY (id, sink))",
+    "CREATE TABLE IF NOT EXISTS journal ("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL, host TEXT NOT NULL,"
+    " line TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS raised (id TEXT PRIMARY KEY)",
 )
+#: The tables of every version this one opens (the others are added by the upgrade).
+_REQUIRED_TABLES: Final = frozenset({"meta", "engine", "positions", "outbox", "accepted"})
 
 
 class CheckpointError(CorrelogError):
@@ -124,11 +145,14 @@ class OutboxItem:
 
 @attrs.frozen
 class Snapshot:
-    """What :meth:`Checkpoint.load` found: the engine state (None when none was saved yet) and
-    each source's position."""
+    """What :meth:`Checkpoint.load` found: the engine state (None when none was saved yet),
+    each source's position, the journal to replay after the state (``(source, host, line)``,
+    oldest first), and the ids of alerts committed since the state (``raised``)."""
 
     engine: dict[str, Any] | None
     positions: dict[str, Any]
+    journal: tuple[tuple[str, str, str], ...] = ()
+    raised: frozenset[str] = frozenset()
 
 
 @attrs.define
@@ -219,7 +243,7 @@ class Checkpoint:
                 f"{path}: the checkpoint failed SQLite's integrity check: {verdict}"
             )
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        missing = {"meta", "engine", "positions", "outbox", "accepted"} - tables
+        missing = _REQUIRED_TABLES - tables
         if missing:
             raise CheckpointError(
                 f"{path}: not a correlog checkpoint (no table {', '.join(sorted(missing))})"
@@ -227,11 +251,23 @@ class Checkpoint:
         row = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
         if row is None:
             raise CheckpointError(f"{path}: not a correlog checkpoint (no format version)")
-        if row[0] != str(FORMAT_VERSION):
+        if row[0] in _UPGRADABLE:
+            Checkpoint._upgrade(db)
+        elif row[0] != str(FORMAT_VERSION):
             raise CheckpointError(
                 f"{path}: checkpoint format version {row[0]!r} is not supported "
                 f"(this correlog reads version {FORMAT_VERSION})"
             )
+
+    @staticmethod
+    def _upgrade(db: sqlite3.Connection) -> None:
+        """Version 1 to 2: the journal and raised tables, empty (version 1 saved the state with
+        every batch, so nothing was ahead of it)."""
+        db.execute("BEGIN IMMEDIATE")
+        for statement in _SCHEMA:
+            db.execute(statement)
+        db.execute("UPDATE meta SET value = ? WHERE key = 'format'", (str(FORMAT_VERSION),))
+        db.execute("COMMIT")
 
     def close(self) -> None:
         """Close the file (a WAL checkpoint folds the log back into it) and let it go."""
@@ -256,8 +292,12 @@ class Checkpoint:
         """The engine state and the source positions, whole, or :class:`CheckpointError`."""
         with self._lock:
             try:
-                row = self._db.execute("SELECT state FROM engine WHERE id = 1").fetchone()
-                rows = self._db.execute("SELECT source, position FROM positions").fetchall()
+                db = self._db
+                row = db.execute("SELECT state FROM engine WHERE id = 1").fetchone()
+                rows = db.execute("SELECT source, position FROM positions").fetchall()
+                journal = db.execute("SELECT source, host, line FROM journal ORDER BY seq")
+                journal_rows = tuple((str(a), str(b), str(c)) for a, b, c in journal)
+                raised = frozenset(str(id) for (id,) in db.execute("SELECT id FROM raised"))
             except sqlite3.DatabaseError as exc:
                 raise CheckpointError(f"{self.path}: cannot read the checkpoint: {exc}") from exc
         engine = None if row is None else _json_object(row[0], self.path, "the engine state")
@@ -265,7 +305,7 @@ class Checkpoint:
             source: _json_value(text, self.path, f"the position of {source!r}")
             for source, text in rows
         }
-        return Snapshot(engine=engine, positions=positions)
+        return Snapshot(engine=engine, positions=positions, journal=journal_rows, raised=raised)
 
     def commit(
         self,
@@ -273,11 +313,18 @@ class Checkpoint:
         engine: Mapping[str, Any] | None = None,
         positions: Mapping[str, Any] | None = None,
         alerts: Iterable[Alert] = (),
+        journal: Iterable[tuple[str, str, str]] = (),
+        ahead_of_state: bool = False,
     ) -> list[str]:
         """Save one batch in one transaction: engine state, positions, and alerts into the outbox.
 
-        ``engine``: the JSON-ready engine state (left as it was when None). ``positions``: each
-        source's JSON-ready position after the batch. Returns the ids of the alerts added (an
+        ``engine``: the JSON-ready engine state after everything fed so far (left as it was
+        when None); it covers the journal and the raised ids, which it empties. ``positions``:
+        each source's JSON-ready position after the batch. ``journal``: ``(source, host, line)``
+        received since the state, appended to be replayed after it (ignored with ``engine``,
+        which covers them). ``ahead_of_state``: the alerts come from input the saved state does
+        not cover yet; their ids are kept in ``raised`` until the next state (see the module's
+        docstring). Returns the ids of the alerts added (an
         alert whose id is already pending is not added twice; one dropped at the bound at once,
         when a single batch holds more than the bound, is not among them). Raises
         :class:`UsageError` for a value that is not JSON (nothing is written then).
@@ -303,6 +350,17 @@ class Checkpoint:
                         "ON CONFLICT (id) DO UPDATE SET state = excluded.state",
                         (engine_text,),
                     )
+                    db.execute("DELETE FROM journal")
+                    db.execute("DELETE FROM raised")
+                else:
+                    db.executemany(
+                        "INSERT INTO journal (source, host, line) VALUES (?, ?, ?)", journal
+                    )
+                    if ahead_of_state:
+                        db.executemany(
+                            "INSERT OR IGNORE INTO raised (id) VALUES (?)",
+                            [(row[0],) for row in outbox_rows],
+                        )
                 db.executemany(
                     "INSERT INTO positions (source, position) VALUES (?, ?) "
                     "ON CONFLICT (source) DO UPDATE SET position = excluded.position",

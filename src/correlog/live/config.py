@@ -17,7 +17,8 @@ from __future__ import annotations
 import os
 import ssl
 import tomllib
-from collections.abc import Callable, Mapping
+import urllib.parse
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 import attrs
@@ -25,7 +26,16 @@ import attrs
 from .._errors import UsageError
 from .sinks import JsonLinesSink, LiveSink, SmtpSink, SyslogSink, WebhookSink
 
-__all__ = ["SCHEMA", "SINK_SCHEMAS", "ConfigError", "LiveConfig", "build_sinks", "load_config"]
+__all__ = [
+    "SCHEMA",
+    "SINK_SCHEMAS",
+    "ConfigError",
+    "LiveConfig",
+    "build_sinks",
+    "load_config",
+    "parse_sink",
+    "sinks_from_texts",
+]
 
 
 class ConfigError(UsageError):
@@ -370,3 +380,106 @@ def build_sinks(config: LiveConfig, environ: Mapping[str, str] | None = None) ->
 
 def _client_context(ca_file: str | None) -> ssl.SSLContext | None:
     return None if ca_file is None else ssl.create_default_context(cafile=ca_file)
+
+
+#: ``--sink`` forms, for messages and the docs (``docs/live.md`` shows each with an example).
+SINK_FORMS: Final = (
+    "jsonl:PATH ('-': stdout)",
+    "syslog+udp://HOST:PORT, syslog+tcp://HOST:PORT, syslog+tls://HOST:PORT[?ca=FILE]",
+    "webhook:URL, slack:URL",
+    "smtp://[USER@]HOST:PORT?from=ADDR&to=ADDR[&to=ADDR...][&starttls=no][&ca=FILE]"
+    "[&password_env=VAR]",
+)
+#: Query keys a ``--sink`` URL may carry, to the sink table's keys.
+_SINK_QUERY: Final[Mapping[str, Mapping[str, str]]] = {
+    "syslog": {"ca": "ca_file", "facility": "facility", "severity": "severity", "name": "name"},
+    "smtp": {
+        "from": "sender",
+        "to": "recipients",
+        "starttls": "starttls",
+        "ca": "ca_file",
+        "password_env": "password_env",
+        "timeout": "timeout",
+        "name": "name",
+    },
+}
+_NUMERIC_QUERY: Final = {"facility": int, "severity": int, "timeout": float}
+
+
+def parse_sink(text: str) -> dict[str, Any]:
+    """One ``--sink`` text as a sink table (the keys of a ``[[sink]]`` table), not yet checked.
+
+    The forms are :data:`SINK_FORMS`. :class:`ConfigError` (key ``--sink``) for a text that is
+    none of them; :func:`sinks_from_texts` checks the tables against :data:`SINK_SCHEMAS`.
+    """
+    scheme, _, rest = text.partition(":")
+    if scheme == "jsonl" and rest:
+        return {"type": "jsonl", "path": rest}
+    if scheme in ("webhook", "slack") and rest.startswith(("http://", "https://")):
+        return {"type": "webhook", "url": rest, "slack": scheme == "slack"}
+    kind, _, transport = scheme.partition("+")
+    if kind in _SINK_QUERY and rest.startswith("//"):
+        url = urllib.parse.urlsplit(text)
+        table: dict[str, Any] = {"type": kind}
+        if kind == "syslog":
+            table["transport"] = transport or "tcp"
+        elif transport:
+            raise ConfigError("--sink", f"{text!r}: smtp takes no '+{transport}'")
+        host = url.hostname or ""
+        port = url.port if url.port is not None else (25 if kind == "smtp" else 514)
+        table["address"] = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        if url.username:
+            table["username"] = urllib.parse.unquote(url.username)
+        if url.password:
+            raise ConfigError("--sink", "no password on the command line: ?password_env=VAR")
+        for key, value in urllib.parse.parse_qsl(url.query, keep_blank_values=True):
+            if key not in _SINK_QUERY[kind]:
+                known = ", ".join(_SINK_QUERY[kind])
+                raise ConfigError("--sink", f"{text!r}: unknown parameter {key!r} (known: {known})")
+            table.update(_query_value(_SINK_QUERY[kind][key], value, table, text))
+        return table
+    raise ConfigError("--sink", f"{text!r} is not a sink: use " + "; ".join(SINK_FORMS))
+
+
+def _query_value(key: str, value: str, table: Mapping[str, Any], text: str) -> dict[str, Any]:
+    if key == "recipients":
+        return {key: [*table.get(key, []), value]}
+    if key == "starttls":
+        if value not in ("yes", "no"):
+            raise ConfigError("--sink", f"{text!r}: starttls is yes or no, not {value!r}")
+        return {key: value == "yes"}
+    if key in _NUMERIC_QUERY:
+        try:
+            return {key: _NUMERIC_QUERY[key](value)}
+        except ValueError:
+            raise ConfigError("--sink", f"{text!r}: {key} is a number, not {value!r}") from None
+    return {key: value}
+
+
+def sinks_from_texts(texts: Sequence[str]) -> tuple[Mapping[str, Any], ...]:
+    """The checked sink tables of ``--sink`` texts, named by type (``webhook``, then
+    ``webhook-2``, ... in the order given) unless a text names its own (``?name=``).
+
+    The name is what the outbox records acceptance under: keep the same order of ``--sink``
+    options across restarts, or name them.
+    """
+    tables = []
+    seen: dict[str, int] = {}
+    for text in texts:
+        table = parse_sink(text)
+        if "name" not in table:
+            kind = table["type"]
+            seen[kind] = seen.get(kind, 0) + 1
+            table["name"] = kind if seen[kind] == 1 else f"{kind}-{seen[kind]}"
+        try:
+            (checked,) = parse_config({"sink": [table]}).sinks
+        except ConfigError as exc:
+            message = str(exc).removeprefix(f"{exc.key}: ")
+            field = exc.key.rpartition(".")[2]
+            raise ConfigError("--sink", f"{text!r}: {field}: {message}") from None
+        tables.append(checked)
+    names = [table["name"] for table in tables]
+    for name in names:
+        if names.count(name) > 1:
+            raise ConfigError("--sink", f"two sinks are named {name!r}")
+    return tuple(tables)

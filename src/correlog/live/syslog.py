@@ -398,6 +398,12 @@ class SyslogListener:
             self.stats.messages[transport] += len(messages)
             self._ready.notify_all()
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait up to ``timeout`` seconds for a message; True when one is waiting (it stays for
+        :meth:`get`: a caller interrupted while waiting loses nothing)."""
+        with self._ready:
+            return self._ready.wait_for(lambda: bool(self._buffer), timeout)
+
     def get(self, timeout: float | None = None, limit: int = 10_000) -> list[SyslogMessage]:
         """The messages received so far (up to ``limit``), waiting up to ``timeout`` seconds for
         the first; an empty list when none came."""
