@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from correlog import Alert, UsageError, format_process_id
-from correlog.live import Checkpoint, CheckpointError, alert_id
+from correlog.live import FORMAT_VERSION, Checkpoint, CheckpointError, alert_id
 from correlog.sinks import dumps
 
 from .helpers import distinct_alerts, sample_alerts
@@ -225,3 +225,51 @@ def test_an_alert_on_a_host_event_has_a_stable_id_too() -> None:
 
     assert alert_id(alert_at(5)) == alert_id(alert_at(5))
     assert alert_id(alert_at(5)) != alert_id(alert_at(6))
+
+
+def test_alerts_ahead_of_the_state_are_remembered_until_the_state_is_saved(
+    tmp_path: Path,
+) -> None:
+    alerts = distinct_alerts(3)
+    with Checkpoint(tmp_path / "state") as checkpoint:
+        checkpoint.commit(engine=ENGINE, positions={"a": 1})
+        checkpoint.commit(alerts=alerts[:2], ahead_of_state=True)
+        checkpoint.commit(alerts=alerts[2:])  # not ahead: the caller saved its state with it
+    with Checkpoint(tmp_path / "state") as checkpoint:
+        saved = checkpoint.load()
+        assert saved.raised == {alert_id(a) for a in alerts[:2]}
+        assert (saved.engine, saved.positions) == (ENGINE, {"a": 1})
+        checkpoint.commit(engine={**ENGINE, "n": 2}, positions={"a": 2})
+        assert checkpoint.load().raised == frozenset()
+        assert checkpoint.outbox_stats().depth == 3  # the outbox is not the state's to clear
+
+
+def test_the_journal_is_kept_in_order_until_a_state_covers_it(tmp_path: Path) -> None:
+    rows = [("syslog", f"host{n}", f"line {n}") for n in range(5)]
+    with Checkpoint(tmp_path / "state") as checkpoint:
+        checkpoint.commit(journal=rows[:2])
+        checkpoint.commit(journal=rows[2:], alerts=sample_alerts()[:1], ahead_of_state=True)
+    with Checkpoint(tmp_path / "state") as checkpoint:
+        assert checkpoint.load().journal == tuple(rows)
+        checkpoint.commit(engine=ENGINE, journal=[("syslog", "h", "covered by the state")])
+        saved = checkpoint.load()
+    assert (saved.journal, saved.raised, saved.engine) == ((), frozenset(), ENGINE)
+
+
+def test_a_version_1_file_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "state"
+    with Checkpoint(path) as checkpoint:
+        checkpoint.commit(engine=ENGINE, positions={"a": 1}, alerts=sample_alerts()[:1])
+    with sqlite3.connect(path) as db:  # what version 1 wrote: no journal, no raised
+        db.execute("DROP TABLE journal")
+        db.execute("DROP TABLE raised")
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'format'")
+    db.close()
+    with Checkpoint(path) as checkpoint:
+        saved = checkpoint.load()
+        assert (saved.engine, saved.positions, saved.journal) == (ENGINE, {"a": 1}, ())
+        assert checkpoint.outbox_stats().depth == 1
+    with sqlite3.connect(path) as db:
+        (version,) = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+    db.close()
+    assert version == str(FORMAT_VERSION) == "2"

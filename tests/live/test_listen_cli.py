@@ -140,7 +140,7 @@ def test_sigkill_after_each_part_then_restart_loses_nothing(
         listen = Listen(tmp_path, "--checkpoint", str(state), *options)
         logger(listen.port, part, tmp_path, "--tcp", "--octet-count", "--rfc5424")
         sent += len(part)
-        wait_for(lambda: committed(state) == sent, "the messages to be committed")
+        wait_for(lambda n=sent: committed(state) == n, "the messages to be committed")
         listen.stop(signal.SIGKILL)
     final = Listen(tmp_path, "--checkpoint", str(state))
     wait_for(lambda: len({a["id"] for a in final.alerts()}) == len(EXPECTED), "the alerts")
