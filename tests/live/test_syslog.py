@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import correlog
@@ -24,6 +24,7 @@ from correlog.live.syslog import (
     SyslogMessage,
     message_events,
     parse_message,
+    parse_message_reference,
     udp_drops,
     with_host,
 )
@@ -98,6 +99,50 @@ class TestHeaders:
 
 
 frames = st.lists(st.binary(min_size=1, max_size=40).filter(lambda b: b"\n" not in b), max_size=12)
+
+
+#: A well-formed RFC 5424 message in pieces; the test replaces or extends one or two of them
+#: with pieces that break it (another PRI, non-ASCII fields, whitespace that is not a space, a
+#: missing or doubled space, structured data with escapes, a BOM, bytes that are not UTF-8).
+_VALID = (b"<13>1", b" ", b"2026-11-30T06:13:32Z", b" ", b"web01", b" ", b"snare", b" ", b"-")
+_VALID += (b" ", b"-", b" ", b"-", b" ", b"text")
+_BREAKING = st.sampled_from(
+    [
+        *(b"\t", b"\x1c", b"\xc3\xa9", b"", b"  ", b"<192>1", b"<0013>1", b"<191>1", b"<13>2"),
+        *(b'[a b="1"]', b'[x y="\\]"][z c="\xff"]', b"[", b"[a\\", b"]", b"-"),
+        *(b"\xef\xbb\xbftext", b"\xff", b"text\r\n", b"\x00", b"a b"),
+    ]
+)
+
+
+def _with_changes(changes: list[tuple[int, bool, bytes]]) -> bytes:
+    """The valid message with piece ``at`` replaced by ``new`` (or followed by it)."""
+    pieces = list(_VALID)
+    for at, extend, new in changes:
+        pieces[at] = pieces[at] + new if extend else new
+    return b"".join(pieces)
+
+
+RFC5424_MESSAGES = st.lists(
+    st.tuples(st.integers(0, len(_VALID) - 1), st.booleans(), _BREAKING), max_size=2
+).map(_with_changes)
+
+
+@settings(max_examples=300)
+@given(RFC5424_MESSAGES)
+@example(b"<192>1 - - - - - - PRI 192 is past the highest facility")
+@example(b"<13>1 - - - - \t - \xff")
+def test_the_fast_header_path_equals_the_reference(data: bytes) -> None:
+    assert parse_message(data, "10.0.0.5", "tcp") == parse_message_reference(
+        data, "10.0.0.5", "tcp"
+    )
+
+
+def test_the_fast_path_takes_the_usual_header() -> None:
+    data = b'<13>1 2026-11-30T06:13:32Z web01 snare - - [meta a="1"] \xef\xbb\xbfbody\r\n'
+    message = parse_message(data, "10.0.0.5")
+    assert message == parse_message_reference(data, "10.0.0.5")
+    assert (message.message, message.hostname, message.facility) == ("body", "web01", 1)
 
 
 @given(
