@@ -104,8 +104,8 @@ frames = st.lists(st.binary(min_size=1, max_size=40).filter(lambda b: b"\n" not 
 #: A well-formed RFC 5424 message in pieces; the test replaces or extends one or two of them
 #: with pieces that break it (another PRI, non-ASCII fields, whitespace that is not a space, a
 #: missing or doubled space, structured data with escapes, a BOM, bytes that are not UTF-8).
-_VALID = (b"<13>1", b" ", b"2026-11-30T06:13:32Z", b" ", b"web01", b" ", b"snare", b" ", b"-")
-_VALID += (b" ", b"-", b" ", b"-", b" ", b"text")
+_VALID: tuple[bytes, ...] = (b"<13>1", b" ", b"2026-11-30T06:13:32Z", b" ", b"web01", b" ")
+_VALID += (b"snare", b" ", b"-", b" ", b"-", b" ", b"-", b" ", b"text")
 _BREAKING = st.sampled_from(
     [
         *(b"\t", b"\x1c", b"\xc3\xa9", b"", b"  ", b"<192>1", b"<0013>1", b"<191>1", b"<13>2"),
