@@ -273,3 +273,15 @@ def test_a_version_1_file_is_upgraded_in_place(tmp_path: Path) -> None:
         (version,) = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
     db.close()
     assert version == str(FORMAT_VERSION) == "2"
+
+
+def test_the_engine_state_given_as_its_json_text(tmp_path: Path) -> None:
+    from correlog.live.checkpoint import state_json
+
+    with Checkpoint(tmp_path / "state") as checkpoint:
+        checkpoint.commit(engine_json=state_json(ENGINE))
+        assert checkpoint.load().engine == ENGINE
+        with pytest.raises(UsageError, match="not both"):
+            checkpoint.commit(engine=ENGINE, engine_json=state_json(ENGINE))
+        with pytest.raises(UsageError, match="not JSON-ready"):
+            state_json({"a": object()})

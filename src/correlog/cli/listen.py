@@ -30,6 +30,11 @@ __all__ = ["add_parser", "run"]
 
 #: The journal's and the counters' name for the listener.
 SOURCE = "syslog"
+#: Messages received but not yet taken by the loop, at most (about 1 KiB each in memory).
+#: Beyond, TCP senders wait (their window closes) and UDP datagrams are dropped and counted.
+QUEUE = 20_000
+#: Messages the loop takes per batch (one journal commit each).
+BATCH = 5_000
 
 
 def _address(text: str) -> tuple[str, int]:
@@ -127,7 +132,11 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             feed([SyslogMessage(line, host, "journal") for _, host, line in live.saved.journal])
             live.save()
         listener = SyslogListener(
-            udp=args.udp, tcp=args.tcp, ssl_context=context, max_message=args.max_message
+            udp=args.udp,
+            tcp=args.tcp,
+            ssl_context=context,
+            max_message=args.max_message,
+            queue_size=QUEUE,
         ).start()
         live.sources = {SOURCE: listener}
         where = [f"udp {_show(listener.udp_address)}", f"tcp {_show(listener.tcp_address)}"]
@@ -136,7 +145,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.flush()
         for waiting in STOP.events(_rounds(listener, args.poll, args.idle_exit)):
             if waiting:
-                feed(listener.get(0))
+                feed(listener.get(0, BATCH))
             else:
                 live.idle()
     except KeyboardInterrupt as exc:
@@ -145,7 +154,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         try:
             if listener is not None:
                 listener.stop()
-                while rest := listener.get(0):  # taken off the sockets: the senders are done
+                while rest := listener.get(0, BATCH):  # taken off the sockets: the senders are done
                     feed(rest)
         finally:
             live.close()

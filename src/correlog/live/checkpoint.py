@@ -61,6 +61,7 @@ __all__ = [
     "Snapshot",
     "alert_id",
     "alert_text",
+    "state_json",
 ]
 
 #: The checkpoint file's format version; a file with any other version is refused.
@@ -315,6 +316,7 @@ class Checkpoint:
         alerts: Iterable[Alert] = (),
         journal: Iterable[tuple[str, str, str]] = (),
         ahead_of_state: bool = False,
+        engine_json: str | None = None,
     ) -> list[str]:
         """Save one batch in one transaction: engine state, positions, and alerts into the outbox.
 
@@ -324,12 +326,17 @@ class Checkpoint:
         received since the state, appended to be replayed after it (ignored with ``engine``,
         which covers them). ``ahead_of_state``: the alerts come from input the saved state does
         not cover yet; their ids are kept in ``raised`` until the next state (see the module's
-        docstring). Returns the ids of the alerts added (an
+        docstring). ``engine_json``: the engine state already as JSON text
+        (:func:`state_json`), so that the caller's dict can be freed before the write: a
+        state with many open processes is large, and the dict, its text and SQLite's copy of
+        the text need not all be in memory at once. Returns the ids of the alerts added (an
         alert whose id is already pending is not added twice; one dropped at the bound at once,
         when a single batch holds more than the bound, is not among them). Raises
         :class:`UsageError` for a value that is not JSON (nothing is written then).
         """
-        engine_text = None if engine is None else _to_json(engine, "the engine state")
+        if engine is not None and engine_json is not None:
+            raise UsageError("give the engine state as engine or as engine_json, not both")
+        engine_text = engine_json if engine is None else _to_json(engine, "the engine state")
         position_rows = [
             (source, _to_json(value, f"the position of {source!r}"))
             for source, value in (positions or {}).items()
@@ -491,6 +498,12 @@ def _hold(path: str) -> IO[bytes] | None:
 def _release(handle: IO[bytes] | None) -> None:
     if handle is not None:
         handle.close()  # closing the file drops the lock
+
+
+def state_json(engine: Mapping[str, Any]) -> str:
+    """The engine state as the JSON text :meth:`Checkpoint.commit` stores
+    (:class:`UsageError` when it is not JSON-ready)."""
+    return _to_json(engine, "the engine state")
 
 
 def _to_json(value: object, what: str) -> str:
