@@ -60,6 +60,7 @@ import attrs
 
 import correlog
 from correlog import Alert, EventKind, Layout, ProcessEvent
+from correlog.cli.follow import READ_BUDGET
 from correlog.live import Checkpoint, OutboxItem
 from correlog.live.decode import LineDecoder
 from correlog.live.delivery import DeliveryWorker
@@ -149,7 +150,7 @@ def _follow_throughput(folder: Path, copies: int, rounds: int) -> dict[str, Any]
         decoder = LineDecoder("snare")
         followed = 0
         with Follower(path) as follower:
-            while batch := follower.read():
+            while batch := follower.read(READ_BUDGET):  # as the command reads
                 followed += len(decoder.decode(batch))
         follow_runs.append(time.process_time() - started)
         assert followed == events, (followed, events)
@@ -414,11 +415,14 @@ def _latencies(folder: Path, count: int) -> dict[str, Any]:
         *("watch", "--follow", "--checkpoint", str(folder / "latency.db")),
         *("--sink", f"jsonl:{out}", str(log)),
     )
-    time.sleep(3.0)  # started
 
     def append(line: str) -> None:
         with log.open("a", encoding="utf-8") as file:
             file.write(line + "\n")
+
+    append(_event_line(count + 1, alert=True))  # the command is up once this one is out
+    _wait_for(lambda: out.exists() and out.stat().st_size > 0)
+    out.unlink()
 
     follow = _latency(folder, count, append, out)
     watch.send_signal(signal.SIGTERM)
@@ -451,13 +455,25 @@ def _cpu_seconds(pid: int) -> float:
     return total / 1e9
 
 
+def _settled(pid: int) -> None:
+    """Wait until the process is past its start-up: under 5 ms of CPU in half a second."""
+    time.sleep(1.0)
+    before = _cpu_seconds(pid)
+    while True:
+        time.sleep(0.5)
+        now = _cpu_seconds(pid)
+        if now - before < 0.005:
+            return
+        before = now
+
+
 def _idle_command(folder: Path, seconds: float, *args: str) -> float:
     (folder / "stderr.txt").write_text("", encoding="utf-8")
     if args and args[0] == "-c":
         process = subprocess.Popen([sys.executable, *args])
     else:
         process = _command(folder, *args)
-    time.sleep(4.0)  # past the start-up
+    _settled(process.pid)
     cpu, wall = _cpu_seconds(process.pid), time.monotonic()
     time.sleep(seconds)
     share = (_cpu_seconds(process.pid) - cpu) / (time.monotonic() - wall)
@@ -517,7 +533,7 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=20_000, help="sample copies (20000)")
     parser.add_argument("--alerts", type=int, default=300, help="alerts for latency (300)")
     parser.add_argument("--messages", type=int, default=100_000, help="syslog messages (100000)")
-    parser.add_argument("--rounds", type=int, default=3, help="runs of follow and listen (3)")
+    parser.add_argument("--rounds", type=int, default=5, help="runs of follow and listen (5)")
     parser.add_argument("--open", type=int, default=10_000, help="open processes for RSS (10000)")
     parser.add_argument(
         "--latency-alerts", type=int, default=200, help="alerts for the commands' latency (200)"
