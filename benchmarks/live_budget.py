@@ -401,7 +401,7 @@ def _latency(folder: Path, count: int, send: Callable[[str], None], out: Path) -
 
     def all_seen() -> bool:
         _alerted_at(out, seen)
-        return len(seen) >= count
+        return all(pid in seen for pid in sent)
 
     _wait_for(all_seen, 30)
     return _percentiles([seen[pid] - at for pid, at in sent.items()])
@@ -422,7 +422,6 @@ def _latencies(folder: Path, count: int) -> dict[str, Any]:
 
     append(_event_line(count + 1, alert=True))  # the command is up once this one is out
     _wait_for(lambda: out.exists() and out.stat().st_size > 0)
-    out.unlink()
 
     follow = _latency(folder, count, append, out)
     watch.send_signal(signal.SIGTERM)
