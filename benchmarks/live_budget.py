@@ -7,7 +7,8 @@ Prints one JSON object, each figure beside its baseline measured in the same run
   every 10 ms by the reading thread while the worker thread delivers. Baseline: the commit
   itself (SQLite WAL, ``synchronous=FULL``), the part no delivery design can avoid.
 * ``follow``: events per second of :class:`~correlog.live.follow.Follower` plus
-  :class:`~correlog.live.decode.LineDecoder` over a Snare file (the bundled sample repeated
+  :meth:`~correlog.live.decode.LineDecoder.stream`, as ``watch --follow`` reads, over a Snare
+  file (the bundled sample repeated
   ``--copies`` times), against ``correlog.read`` of the same file (the batch path, the 100 %).
 * ``listen``: messages per second a :class:`~correlog.live.syslog.SyslogListener` takes from
   one loopback TCP connection (RFC 5424 Snare messages, octet-counted, ``--messages`` of them)
@@ -151,7 +152,7 @@ def _follow_throughput(folder: Path, copies: int, rounds: int) -> dict[str, Any]
         followed = 0
         with Follower(path) as follower:
             while batch := follower.read(READ_BUDGET):  # as the command reads
-                followed += len(decoder.decode(batch))
+                followed += sum(1 for _ in decoder.stream(batch))
         follow_runs.append(time.process_time() - started)
         assert followed == events, (followed, events)
     return {

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import correlog
 from correlog import UsageError
@@ -79,3 +81,29 @@ def test_a_followed_file_through_checkpoint_to_a_sink(tmp_path: Path) -> None:
     assert [line.decode() for line in read_back] == lines
     delivered = (tmp_path / "alerts.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["id"] for line in delivered] == [alert_id(a) for a in sample_alerts()]
+
+
+_LINE_BYTES = st.sampled_from(
+    [line.encode() for line in sample_lines()]
+    + [
+        sample_lines()[0].encode().replace(b"notepad", b"n\xf6tepad"),  # cp1252
+        sample_lines()[0].replace("notepad", "nötepad").encode(),  # UTF-8
+        sample_lines()[1].encode() + b"\r",
+        b"\xef\xbb\xbf" + sample_lines()[2].encode(),
+        b"garbage \xff\xfe",
+        b"one item, two lines\n" + sample_lines()[3].encode(),
+        b"",
+    ]
+)
+
+
+@given(st.lists(_LINE_BYTES, min_size=1, max_size=12))
+def test_a_batch_decoded_at_once_equals_line_by_line(lines: list[bytes]) -> None:
+    """The one-call decode of a UTF-8 batch is the readers' own line-by-line decode."""
+    decoder = LineDecoder("snare")
+    reader = correlog.read(lines, "snare", errors="skip")
+    assert decoder.decode(lines) == list(reader)
+    assert decoder.counts["skipped"] == reader.stats.skipped
+    streamed = LineDecoder("snare")
+    assert list(streamed.stream(lines)) == list(correlog.read(lines, "snare", errors="skip"))
+    assert streamed.counts == decoder.counts

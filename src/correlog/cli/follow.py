@@ -314,14 +314,13 @@ class LiveRun:
 
             self._metrics = serve_metrics(args.metrics, self.snapshot)
 
-    def feed(self, events: Sequence[Event], journal: Sequence[tuple[str, str, str]] = ()) -> None:
-        """Fold one batch in; commit its alerts (and its ``journal`` rows) at once, and the
-        state when the commit interval has passed."""
+    def feed(self, events: Iterable[Event], journal: Sequence[tuple[str, str, str]] = ()) -> None:
+        """Fold one batch in (``events`` may be a stream); commit its alerts (and its
+        ``journal`` rows) at once, and the state when the commit interval has passed."""
         from ..live import alert_id
 
         with self._lock:
-            self.counters.count_events(events)
-            alerts = self.monitor.feed_many(events)
+            alerts = self.monitor.feed_many(self.counters.counted(events))
             if self._raised and alerts:
                 alerts = [alert for alert in alerts if alert_id(alert) not in self._raised]
             self.counters.count_alerts(alerts)
@@ -473,7 +472,7 @@ def run_follow(
                 live.idle()
                 continue
             name, lines, position = batch
-            live.feed(decoders[name].decode(lines))
+            live.feed(decoders[name].stream(lines))
             live.positions[name] = position
     except KeyboardInterrupt as exc:
         status = stop_status(exc)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from .. import read
@@ -55,8 +55,15 @@ class LineDecoder:
 
     def decode(self, lines: Sequence[str] | Sequence[bytes]) -> list[Event]:
         """The events in ``lines``; bad lines are counted in :attr:`counts`."""
+        return list(self.stream(lines))
+
+    def stream(self, lines: Sequence[str] | Sequence[bytes]) -> Iterator[Event]:
+        """:meth:`decode` one event at a time: a consumer that folds each in as it comes (a
+        monitor) keeps no batch of events alive for the garbage collector to walk again and
+        again. The counters are added up when the batch is exhausted."""
         if not lines:
-            return []
+            return
+        lines = _as_text(lines)
         try:
             reader = read(
                 lines, self.format, errors="skip", name=self._source, tz=self._tz, clock=self._clock
@@ -66,8 +73,8 @@ class LineDecoder:
             self.counts["skipped"] += len(lines)
             self.skipped_by_reason[UNRECOGNISED] += len(lines)
             self._remember(str(exc))
-            return []
-        events = list(reader)
+            return
+        yield from reader
         stats = reader.stats
         if self._sticky and self.format == "auto" and reader.format is not None:
             self.format = reader.format
@@ -76,7 +83,6 @@ class LineDecoder:
         self.skipped_by_reason.update(stats.skipped_by_reason)
         for error in stats.errors:
             self._remember(str(error))
-        return events
 
     def _remember(self, error: str) -> None:
         self.recent_errors.append(error)
@@ -88,3 +94,17 @@ class LineDecoder:
             **{name: self.counts[name] for name in ("lines", "events", "ignored", "skipped")},
             "skipped_by_reason": dict(self.skipped_by_reason),
         }
+
+
+def _as_text(lines: Sequence[str] | Sequence[bytes]) -> Sequence[str] | Sequence[bytes]:
+    """A batch of byte lines decoded in one call when it is all UTF-8 (the readers then take
+    each line as it is), else as it came (the readers decode line by line, falling back to
+    cp1252 where a line is not UTF-8): the same text either way, without a call per line."""
+    if not isinstance(lines[0], bytes):
+        return lines
+    try:
+        text = b"\n".join(lines).decode()  # type: ignore[arg-type]
+    except (UnicodeDecodeError, TypeError):
+        return lines
+    decoded = text.split("\n")
+    return decoded if len(decoded) == len(lines) else lines

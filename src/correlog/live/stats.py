@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 from .._events import Event
@@ -38,6 +38,13 @@ class LiveCounters:
     def count_events(self, events: Iterable[Event]) -> None:
         """Count events by kind (``created``, ``exited``, ``log_cleared``, ...)."""
         self.events.update(str(event.kind) for event in events)
+
+    def counted(self, events: Iterable[Event]) -> Iterator[Event]:
+        """``events``, each counted by kind as it passes (for a consumer that streams them)."""
+        counts = self.events
+        for event in events:
+            counts[str(event.kind)] += 1
+            yield event
 
     def count_record(self, record: Record) -> None:
         """Count one final record by its reason."""
