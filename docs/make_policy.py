@@ -3,8 +3,9 @@
 :data:`correlog.LIFECYCLE` and :data:`correlog.LATE_LIFECYCLE` (what an event does to its
 process's entry), :data:`correlog.CLOCK_RULES` and :data:`correlog.HOST_EVENT_RULES` (the
 clocks, and host events), :data:`correlog.MERGE_POLICY` (which event's value becomes each
-field). Run ``python docs/make_policy.py`` after changing a table; a test fails while the page
-is stale.
+field) and :data:`correlog._policy.CROSS_LOG_POLICY` (one record from a process's Sysmon and
+Security records). Run ``python docs/make_policy.py`` after changing a table; a test fails
+while the page is stale.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from correlog import (
     EventKind,
     Transition,
 )
+from correlog._crosslog import TOLERANCE, WINDOW
+from correlog._policy import CROSS_LOG_POLICY
 
 NAMES = {
     "created": "creation (592, 4688)",
@@ -44,6 +47,54 @@ def _lifecycle(table: dict[tuple[EntryState, EventKind], Transition]) -> list[st
                 f"| {state} | {NAMES[str(kind)]} | {row.action} | {reason} | {clock} | {row.why} |"
             )
     return rows
+
+
+HOW = {
+    "first": "the first that knows the first field gives them all",
+    "each": "each field: the first that knows it",
+    "union": "all, the first winning a name both have",
+    "concat": "both, in this order",
+    "any": "true if either is",
+    "derived": "computed",
+}
+
+
+def _cross_log() -> list[str]:
+    rows = [
+        "## Across logs: one record per process seen by Sysmon and the Security log",
+        "",
+        "Each log is correlated on its own, so a process that Sysmon (1/5) and the Security",
+        "log (4688/4689) both saw first makes two records. A stage after the correlator",
+        "(`correlog._crosslog`, on by default in `correlate`, `hunt`, `watch`, `tree` and",
+        "`report`; `--no-merge-logs` turns it off) makes them one when they are one process:",
+        "the same host and pid, one record from each log, the same image (case-insensitive),",
+        f"their starts within `--merge-tolerance` ({TOLERANCE:g} s) when both know a start, and",
+        "their ends too when both know an end. Never two records of one log, never across",
+        "hosts; every record goes out exactly once, alone or merged. A record waits for its",
+        f"partner at most {WINDOW:g} s of its host's clock (the later of its two logs' latest",
+        "record times), and at most `--max-open` records wait.",
+        "",
+        "Two logs of one host a constant offset apart (NXLog's local `EventTime` read as UTC, a",
+        "wrong clock) merge nothing: the summary names the host, the offset, how many processes",
+        "(same pid and image) lie at it, and the flag that fixes it: `--tz` for local times,",
+        "else `--log-offset HOST/security=SECONDS`.",
+        "",
+        "An alert is never held back: the first alert of a rule on either log's view of a",
+        "process is raised at once, with that log's record; the same rule's alert on the other",
+        "log's view of the same process is not raised again (`watch`). The merged record that",
+        "follows (`watch --records`) carries Sysmon's process id. In a streamed output a child",
+        "record that was not merged may name its creator's Security process id; `tree` and",
+        "`report` relink it to the merged record.",
+        "",
+        "| record fields | from | taking | why |",
+        "| --- | --- | --- | --- |",
+    ]
+    for rule in CROSS_LOG_POLICY:
+        fields = ", ".join(f"`{f}`" for f in rule.fields)
+        sources = " > ".join(rule.sources)
+        how = "the first that knows it" if rule.how == "first" and len(rule.fields) == 1 else ""
+        rows.append(f"| {fields} | {sources} | {how or HOW[rule.how]} | {rule.why} |")
+    return [*rows, ""]
 
 
 def render() -> str:
@@ -117,6 +168,7 @@ def render() -> str:
         "host clock when the entry opened. For a 592 (which names no creator image) the",
         "correlator takes the creator's image from the creator's own open entry when it has one.",
         "",
+        *_cross_log(),
     ]
     return "\n".join(rows)
 

@@ -32,12 +32,14 @@ from ._records import Reason
 
 __all__ = [
     "CLOCK_RULES",
+    "CROSS_LOG_POLICY",
     "HOST_EVENT_RULES",
     "LATE_LIFECYCLE",
     "LIFECYCLE",
     "MERGE_POLICY",
     "Action",
     "ClockRule",
+    "CrossLogRule",
     "EntryState",
     "HostEventRule",
     "MergeRule",
@@ -455,5 +457,133 @@ HOST_EVENT_RULES: tuple[HostEventRule, ...] = (
         closes="nothing",
         reason=None,
         then="open entries of the Security log are marked `audits_lost` (see 'lost audits')",
+    ),
+)
+
+
+# -- across logs: one record from a Sysmon record and a Security record of one process --------
+
+
+@attrs.frozen(kw_only=True)
+class CrossLogRule:
+    """How the record of a process seen by both Sysmon and the Security log gets ``fields``.
+
+    ``how`` is one of ``first`` (the first log in ``sources``, left to right, whose record knows
+    the first field gives every field of the row), ``each`` (each field on its own: the first
+    log whose record knows it), ``union`` (a mapping: every log's names, the
+    earlier log winning a name both have), ``concat`` (tuples joined in ``sources`` order),
+    ``any`` (true when any log's is), ``derived`` (computed from the merged fields, as ``why``
+    says). ``sources`` name the logs: ``sysmon`` and ``security``.
+    """
+
+    name: str
+    fields: tuple[str, ...]
+    sources: tuple[str, ...]
+    how: str = "first"
+    why: str = ""
+
+
+_SYSMON_FIRST = ("sysmon", "security")
+
+#: The cross-log merge, in the order the docs show it. Every :class:`~correlog.Record` field is
+#: in exactly one row (a test checks it). Which records pair is ``correlog._crosslog``'s.
+CROSS_LOG_POLICY: tuple[CrossLogRule, ...] = (
+    CrossLogRule(
+        name="identity",
+        fields=("host", "pid", "channel", "process_id", "first_seen"),
+        sources=("sysmon",),
+        why="the merged record is Sysmon's with the Security log's events folded in: Sysmon's "
+        "log, process id (as its ProcessGuid, one per process) and clock",
+    ),
+    CrossLogRule(
+        name="owner",
+        fields=("user", "domain", "logon_id", "owner_source"),
+        sources=_SYSMON_FIRST,
+        why="both name the process's own token (the same logon id); Sysmon names service "
+        "accounts by their names (`NT AUTHORITY\\SYSTEM`) where the Security log names the "
+        "machine account (`HOST$`), and Sigma rules are written in Sysmon's spelling (taking the "
+        "Security log's loses SigmaHQ hits on the OTRF archives); 4688's Subject* account "
+        "fields (its creator's) stay in `extra`",
+    ),
+    CrossLogRule(
+        name="image",
+        fields=("image",),
+        sources=_SYSMON_FIRST,
+        why="the same file (it is part of the pairing key); Sysmon's spelling",
+    ),
+    CrossLogRule(
+        name="creator",
+        fields=("creator_pid",),
+        sources=_SYSMON_FIRST,
+        why="both name the same creator; Sysmon 1 always does",
+    ),
+    CrossLogRule(
+        name="creator image",
+        fields=("creator_image",),
+        sources=_SYSMON_FIRST,
+        why="Sysmon 1 always names it, 4688 only from version 2",
+    ),
+    CrossLogRule(
+        name="creator process id",
+        fields=("creator_process_id",),
+        sources=_SYSMON_FIRST,
+        why="the merged creator carries Sysmon's process id too, so the tree stays linked",
+    ),
+    CrossLogRule(
+        name="start, end",
+        fields=("start", "end"),
+        sources=_SYSMON_FIRST,
+        how="each",
+        why="Sysmon's UtcTime is the creation and exit time in UTC to the millisecond; the "
+        "Security log's is when it logged the event (NXLog's to the second, local)",
+    ),
+    CrossLogRule(
+        name="command line, integrity, layout",
+        fields=("command_line", "integrity", "layout"),
+        sources=_SYSMON_FIRST,
+        how="each",
+        why="Sysmon 1 always logs them; 4688 from version 1 (command line) and 2 (label)",
+    ),
+    CrossLogRule(
+        name="exit status",
+        fields=("exit_status",),
+        sources=("security", "sysmon"),
+        why="only 4689 logs it",
+    ),
+    CrossLogRule(
+        name="extra",
+        fields=("extra",),
+        sources=_SYSMON_FIRST,
+        how="union",
+        why="Sysmon's ProcessGuid, Hashes, OriginalFileName... and the Security log's "
+        "Subject* account fields, TokenElevationType, MandatoryLabel...",
+    ),
+    CrossLogRule(
+        name="provenance",
+        fields=("provenance",),
+        sources=_SYSMON_FIRST,
+        how="concat",
+        why="every event of both logs: Sysmon's (1, 5), then the Security log's (4688, 4689)",
+    ),
+    CrossLogRule(
+        name="audits lost",
+        fields=("audits_lost",),
+        sources=_SYSMON_FIRST,
+        how="any",
+        why="either log may have lost some of the process's events",
+    ),
+    CrossLogRule(
+        name="status",
+        fields=("status",),
+        sources=_SYSMON_FIRST,
+        how="derived",
+        why="`complete` when the merged record has both a start and an end",
+    ),
+    CrossLogRule(
+        name="reason",
+        fields=("reason",),
+        sources=_SYSMON_FIRST,
+        how="derived",
+        why="`exited` when either log saw the exit close the process, else Sysmon's reason",
     ),
 )

@@ -14,6 +14,7 @@ from .._events import HostEvent
 from .._monitor import Monitor
 from .._records import Alert, Record
 from ..rules import DEFAULT_ACCOUNTS, DEFAULT_ALLOW, AnonymousWeb, AuditTamper, WebServerChild
+from ._crosslog import CrossLog
 from ._inputs import (
     Inputs,
     add_engine_options,
@@ -52,10 +53,11 @@ def analyse(args: argparse.Namespace, err: TextIO, finish: Callable[[], None]) -
     if args.rules:  # a mistake in the rules is told before the inputs are read
         check_inputs(args.paths)
         check_rule_paths(args.rules)
+    across = CrossLog.from_args(args, aliases=True)  # one record per process across logs
     monitor = Monitor(
         [AnonymousWeb(accounts=DEFAULT_ACCOUNTS, allow=DEFAULT_ALLOW), WebServerChild()],
         correlator=correlator(args),
-        on_record=found.records.append,
+        on_record=lambda record: found.records.extend(across.records([record])),
     )
     tamper = AuditTamper()
     inputs = Inputs(args.paths, args, output_at_end=True)
@@ -66,10 +68,12 @@ def analyse(args: argparse.Namespace, err: TextIO, finish: Callable[[], None]) -
                 message = tamper.host_event(event)
                 if message:
                     found.host_alerts.append((event, message))
-            found.alerts.extend(monitor.feed(event))
+            found.alerts.extend(across.alerts(monitor.feed(event)))
 
     def done() -> None:
-        found.alerts.extend(monitor.close())
+        found.alerts.extend(across.alerts(monitor.close()))
+        found.records.extend(across.close())
+        found.records, found.alerts = across.relinked(found.records, found.alerts)
         if args.rules:
             from .hunt import load_for_cli
 
@@ -81,6 +85,7 @@ def analyse(args: argparse.Namespace, err: TextIO, finish: Callable[[], None]) -
         err,
         inputs,
         f"records {len(found.records)}; alerts {len(found.alerts) + len(found.host_alerts)}; "
-        f"sigma matches {len(found.hits)}",
+        f"sigma matches {len(found.hits)}{across.counts()}",
     )
+    across.print_warnings(err)
     return found

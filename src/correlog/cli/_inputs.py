@@ -32,11 +32,13 @@ from typing import Any, TextIO
 import attrs
 
 from .._correlator import Correlator
+from .._crosslog import shift_events
 from .._errors import CorrelogError, ParseError, UsageError
 from .._events import Event
 from ..readers import FORMATS, REGISTRY, EventReader, read
 from ..readers._core import RecordFormat
 from ..readers._read import UnknownFormat
+from ._crosslog import add_merge_options, add_offset_option, log_offsets
 from ._progress import ProgressBar
 
 __all__ = [
@@ -278,6 +280,8 @@ class Inputs:
         #: What the paths named, once reading began.
         self.expanded = Expanded()
         self._bar: ProgressBar | None = None
+        #: ``--log-offset``: (host, log) -> nanoseconds added to that log's event times.
+        self.offsets = log_offsets(args)
 
     def __iter__(self) -> Iterator[Event]:
         return STOP.events(self._events())
@@ -315,7 +319,7 @@ class Inputs:
         args = self.args
         reader = read(source, args.format, errors=args.errors, tz=args.tz, name=name)
         self.readers.append(reader)
-        yield from reader
+        yield from shift_events(reader, self.offsets) if self.offsets else reader
         if args.format != "auto":
             _check_forced(reader, args.format, name)
 
@@ -438,10 +442,12 @@ def add_input_options(p: argparse.ArgumentParser) -> None:
         help="no progress bar on stderr (shown only when stderr is a terminal, and the output "
         "does not stream to a terminal too)",
     )
+    add_offset_option(p)
 
 
 def add_engine_options(p: argparse.ArgumentParser) -> None:
-    """The correlator's bounds: ``--ttl``, ``--max-open``, ``--max-skew``, ``--lateness``."""
+    """The correlator's bounds: ``--ttl``, ``--max-open``, ``--max-skew``, ``--lateness``; and
+    the merging of a process's Sysmon and Security records (``--no-merge-logs``, ...)."""
     p.add_argument("--ttl", type=_positive_float, default=3600.0, help="seconds (3600)")
     p.add_argument("--max-open", type=_positive_int, default=100_000, help="(100000)")
     p.add_argument("--max-skew", type=_positive_float, default=3600.0, help="seconds (3600)")
@@ -451,6 +457,7 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
         default=0.0,
         help="seconds of the per-host ordering window (0: arrival order, the default)",
     )
+    add_merge_options(p)
 
 
 def correlator(args: argparse.Namespace) -> Correlator:

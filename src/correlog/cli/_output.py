@@ -66,7 +66,7 @@ def opened_output(
             yield sink
         finally:
             writer.close()
-            if sink.summary.hits:
+            if sink.summary.hits or sink.summary.warnings:
                 err.write(sink.summary.render())
     finally:
         if stream is not out:

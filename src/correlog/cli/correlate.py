@@ -10,6 +10,7 @@ from typing import TextIO
 
 from .._events import Event
 from .._records import Record
+from ._crosslog import CrossLog
 from ._inputs import (
     Inputs,
     add_engine_options,
@@ -40,6 +41,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Correlate the inputs; print each record as it becomes final, then those still open."""
     engine = correlator(args)
     inputs = Inputs(args.paths, args)
+    across = CrossLog.from_args(args)
     counts: Counter[str] = Counter()
     with opened_output(args, out, err) as sink:
 
@@ -57,14 +59,17 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 try:
                     batch.extend(islice(events, BATCH))
                 finally:
-                    write(engine.feed_many(batch))
+                    write(across.records(engine.feed_many(batch)))
                 if not batch:
                     return
 
         def finish() -> None:
-            write(engine.close())  # nothing read is lost, whatever stopped us
+            write(across.records(engine.close()))  # nothing read is lost, whatever stopped us
+            write(across.close())
+            for warning in across.warnings():
+                sink.summary.warn(warning)
             sink.writer.flush()
 
         status = guarded(body, finish, err, inputs.label)
-    print_summary(err, inputs, reasons(counts) + window(engine))
+    print_summary(err, inputs, reasons(counts) + window(engine) + across.counts())
     return status

@@ -15,6 +15,7 @@ from .._errors import UsageError
 from .._records import Record
 from .._time import parse_iso
 from ..output._text import json_value
+from ._crosslog import CrossLog
 from ._inputs import (
     Inputs,
     add_engine_options,
@@ -168,6 +169,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     ruleset = _selected(load_for_cli(args.rules, err, cache=not args.no_cache), args, err)
     engine = correlator(args)
     inputs = Inputs(args.paths, args)
+    across = CrossLog.from_args(args)  # one record per process seen by Sysmon and Security
     # Counting what each source leaves undecided costs a three-valued evaluation of every
     # partial rule on every record: only when the report is asked for.
     coverage = Coverage(ruleset) if args.coverage else None
@@ -190,15 +192,17 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
         def body() -> None:
             for event in inputs:
-                write(engine.feed(event))
+                write(across.records(engine.feed(event)))
 
         def finish() -> None:
-            write(engine.close())
+            write(across.records(engine.close()) + across.close())
+            for warning in across.warnings():
+                sink.summary.warn(warning)
             if coverage is not None:
                 report = coverage.report()
                 sink.writer.write_text("".join(json_value(line) + "\n" for line in report))
             sink.writer.flush()
 
         status = guarded(body, finish, err, inputs.label)
-    print_summary(err, inputs, f"records {records}; matches {matches}")
+    print_summary(err, inputs, f"records {records}; matches {matches}{across.counts()}")
     return status

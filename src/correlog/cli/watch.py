@@ -23,6 +23,7 @@ from ..rules import (
     RuleLike,
     WebServerChild,
 )
+from ._crosslog import CrossLog
 from ._inputs import (
     Inputs,
     add_engine_options,
@@ -133,12 +134,17 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise UsageError(f"{', '.join(live)}: only with --follow (or with correlog listen)")
     counts: Counter[str] = Counter()
     alerts = 0
+    across = CrossLog.from_args(args)  # one record (and alert) per process seen by both logs
     with opened_output(args, out, err, live=True) as sink:
 
-        def on_record(record: Record) -> None:
+        def emit(record: Record) -> None:
             counts[record.reason] += 1
             if args.records:
                 sink(record)
+
+        def on_record(record: Record) -> None:
+            for final in across.records([record]):
+                emit(final)
 
         monitor: Monitor | SingleEventMonitor = (
             SingleEventMonitor(_rules(args, err), on_record=on_record)
@@ -149,7 +155,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
         def write(found: Iterable[Alert]) -> None:
             nonlocal alerts
-            for alert in found:
+            for alert in across.alerts(found):
                 sink(alert)
                 alerts += 1
 
@@ -159,10 +165,16 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
         def finish() -> None:
             write(monitor.close())
+            for record in across.close():
+                emit(record)
+            for warning in across.warnings():
+                sink.summary.warn(warning)
             sink.writer.flush()
 
         status = guarded(body, finish, err, inputs.label)
     mode = "single-event" if args.single_event else "correlated"
     counters = window(monitor.correlator) if isinstance(monitor, Monitor) else ""
-    print_summary(err, inputs, f"{reasons(counts)}; alerts {alerts} ({mode}){counters}")
+    print_summary(
+        err, inputs, f"{reasons(counts)}; alerts {alerts} ({mode}){counters}{across.counts()}"
+    )
     return status

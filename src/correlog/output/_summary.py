@@ -31,6 +31,9 @@ class Summary:
         #: The earliest and latest item time seen (ns), ``None`` before any.
         self.first: int | None = None
         self.last: int | None = None
+        #: Things the user should know about the input, one line each (two logs of a host a
+        #: constant offset apart, and the flag that fixes it).
+        self.warnings: list[str] = []
 
     def add(self, item: Any) -> None:
         """Count one record, alert or hit."""
@@ -59,6 +62,10 @@ class Summary:
 
     __call__ = add
 
+    def warn(self, text: str) -> None:
+        """Add a warning line to the summary."""
+        self.warnings.append(text)
+
     @property
     def hits(self) -> int:
         """Alerts and Sigma hits together."""
@@ -78,4 +85,5 @@ class Summary:
         if self.by_host:
             lines.append("  hits by host:")
             lines.extend(f"    {n:>7,}  {printable(h)}" for h, n in self.by_host.most_common())
+        lines.extend(f"  warning: {printable(text)}" for text in self.warnings)
         return "\n".join(lines) + "\n"

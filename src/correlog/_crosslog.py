@@ -1,0 +1,613 @@
+"""Across logs: one record per process that both Sysmon and the Security log saw.
+
+Theory of operation
+-------------------
+The correlator keeps each log of a host apart (record numbers and clocks are per log), so a
+process that Sysmon (1/5) and the Security log (4688/4689) both saw comes out as two records.
+:class:`LogMerger` is a stage after the correlator: it takes the records in the order they
+become final and pairs a Sysmon record with a Security record when they are one process
+(:func:`pairs`):
+
+* the same host and pid, one record from each log (never two of one log, never across hosts);
+* the same image, compared case-insensitively (both must name one);
+* their starts within ``tolerance`` when both know a start, their ends within ``tolerance``
+  when both know an end, and at least one of the two compared.
+
+The pair becomes one record, field by field as :data:`~correlog.CROSS_LOG_POLICY` says
+(:func:`merge_records`). When several waiting records could pair with an arriving one, the
+closest in time wins, then the one that came first.
+
+Waiting. Both records of one process become final at about the same point of the stream (both
+logs see the exit), but not together, and one file may hold one log after the other. So a
+record that could pair waits for its partner, in bounded memory, until:
+
+* its partner comes: the merged record is emitted then;
+* its host's clock passes the record's *mark* by ``window``. A log's clock is the latest time
+  (end, start or first seen) of that log's records on that host; the host's clock is the later
+  of its logs'; a record's mark is its own log's clock when it came. A log far behind the other
+  (a constant offset) therefore has its records released at once;
+* more than ``max_held`` records wait: the one that came first is released;
+* :meth:`LogMerger.close`.
+
+A record that cannot pair (another log; a Security record of the legacy events 592/600/593,
+from systems Sysmon does not run on; a record without an image) passes at once. Every record
+fed leaves in exactly one record emitted: itself, or the merged record of its pair. The output
+order is the order in which records became final *and* their partner question was settled.
+
+Clock offsets. Two logs of one host whose clocks disagree by a constant (NXLog's local
+``EventTime`` read as UTC, a misset clock) pair nothing: the stage does not guess. It counts, per
+host, the offsets at which a Sysmon record and a Security record of the same pid and image lie
+(among the last ``evidence_size`` records), and :meth:`LogMerger.offsets` reports an offset at
+which at least two such pairs agree, and more than agree within ``tolerance``. The command line
+prints it in its summary, with the flag that fixes it.
+
+:class:`AlertMerger` does the same for alerts, which never wait: the first alert of a rule on
+either log's view of a process is raised at once; the same rule's alert on the other log's view
+of the same process is not raised again.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import re
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from itertools import chain
+from typing import Any, Final
+
+import attrs
+
+from ._errors import UsageError
+from ._events import Event, ProcessEvent
+from ._policy import CROSS_LOG_POLICY
+from ._records import Alert, Reason, Record, Status
+from ._time import NS_PER_SECOND
+
+__all__ = [
+    "AlertMerger",
+    "ClockOffset",
+    "LogMerger",
+    "LogOffsets",
+    "MergeStats",
+    "log_of",
+    "merge_records",
+    "pairs",
+    "parse_log_offset",
+    "shift_events",
+]
+
+#: The two logs a record may come from, as :data:`~correlog.CROSS_LOG_POLICY` names them.
+SYSMON: Final = "sysmon"
+SECURITY: Final = "security"
+#: The Security log's events of systems Sysmon runs on (Vista and later).
+_VISTA_EVENTS: Final = frozenset({4688, 4689, 4696})
+#: The defaults: seconds two logs' times of one process may differ by, and seconds of its
+#: host's clock a record waits for its partner.
+TOLERANCE: Final = 2.0
+WINDOW: Final = 300.0
+#: Offset bins kept per host: beyond this, offsets not seen yet on that host are not counted.
+_MAX_BINS: Final = 256
+#: Hosts whose offsets are counted: beyond this, new hosts are not.
+_MAX_HOSTS: Final = 4096
+#: How many pairs must agree on an offset before it is reported.
+MIN_EVIDENCE: Final = 2
+#: Every zone offset is a multiple of a quarter hour, within 14 h of UTC.
+_QUARTER_HOUR: Final = 900 * NS_PER_SECOND
+_MAX_ZONE: Final = 14 * 3600 * NS_PER_SECOND
+
+#: An offset map for :func:`shift_events`: (host or None for every host, log) -> nanoseconds.
+LogOffsets = Mapping[tuple[str | None, str], int]
+
+
+def log_of(record: Record) -> str | None:
+    """``"sysmon"``, ``"security"`` (Vista+ events only), or None for a record that cannot pair."""
+    if record.channel == SYSMON:
+        return SYSMON
+    if record.channel is None and any(e in _VISTA_EVENTS for e in record.provenance[0::2]):
+        return SECURITY
+    return None
+
+
+def _latest(record: Record) -> int:
+    """The latest time a record names: its end, start, or when it was first seen."""
+    latest = record.first_seen
+    for value in (record.start, record.end):
+        if value is not None and value > latest:
+            latest = value
+    return latest
+
+
+def _gaps(a: Record, b: Record) -> list[int]:
+    """How far apart two records' starts are, and their ends, where both know them."""
+    known = ((a.start, b.start), (a.end, b.end))
+    return [abs(x - y) for x, y in known if x is not None and y is not None]
+
+
+def pairs(a: Record, b: Record, tolerance: int) -> bool:
+    """True when ``a`` and ``b`` are one process seen by both logs (see the module docs).
+
+    ``tolerance`` is in nanoseconds.
+    """
+    log_a, log_b = log_of(a), log_of(b)
+    if log_a is None or log_b is None or log_a == log_b:
+        return False
+    if a.host != b.host or a.pid != b.pid or a.image is None or b.image is None:
+        return False
+    if a.image.casefold() != b.image.casefold():
+        return False
+    gaps = _gaps(a, b)
+    return bool(gaps) and max(gaps) <= tolerance
+
+
+def _distance(a: Record, b: Record) -> int:
+    return sum(_gaps(a, b))
+
+
+def merge_records(sysmon: Record, security: Record) -> Record:
+    """One record from a Sysmon record and a Security record of one process, field by field
+    as :data:`~correlog.CROSS_LOG_POLICY` says. (Whether they are one process is
+    :func:`pairs`'s question.)"""
+    by_log = {SYSMON: sysmon, SECURITY: security}
+    fields: dict[str, Any] = {}
+    for rule in CROSS_LOG_POLICY:
+        records = [by_log[source] for source in rule.sources]
+        if rule.how == "first":
+            lead = rule.fields[0]
+            chosen = next((r for r in records if getattr(r, lead) is not None), records[0])
+            for field in rule.fields:
+                fields[field] = getattr(chosen, field)
+        elif rule.how == "each":
+            for field in rule.fields:
+                known = (getattr(r, field) for r in records)
+                fields[field] = next((v for v in known if v is not None), None)
+        elif rule.how == "union":
+            (field,) = rule.fields
+            combined: dict[str, str] = {}
+            for record in records:
+                for name, value in (getattr(record, field) or {}).items():
+                    combined.setdefault(name, value)
+            fields[field] = combined or None
+        elif rule.how == "concat":
+            (field,) = rule.fields
+            fields[field] = tuple(chain.from_iterable(getattr(r, field) for r in records))
+        elif rule.how == "any":
+            (field,) = rule.fields
+            fields[field] = any(getattr(r, field) for r in records)
+    both = fields["start"] is not None and fields["end"] is not None
+    fields["status"] = Status.COMPLETE if both else Status.PARTIAL
+    exited = Reason.EXITED in (sysmon.reason, security.reason)
+    fields["reason"] = Reason.EXITED if exited else sysmon.reason
+    return Record(**fields)
+
+
+def _merged(record: Record, log: str, partner: Record) -> Record:
+    if log == SYSMON:
+        return merge_records(record, partner)
+    return merge_records(partner, record)
+
+
+@attrs.define
+class MergeStats:
+    """What a :class:`LogMerger` did."""
+
+    #: Pairs merged into one record.
+    merged: int = 0
+    #: Records that could pair and left alone (no partner in time).
+    alone: int = 0
+    #: Records released because more than ``max_held`` waited.
+    evicted: int = 0
+    #: The most records waiting at once.
+    most_held: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class ClockOffset:
+    """Evidence that a host's Security log and its Sysmon log disagree by a constant.
+
+    ``offset`` is the Security log's time minus Sysmon's, in nanoseconds: ``pairs`` records of
+    one process (same pid and image, one from each log) lie that far apart, while ``aligned``
+    pairs lie within the tolerance.
+    """
+
+    host: str
+    offset: int
+    pairs: int
+    aligned: int
+
+    def zone(self) -> str | None:
+        """The ``--tz`` that explains the offset when the Security log's times are local times
+        read as UTC (a whole quarter hour within 14 h), else None."""
+        quarters = round(self.offset / _QUARTER_HOUR)
+        if quarters == 0 or abs(self.offset) > _MAX_ZONE + NS_PER_SECOND:
+            return None
+        if abs(self.offset - quarters * _QUARTER_HOUR) > 2 * NS_PER_SECOND:
+            return None
+        minutes = abs(quarters) * 15
+        return f"{'-' if quarters < 0 else '+'}{minutes // 60:02d}:{minutes % 60:02d}"
+
+    def message(self) -> str:
+        """What the summary says: the host, the offset, the evidence, the flag that fixes it."""
+        zone = self.zone()
+        if zone is None:
+            seconds = round(self.offset / NS_PER_SECOND)
+        else:  # NXLog cuts the Security log's times to the second: a zone's offset is exact
+            seconds = round(self.offset / _QUARTER_HOUR) * 900
+        side = "behind" if seconds < 0 else "ahead of"
+        fix = f"--log-offset {self.host}/security={-seconds:+d}"
+        if zone is not None:
+            fix = f"--tz={zone} if they are local times (NXLog's EventTime, Snare...), else {fix}"
+        return (
+            f"{self.host}: the Security log's times are {_span(abs(seconds))} {side} Sysmon's "
+            f"({self.pairs} processes with the same pid and image lie {seconds:+d} s apart, "
+            f"{self.aligned} within the tolerance), so they were not merged; to merge them "
+            f"give {fix}"
+        )
+
+
+def _span(seconds: int) -> str:
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{hours} h" if hours else "", f"{minutes} min" if minutes else ""]
+    parts.append(f"{secs} s" if secs or not (hours or minutes) else "")
+    return " ".join(p for p in parts if p)
+
+
+def _seconds_ns(value: float, what: str, *, positive: bool) -> int:
+    if not isinstance(value, int | float) or not math.isfinite(value * NS_PER_SECOND):
+        raise UsageError(f"{what} must be a finite number of seconds, not {value!r}")
+    if value < 0 or (positive and value == 0):
+        raise UsageError(f"{what} must be {'positive' if positive else 'zero or more'}: {value!r}")
+    return round(value * NS_PER_SECOND)
+
+
+class _Held:
+    """A record waiting for its partner."""
+
+    __slots__ = ("deadline", "key", "log", "out", "record", "seq")
+
+    def __init__(
+        self, record: Record, log: str, key: tuple[str, int, str], deadline: int, seq: int
+    ) -> None:
+        self.record = record
+        self.log = log
+        self.key = key
+        self.deadline = deadline
+        self.seq = seq
+        #: Paired or released: no longer waiting (the queues drop it lazily).
+        self.out = False
+
+
+class LogMerger:
+    """Pair the Sysmon and Security records of one process into one record (see the module
+    docs), in bounded memory: at most ``max_held`` records wait, for at most ``window`` seconds
+    of their host's clock.
+
+    ``tolerance``: seconds two records' starts (and ends) may differ by. ``evidence_size``: how
+    many recent records are remembered to find clock offsets. ``on_merge``: called with
+    ``(sysmon, security, merged)`` for every pair.
+
+    The verbs are :meth:`feed`, :meth:`feed_many` and :meth:`close`; each returns the records
+    that left, in order. No I/O and no wall clock: time comes from the records.
+    """
+
+    def __init__(
+        self,
+        *,
+        tolerance: float = TOLERANCE,
+        window: float = WINDOW,
+        max_held: int = 100_000,
+        evidence_size: int = 65_536,
+        on_merge: Callable[[Record, Record, Record], object] | None = None,
+    ) -> None:
+        self._tolerance = _seconds_ns(tolerance, "tolerance", positive=False)
+        self._window = _seconds_ns(window, "window", positive=False)
+        for name, value in (("max_held", max_held), ("evidence_size", evidence_size)):
+            if not isinstance(value, int) or value < 0:
+                raise UsageError(f"{name} must be an int, zero or more: {value!r}")
+        self._max_held = max_held
+        self._evidence_size = evidence_size
+        self._on_merge = on_merge
+        self.stats = MergeStats()
+        #: (host, pid, image case-folded) -> the records waiting under that key.
+        self._held: dict[tuple[str, int, str], list[_Held]] = {}
+        #: Per host: (deadline, seq, held) heaps; entries of paired records are dropped lazily.
+        self._due: dict[str, list[tuple[int, int, _Held]]] = {}
+        self._due_entries = 0
+        #: Every waiting record in the order it came (lazily pruned), for ``max_held``.
+        self._fifo: deque[_Held] = deque()
+        self._count = 0
+        self._seq = 0
+        #: Per host, per log: the latest time of that log's records.
+        self._clocks: dict[str, dict[str, int]] = {}
+        # Evidence of clock offsets: recent (log, start, end) per key, oldest first.
+        self._recent: dict[tuple[str, int, str], list[tuple[str, int | None, int | None]]] = {}
+        self._recent_order: deque[tuple[str, int, str]] = deque()
+        self._aligned: Counter[str] = Counter()
+        self._apart: dict[str, Counter[int]] = {}
+
+    @property
+    def tolerance(self) -> float:
+        """The tolerance in seconds."""
+        return self._tolerance / NS_PER_SECOND
+
+    def __len__(self) -> int:
+        """How many records wait for a partner."""
+        return self._count
+
+    def feed(self, record: Record) -> list[Record]:
+        """Take one record; return the records that leave now (maybe none, maybe several)."""
+        log = log_of(record)
+        if log is None or record.image is None:
+            return [record]
+        out: list[Record] = []
+        host = record.host
+        key = (host, record.pid, record.image.casefold())
+        clocks = self._clocks.get(host)
+        if clocks is None:
+            clocks = self._clocks[host] = {}
+            if len(self._clocks) > self._max_held:
+                self._forget_idle_hosts()
+        mark = max(clocks.get(log, _latest(record)), _latest(record))
+        clocks[log] = mark
+        if self._evidence_size:
+            self._witness(key, log, record)
+        partner = self._partner(key, log, record)
+        if partner is not None:
+            merged = _merged(record, log, partner.record)
+            self.stats.merged += 1
+            if self._on_merge is not None:
+                sysmon, security = (
+                    (record, partner.record) if log == SYSMON else (partner.record, record)
+                )
+                self._on_merge(sysmon, security, merged)
+            out.append(merged)
+        else:
+            self._hold(record, log, key, mark + self._window, host)
+        self._release_due(host, max(clocks.values()), out)
+        while self._count > self._max_held:
+            self._evict_oldest(out)
+        return out
+
+    def feed_many(self, records: Iterable[Record]) -> list[Record]:
+        """:meth:`feed` each record, in order; every record that left, in order."""
+        out: list[Record] = []
+        for record in records:
+            out += self.feed(record)
+        return out
+
+    def close(self) -> list[Record]:
+        """Release every waiting record, in the order they came; the merger starts afresh."""
+        out = [held.record for held in self._fifo if not held.out]
+        self.stats.alone += len(out)
+        self._held.clear()
+        self._due.clear()
+        self._fifo.clear()
+        self._clocks.clear()
+        self._count = self._due_entries = 0
+        return out
+
+    def offsets(self) -> list[ClockOffset]:
+        """The hosts whose two logs look a constant offset apart (see the module docs), by
+        host name."""
+        found = []
+        reach = max(1, math.ceil(self._tolerance / NS_PER_SECOND))
+        for host in sorted(self._apart):
+            bins = self._apart[host]
+            best = max(
+                bins,
+                key=lambda s: (
+                    sum(bins.get(s + d, 0) for d in range(-reach, reach + 1)),
+                    bins[s],
+                    -abs(s),
+                ),
+            )
+            evidence = sum(bins.get(best + d, 0) for d in range(-reach, reach + 1))
+            aligned = self._aligned[host]
+            if evidence >= MIN_EVIDENCE and evidence > aligned:
+                found.append(
+                    ClockOffset(
+                        host=host, offset=best * NS_PER_SECOND, pairs=evidence, aligned=aligned
+                    )
+                )
+        return found
+
+    # -- waiting ---------------------------------------------------------------------------
+
+    def _partner(self, key: tuple[str, int, str], log: str, record: Record) -> _Held | None:
+        waiting = self._held.get(key)
+        if not waiting:
+            return None
+        tolerance = self._tolerance
+        best: _Held | None = None
+        best_distance = 0
+        for held in waiting:
+            if held.log != log and pairs(held.record, record, tolerance):
+                distance = _distance(held.record, record)
+                if best is None or distance < best_distance:
+                    best, best_distance = held, distance
+        if best is not None:
+            self._drop(best)
+        return best
+
+    def _hold(
+        self, record: Record, log: str, key: tuple[str, int, str], deadline: int, host: str
+    ) -> None:
+        self._seq += 1
+        held = _Held(record, log, key, deadline, self._seq)
+        self._held.setdefault(key, []).append(held)
+        heapq.heappush(self._due.setdefault(host, []), (deadline, held.seq, held))
+        self._due_entries += 1
+        self._fifo.append(held)
+        self._count += 1
+        if self._count > self.stats.most_held:
+            self.stats.most_held = self._count
+
+    def _drop(self, held: _Held) -> None:
+        """``held`` no longer waits (paired or released)."""
+        held.out = True
+        self._count -= 1
+        waiting = self._held[held.key]
+        waiting.remove(held)
+        if not waiting:
+            del self._held[held.key]
+        if len(self._fifo) > 2 * self._count + 64:
+            self._fifo = deque(h for h in self._fifo if not h.out)
+        if self._due_entries > 2 * self._count + 64:
+            self._compact_due()
+
+    def _release_due(self, host: str, clock: int, out: list[Record]) -> None:
+        heap = self._due.get(host)
+        while heap and heap[0][0] <= clock:
+            held = heapq.heappop(heap)[2]
+            self._due_entries -= 1
+            if not held.out:
+                self._drop(held)
+                self.stats.alone += 1
+                out.append(held.record)
+            heap = self._due.get(host)  # a compaction may have replaced it
+        if heap is not None and not heap:
+            del self._due[host]
+
+    def _evict_oldest(self, out: list[Record]) -> None:
+        while self._fifo:
+            held = self._fifo.popleft()
+            if not held.out:
+                self._drop(held)
+                self.stats.alone += 1
+                self.stats.evicted += 1
+                out.append(held.record)
+                return
+
+    def _compact_due(self) -> None:
+        for host in list(self._due):
+            heap = [entry for entry in self._due[host] if not entry[2].out]
+            heapq.heapify(heap)
+            if heap:
+                self._due[host] = heap
+            else:
+                del self._due[host]
+        self._due_entries = sum(map(len, self._due.values()))
+
+    def _forget_idle_hosts(self) -> None:
+        """More hosts known than records may wait: forget the clocks of hosts with none."""
+        for host in [h for h in self._clocks if h not in self._due]:
+            del self._clocks[host]
+
+    # -- evidence of clock offsets ---------------------------------------------------------
+
+    def _witness(self, key: tuple[str, int, str], log: str, record: Record) -> None:
+        host = key[0]
+        start, end = record.start, record.end
+        entries = self._recent.get(key)
+        if entries is None:
+            entries = self._recent[key] = []
+        for other, other_start, other_end in entries:
+            if other == log:
+                continue
+            if start is not None and other_start is not None:
+                delta = start - other_start
+            elif end is not None and other_end is not None:
+                delta = end - other_end
+            else:
+                continue
+            if log == SYSMON:
+                delta = -delta  # always the Security log's time minus Sysmon's
+            if abs(delta) <= self._tolerance:
+                self._aligned[host] += 1
+                continue
+            bins = self._apart.get(host)
+            if bins is None:
+                if len(self._apart) >= _MAX_HOSTS:
+                    continue
+                bins = self._apart[host] = Counter()
+            second = round(delta / NS_PER_SECOND)
+            if second in bins or len(bins) < _MAX_BINS:
+                bins[second] += 1
+        entries.append((log, start, end))
+        self._recent_order.append(key)
+        if len(self._recent_order) > self._evidence_size:
+            old = self._recent_order.popleft()
+            kept = self._recent[old]
+            del kept[0]
+            if not kept:
+                del self._recent[old]
+
+
+class AlertMerger:
+    """One alert per rule and process across logs: an alert on one log's view of a process is
+    raised at once; the same rule's alert on the other log's view of that process (see
+    :func:`pairs`) is not. Remembers the last ``size`` alerts."""
+
+    def __init__(self, *, tolerance: float = TOLERANCE, size: int = 4096) -> None:
+        self._tolerance = _seconds_ns(tolerance, "tolerance", positive=False)
+        self._size = size
+        self._seen: dict[tuple[str, str, int, str], list[Record]] = {}
+        self._order: deque[tuple[str, str, int, str]] = deque()
+        #: Alerts not raised again.
+        self.merged = 0
+
+    def keep(self, alert: Alert) -> bool:
+        """False for an alert the other log's view of the same process already raised."""
+        record = alert.record
+        if record is None or record.image is None or log_of(record) is None:
+            return True
+        key = (alert.rule, record.host, record.pid, record.image.casefold())
+        seen = self._seen.get(key)
+        if seen is not None and any(pairs(record, other, self._tolerance) for other in seen):
+            self.merged += 1
+            return False
+        self._seen.setdefault(key, []).append(record)
+        self._order.append(key)
+        if len(self._order) > self._size:
+            old = self._order.popleft()
+            kept = self._seen[old]
+            del kept[0]
+            if not kept:
+                del self._seen[old]
+        return True
+
+    def filter(self, alerts: Iterable[Alert]) -> list[Alert]:
+        """The alerts to raise, in order."""
+        return [alert for alert in alerts if self.keep(alert)]
+
+
+# -- constant offsets the user knows: --log-offset -----------------------------------------
+
+_OFFSET = re.compile(
+    r"^(?:(?P<host>[^/=]+)/)?(?P<log>security|sysmon)=(?P<value>[+-]?\d+(?:\.\d+)?)(?P<unit>[smh]?)$",
+    re.IGNORECASE,
+)
+_UNITS: Final = {"": 1, "s": 1, "m": 60, "h": 3600}
+
+
+def parse_log_offset(text: str) -> tuple[tuple[str | None, str], int]:
+    """``[HOST/]LOG=SECONDS`` (LOG ``security`` or ``sysmon``; a ``s``, ``m`` or ``h`` suffix
+    allowed) -> ((host case-folded or None for every host, log), nanoseconds to add)."""
+    found = _OFFSET.match(text.strip())
+    if found is None:
+        raise UsageError(
+            f"--log-offset takes [HOST/]security=SECONDS or [HOST/]sysmon=SECONDS "
+            f"(e.g. security=+16h), not {text!r}"
+        )
+    value = float(found["value"]) * _UNITS[found["unit"].lower()]
+    host = found["host"]
+    return (None if host is None else host.strip().casefold(), found["log"].lower()), round(
+        value * NS_PER_SECOND
+    )
+
+
+def shift_events(events: Iterable[Event], offsets: LogOffsets) -> Iterator[Event]:
+    """The events, each log's times moved by its offset (a host's own before every host's).
+
+    Host events (log cleared, restart, lost audits) belong to the Security log."""
+    if not offsets:
+        yield from events
+        return
+    for event in events:
+        channel = event.channel if isinstance(event, ProcessEvent) else None
+        log = SECURITY if channel is None else channel
+        shift = offsets.get((event.host, log))
+        if shift is None:
+            shift = offsets.get((None, log))
+        yield event._replace(time=event.time + shift) if shift else event
