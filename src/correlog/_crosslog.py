@@ -86,6 +86,8 @@ _VISTA_EVENTS: Final = frozenset({4688, 4689, 4696})
 #: host's clock a record waits for its partner.
 TOLERANCE: Final = 2.0
 WINDOW: Final = 300.0
+#: Hosts with nothing waiting whose clocks are kept beyond ``max_held`` (then forgotten).
+_IDLE_HOSTS: Final = 1024
 #: Offset bins kept per host: beyond this, offsets not seen yet on that host are not counted.
 _MAX_BINS: Final = 256
 #: Hosts whose offsets are counted: beyond this, new hosts are not.
@@ -346,7 +348,7 @@ class LogMerger:
         clocks = self._clocks.get(host)
         if clocks is None:
             clocks = self._clocks[host] = {}
-            if len(self._clocks) > self._max_held:
+            if len(self._clocks) > self._max_held + _IDLE_HOSTS:
                 self._forget_idle_hosts()
         mark = max(clocks.get(log, _latest(record)), _latest(record))
         clocks[log] = mark
@@ -490,7 +492,8 @@ class LogMerger:
         self._due_entries = sum(map(len, self._due.values()))
 
     def _forget_idle_hosts(self) -> None:
-        """More hosts known than records may wait: forget the clocks of hosts with none."""
+        """Too many hosts known: forget the clocks of those with nothing waiting (a forgotten
+        host's next record starts its clocks afresh)."""
         for host in [h for h in self._clocks if h not in self._due]:
             del self._clocks[host]
 
