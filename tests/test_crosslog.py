@@ -33,6 +33,7 @@ from correlog._crosslog import (
     AlertMerger,
     ClockOffset,
     LogMerger,
+    fast_merge,
     log_of,
     merge_records,
     pairs,
@@ -295,6 +296,42 @@ def _built(values: tuple[Any, ...]) -> Record:
 #: Records of two hosts, two pids, both logs, images that agree or not, times near each other
 #: or far, some without a start or an end, now and then a legacy one.
 record_streams = st.lists(_ONE_RECORD.map(_built), max_size=14)
+
+
+_OWNERS = st.tuples(
+    st.none() | st.sampled_from(["SYSTEM", "DC1$"]),
+    st.none() | st.just("NT AUTHORITY"),
+    st.none() | st.just(0x3E7),
+    st.none() | st.sampled_from(list(EventKind)),
+)
+_MAYBE = st.none() | st.sampled_from(["a", "b"])
+
+
+@given(
+    both=st.tuples(_ONE_RECORD, _ONE_RECORD),
+    owners=st.tuples(_OWNERS, _OWNERS),
+    more=st.lists(st.tuples(_MAYBE, _MAYBE, st.none() | st.integers(0, 9)), min_size=2, max_size=2),
+    lost=st.tuples(st.booleans(), st.booleans()),
+)
+def test_the_compiled_merge_is_the_plain_merge(
+    both: tuple[Any, Any], owners: Any, more: Any, lost: tuple[bool, bool]
+) -> None:
+    sysmon, security = (
+        _built((channel, *values[1:]))._replace(
+            user=owner[0],
+            domain=owner[1],
+            logon_id=owner[2],
+            owner_source=owner[3],
+            command_line=extra[0],
+            creator_image=extra[1],
+            creator_pid=extra[2],
+            audits_lost=gone,
+        )
+        for channel, values, owner, extra, gone in zip(
+            ("sysmon", None), both, owners, more, lost, strict=True
+        )
+    )
+    assert fast_merge(sysmon, security) == merge_records(sysmon, security)
 
 
 @settings(max_examples=400)

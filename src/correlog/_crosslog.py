@@ -37,9 +37,9 @@ order is the order in which records became final *and* their partner question wa
 Clock offsets. Two logs of one host whose clocks disagree by a constant (NXLog's local
 ``EventTime`` read as UTC, a misset clock) pair nothing: the stage does not guess. It counts, per
 host, the offsets at which a Sysmon record and a Security record of the same pid and image lie
-(among the last ``evidence_size`` records), and :meth:`LogMerger.offsets` reports an offset at
-which at least two such pairs agree, and more than agree within ``tolerance``. The command line
-prints it in its summary, with the flag that fixes it.
+(among the last ``evidence_size`` records that left alone), and :meth:`LogMerger.offsets`
+reports an offset at which at least two such pairs lie, and more than merged on that host.
+The command line prints it in its summary, with the flag that fixes it.
 
 :class:`AlertMerger` does the same for alerts, which never wait: the first alert of a rule on
 either log's view of a process is raised at once; the same rule's alert on the other log's view
@@ -106,7 +106,8 @@ def log_of(record: Record) -> str | None:
     """``"sysmon"``, ``"security"`` (Vista+ events only), or None for a record that cannot pair."""
     if record.channel == SYSMON:
         return SYSMON
-    if record.channel is None and any(e in _VISTA_EVENTS for e in record.provenance[0::2]):
+    # One log of one host has one Windows generation: its first event tells.
+    if record.channel is None and record.provenance and record.provenance[0] in _VISTA_EVENTS:
         return SECURITY
     return None
 
@@ -142,8 +143,22 @@ def pairs(a: Record, b: Record, tolerance: int) -> bool:
     return bool(gaps) and max(gaps) <= tolerance
 
 
-def _distance(a: Record, b: Record) -> int:
-    return sum(_gaps(a, b))
+def _closeness(a: Record, b: Record, tolerance: int) -> int | None:
+    """The summed start and end gaps of two records of one key (host, pid, image) from two
+    logs, or None when they do not pair: :func:`pairs`' time test, on the merger's hot path."""
+    gap = -1
+    x, y = a.start, b.start
+    if x is not None and y is not None:
+        gap = x - y if x > y else y - x
+        if gap > tolerance:
+            return None
+    x, y = a.end, b.end
+    if x is not None and y is not None:
+        end_gap = x - y if x > y else y - x
+        if end_gap > tolerance:
+            return None
+        return end_gap if gap < 0 else gap + end_gap
+    return None if gap < 0 else gap
 
 
 def merge_records(sysmon: Record, security: Record) -> Record:
@@ -183,10 +198,83 @@ def merge_records(sysmon: Record, security: Record) -> Record:
     return Record(**fields)
 
 
+def _union(first: Mapping[str, str] | None, second: Mapping[str, str] | None) -> Any:
+    """Both mappings' names, ``first`` winning a shared one; None when neither has any."""
+    if not second:
+        return first or None
+    if not first:
+        return second
+    return {**second, **first}
+
+
+def _fast_merge_source() -> str:
+    """:func:`merge_records` specialised from :data:`~correlog.CROSS_LOG_POLICY`, as code.
+
+    The plain function reads the table for every pair; this one is the table compiled once
+    into one expression per record field (``y`` is the Sysmon record, ``c`` the Security one),
+    built positionally. A differential test holds the two equal.
+    """
+    name = {SYSMON: "y", SECURITY: "c"}
+    expression: dict[str, str] = {}
+    lines = []
+    for number, rule in enumerate(CROSS_LOG_POLICY):
+        logs = [name[source] for source in rule.sources]
+        if rule.how == "first":
+            chosen = logs[0]  # when none knows the row: the first log's
+            for log in reversed(logs):
+                chosen = f"({log} if {log}.{rule.fields[0]} is not None else {chosen})"
+            lines.append(f"    r{number} = {chosen}")
+            expression.update({field: f"r{number}.{field}" for field in rule.fields})
+        elif rule.how == "each":
+            for field in rule.fields:
+                value = f"{logs[-1]}.{field}"
+                for log in reversed(logs[:-1]):
+                    value = f"({log}.{field} if {log}.{field} is not None else {value})"
+                expression[field] = value
+        elif rule.how == "union":
+            (field,) = rule.fields
+            value = f"{logs[-1]}.{field}"
+            for log in reversed(logs[:-1]):
+                value = f"_union({log}.{field}, {value})"
+            expression[field] = value
+        elif rule.how == "concat":
+            (field,) = rule.fields
+            expression[field] = " + ".join(f"{log}.{field}" for log in logs)
+        elif rule.how == "any":
+            (field,) = rule.fields
+            expression[field] = "(" + " or ".join(f"{log}.{field}" for log in logs) + ")"
+    for field in ("start", "end"):
+        lines.append(f"    {field} = {expression[field]}")
+        expression[field] = field
+    expression["status"] = "(_COMPLETE if start is not None and end is not None else _PARTIAL)"
+    expression["reason"] = "(_EXITED if _EXITED in (y.reason, c.reason) else y.reason)"
+    values = ", ".join(expression[field] for field in Record._fields)
+    return (
+        "def _fast_merge(y, c):\n" + "\n".join(lines) + f"\n    return _new(Record, ({values}))\n"
+    )
+
+
+def _compile_fast_merge() -> Callable[[Record, Record], Record]:
+    scope: dict[str, Any] = {
+        "Record": Record,
+        "_new": tuple.__new__,
+        "_union": _union,
+        "_COMPLETE": Status.COMPLETE,
+        "_PARTIAL": Status.PARTIAL,
+        "_EXITED": Reason.EXITED,
+    }
+    exec(compile(_fast_merge_source(), "<correlog cross-log merge>", "exec"), scope)
+    return scope["_fast_merge"]  # type: ignore[no-any-return]
+
+
+#: :func:`merge_records`, compiled from the table (see :func:`_fast_merge_source`).
+fast_merge: Callable[[Record, Record], Record] = _compile_fast_merge()
+
+
 def _merged(record: Record, log: str, partner: Record) -> Record:
     if log == SYSMON:
-        return merge_records(record, partner)
-    return merge_records(partner, record)
+        return fast_merge(record, partner)
+    return fast_merge(partner, record)
 
 
 @attrs.define
@@ -209,7 +297,7 @@ class ClockOffset:
 
     ``offset`` is the Security log's time minus Sysmon's, in nanoseconds: ``pairs`` records of
     one process (same pid and image, one from each log) lie that far apart, while ``aligned``
-    pairs lie within the tolerance.
+    pairs merged (within the tolerance).
     """
 
     host: str
@@ -242,8 +330,8 @@ class ClockOffset:
         return (
             f"{self.host}: the Security log's times are {_span(abs(seconds))} {side} Sysmon's "
             f"({self.pairs} processes with the same pid and image lie {seconds:+d} s apart, "
-            f"{self.aligned} within the tolerance), so they were not merged; to merge them "
-            f"give {fix}"
+            f"{self.aligned} merged within the tolerance), so none of them was merged: give "
+            f"{fix} to merge them"
         )
 
 
@@ -325,7 +413,8 @@ class LogMerger:
         # Evidence of clock offsets: recent (log, start, end) per key, oldest first.
         self._recent: dict[tuple[str, int, str], list[tuple[str, int | None, int | None]]] = {}
         self._recent_order: deque[tuple[str, int, str]] = deque()
-        self._aligned: Counter[str] = Counter()
+        #: Per host: pairs merged (their logs agree).
+        self._aligned: dict[str, int] = {}
         self._apart: dict[str, Counter[int]] = {}
 
     @property
@@ -340,22 +429,25 @@ class LogMerger:
     def feed(self, record: Record) -> list[Record]:
         """Take one record; return the records that leave now (maybe none, maybe several)."""
         log = log_of(record)
-        if log is None or record.image is None:
+        image = record.image
+        if log is None or image is None:
             return [record]
         out: list[Record] = []
         host = record.host
-        key = (host, record.pid, record.image.casefold())
+        key = (host, record.pid, image.casefold())
         clocks = self._clocks.get(host)
         if clocks is None:
             clocks = self._clocks[host] = {}
             if len(self._clocks) > self._max_held + _IDLE_HOSTS:
                 self._forget_idle_hosts()
-        mark = max(clocks.get(log, _latest(record)), _latest(record))
+        latest = _latest(record)
+        mark = clocks.get(log, latest)
+        if latest > mark:
+            mark = latest
         clocks[log] = mark
-        if self._evidence_size:
-            self._witness(key, log, record)
         partner = self._partner(key, log, record)
         if partner is not None:
+            self._aligned[host] = self._aligned.get(host, 0) + 1
             merged = _merged(record, log, partner.record)
             self.stats.merged += 1
             if self._on_merge is not None:
@@ -380,8 +472,10 @@ class LogMerger:
 
     def close(self) -> list[Record]:
         """Release every waiting record, in the order they came; the merger starts afresh."""
-        out = [held.record for held in self._fifo if not held.out]
-        self.stats.alone += len(out)
+        out: list[Record] = []
+        for held in self._fifo:
+            if not held.out:
+                self._alone(held, out)
         self._held.clear()
         self._due.clear()
         self._fifo.clear()
@@ -405,7 +499,7 @@ class LogMerger:
                 ),
             )
             evidence = sum(bins.get(best + d, 0) for d in range(-reach, reach + 1))
-            aligned = self._aligned[host]
+            aligned = self._aligned.get(host, 0)
             if evidence >= MIN_EVIDENCE and evidence > aligned:
                 found.append(
                     ClockOffset(
@@ -424,9 +518,9 @@ class LogMerger:
         best: _Held | None = None
         best_distance = 0
         for held in waiting:
-            if held.log != log and pairs(held.record, record, tolerance):
-                distance = _distance(held.record, record)
-                if best is None or distance < best_distance:
+            if held.log is not log:
+                distance = _closeness(held.record, record, tolerance)
+                if distance is not None and (best is None or distance < best_distance):
                     best, best_distance = held, distance
         if best is not None:
             self._drop(best)
@@ -465,20 +559,26 @@ class LogMerger:
             self._due_entries -= 1
             if not held.out:
                 self._drop(held)
-                self.stats.alone += 1
-                out.append(held.record)
+                self._alone(held, out)
             heap = self._due.get(host)  # a compaction may have replaced it
         if heap is not None and not heap:
             del self._due[host]
+
+    def _alone(self, held: _Held, out: list[Record]) -> None:
+        """``held`` leaves without a partner; only such records are evidence of an offset
+        (a record that merges needs none)."""
+        self.stats.alone += 1
+        if self._evidence_size:
+            self._witness(held.key, held.log, held.record)
+        out.append(held.record)
 
     def _evict_oldest(self, out: list[Record]) -> None:
         while self._fifo:
             held = self._fifo.popleft()
             if not held.out:
                 self._drop(held)
-                self.stats.alone += 1
                 self.stats.evicted += 1
-                out.append(held.record)
+                self._alone(held, out)
                 return
 
     def _compact_due(self) -> None:
@@ -517,8 +617,7 @@ class LogMerger:
             if log == SYSMON:
                 delta = -delta  # always the Security log's time minus Sysmon's
             if abs(delta) <= self._tolerance:
-                self._aligned[host] += 1
-                continue
+                continue  # such a pair merges (counted as aligned then), or merged already
             bins = self._apart.get(host)
             if bins is None:
                 if len(self._apart) >= _MAX_HOSTS:
