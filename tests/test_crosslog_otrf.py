@@ -106,9 +106,10 @@ def test_hunt_gives_one_hit_per_rule_and_process_and_loses_none() -> None:
     ]
     flags, _ = ARCHIVES["aptsimulator_cobaltstrike.zip"]
     path = archive("aptsimulator_cobaltstrike.zip")
-    merged = correlog("hunt", *flags, "--rules", *rules, path)
+    given = [arg for rule in rules for arg in ("--rules", rule)]
+    merged = correlog("hunt", *flags, *given, path)
     assert merged.returncode == 0, merged.stderr
-    apart = correlog("hunt", "--no-merge-logs", *flags, "--rules", *rules, path)
+    apart = correlog("hunt", "--no-merge-logs", *flags, *given, path)
     once, twice = _hits(merged.stdout), _hits(apart.stdout)
     assert set(once.values()) == {1}
     assert set(once) == set(twice)  # the same findings, each once
