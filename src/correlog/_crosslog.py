@@ -112,15 +112,6 @@ def log_of(record: Record) -> str | None:
     return None
 
 
-def _latest(record: Record) -> int:
-    """The latest time a record names: its end, start, or when it was first seen."""
-    latest = record.first_seen
-    for value in (record.start, record.end):
-        if value is not None and value > latest:
-            latest = value
-    return latest
-
-
 def _gaps(a: Record, b: Record) -> list[int]:
     """How far apart two records' starts are, and their ends, where both know them."""
     known = ((a.start, b.start), (a.end, b.end))
@@ -408,8 +399,8 @@ class LogMerger:
         self._fifo: deque[_Held] = deque()
         self._count = 0
         self._seq = 0
-        #: Per host, per log: the latest time of that log's records.
-        self._clocks: dict[str, dict[str, int]] = {}
+        #: Per host, per log: the latest time of that log's records; under None, the host's.
+        self._clocks: dict[str, dict[str | None, int]] = {}
         # Evidence of clock offsets: recent (log, start, end) per key, oldest first.
         self._recent: dict[tuple[str, int, str], list[tuple[str, int | None, int | None]]] = {}
         self._recent_order: deque[tuple[str, int, str]] = deque()
@@ -428,9 +419,16 @@ class LogMerger:
 
     def feed(self, record: Record) -> list[Record]:
         """Take one record; return the records that leave now (maybe none, maybe several)."""
-        log = log_of(record)
         image = record.image
-        if log is None or image is None:
+        channel = record.channel
+        # log_of(record), inline: this runs once per record of the whole output.
+        if image is None:
+            return [record]
+        if channel == SYSMON:
+            log = SYSMON
+        elif channel is None and record.provenance and record.provenance[0] in _VISTA_EVENTS:
+            log = SECURITY
+        else:
             return [record]
         out: list[Record] = []
         host = record.host
@@ -440,12 +438,22 @@ class LogMerger:
             clocks = self._clocks[host] = {}
             if len(self._clocks) > self._max_held + _IDLE_HOSTS:
                 self._forget_idle_hosts()
-        latest = _latest(record)
+        latest = record.first_seen  # the latest time the record names
+        start, end = record.start, record.end
+        if start is not None and start > latest:
+            latest = start
+        if end is not None and end > latest:
+            latest = end
         mark = clocks.get(log, latest)
         if latest > mark:
             mark = latest
         clocks[log] = mark
-        partner = self._partner(key, log, record)
+        # The host's clock (the later of its logs'), under the key None.
+        host_clock = clocks.get(None, mark)
+        if mark > host_clock:
+            host_clock = mark
+        clocks[None] = host_clock
+        partner = self._partner(key, log, record) if key in self._held else None
         if partner is not None:
             self._aligned[host] = self._aligned.get(host, 0) + 1
             merged = _merged(record, log, partner.record)
@@ -458,7 +466,9 @@ class LogMerger:
             out.append(merged)
         else:
             self._hold(record, log, key, mark + self._window, host)
-        self._release_due(host, max(clocks.values()), out)
+        heap = self._due.get(host)
+        if heap and heap[0][0] <= host_clock:
+            self._release_due(host, host_clock, out)
         while self._count > self._max_held:
             self._evict_oldest(out)
         return out
