@@ -572,3 +572,23 @@ def test_merger_settings_are_checked() -> None:
     for bad in ({"tolerance": -1.0}, {"window": float("nan")}, {"max_held": -1}):
         with pytest.raises(UsageError):
             LogMerger(**bad)
+
+
+def test_tree_and_report_relink_what_named_a_security_record_merged_away() -> None:
+    import argparse
+
+    from correlog.cli._crosslog import CrossLog
+
+    args = argparse.Namespace(no_merge_logs=False, merge_tolerance=2.0, max_open=100)
+    across = CrossLog.from_args(args, aliases=True)
+    parent_sysmon = record("sysmon", pid=4)
+    parent_security = record(None, pid=4)
+    child = record(None, pid=8, image="C:\\a.exe", creator_process_id=parent_security.process_id)
+    out = across.records([parent_security, child, parent_sysmon]) + across.close()
+    (merged,) = [r for r in out if r.pid == 4]
+    alert = _alert(parent_security._replace(reason=Reason.OPEN))
+    records, (moved,) = across.relinked(out, [alert])
+    (linked,) = [r for r in records if r.pid == 8]
+    assert linked.creator_process_id == merged.process_id == parent_sysmon.process_id
+    assert moved.record is not None
+    assert moved.record.process_id == merged.process_id
