@@ -1,12 +1,12 @@
 """``correlog watch`` against ``correlog correlate`` end to end, on the same Snare file.
 
 Both commands run as subprocesses on one generated Snare stream (the generator and renderer of
-:mod:`benchmarks.bench_output`), output to ``/dev/null``, interleaved, and each keeps its best
-CPU time (user + system, from ``/usr/bin/time -v``) of ``--repeat`` runs. The figure is
-``watch``'s speed as a fraction of ``correlate``'s: what the rules cost over correlating alone
-(``watch`` writes only the alerts, ``correlate`` every record). With ``--src DIR`` the two
-commands run from another source tree too (``DIR`` first on ``PYTHONPATH``), in the same
-run: a previous release against this one.
+:mod:`benchmarks.bench_output`), output (JSON lines: not a terminal) dropped, interleaved, and
+each keeps its best CPU time (user + system, :func:`benchmarks.end_to_end.cpu_and_rss`) of
+``--repeat`` runs. The figure is ``watch``'s speed as a fraction of ``correlate``'s: what the
+rules cost over correlating alone (``watch`` writes only the alerts, ``correlate`` every
+record). With ``--src DIR`` the two commands run from another source tree too (``DIR`` first
+on the path), in the same run: a previous release against this one.
 
 Run: ``python -m benchmarks.bench_watch [--events 200000] [--repeat 3] [--src DIR]``. The
 seed is fixed.
@@ -24,7 +24,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.bench_output import timed
+from benchmarks.end_to_end import cpu_and_rss
 from benchmarks.render import snare_lines, write_lines
 from benchmarks.streams import make_stream
 
@@ -50,7 +50,7 @@ def ratios(path: Path, trees: dict[str, Path], repeat: int) -> dict[str, tuple[f
         for _ in range(repeat):
             for label, src in trees.items():
                 for verb in ("correlate", "watch"):
-                    cpu, _rss = timed(_command(src, verb, path))
+                    cpu, _rss = cpu_and_rss(_command(src, verb, path))
                     best[label, verb] = min(cpu, best.get((label, verb), float("inf")))
     finally:
         if env_path is not None:
