@@ -26,6 +26,7 @@ from typing import Any
 
 import correlog
 from correlog import (
+    Alert,
     Correlator,
     EventKind,
     Monitor,
@@ -34,7 +35,7 @@ from correlog import (
     SingleEventMonitor,
     single_record,
 )
-from correlog.rules import AnonymousWeb
+from correlog.rules import AnonymousWeb, AuditTamper
 
 from .streams import churn_events
 from .timing import Pass, Side
@@ -204,15 +205,15 @@ def _correlate(paths: Sequence[Path], fmt: str, loops: int = 1) -> int:
 
 def watch_sides(path: Path, lines: int) -> tuple[Side, Side]:
     """``(watch, correlate)`` on a Snare file: read into a correlating ``Monitor`` with the
-    default rule (what ``correlog watch`` does) against read into ``Correlator.process``."""
+    default rules, each alert handed over as soon as its event is folded in (what ``correlog
+    watch`` does) against read into ``Correlator.process``."""
 
     def watch() -> Pass:
         def run() -> int:
-            monitor = Monitor([AnonymousWeb()], correlator=Correlator())
-            alerts = 0
-            for event in correlog.read(path, "snare"):
-                alerts += len(monitor.feed(event))
-            return alerts + len(monitor.close())
+            monitor = Monitor([AnonymousWeb(), AuditTamper()], correlator=Correlator())
+            alerts: list[Alert] = []
+            monitor.feed_stream(correlog.read(path, "snare"), alerts.append)
+            return len(alerts) + len(monitor.close())
 
         return run
 

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+from unittest import mock
+
+import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from correlog import (
     Alert,
     Correlator,
+    Event,
     HostEvent,
     HostEventKind,
     Layout,
@@ -15,9 +24,12 @@ from correlog import (
     Record,
     SingleEventMonitor,
     UsageError,
+    _monitor,
 )
-from correlog.rules import AnonymousWeb, WebServerChild
-from correlog.testing import created, exited, token
+from correlog.rules import AnonymousWeb, AuditTamper, RuleLike, WebServerChild, rule_name
+from correlog.testing import T0, created, exited, token
+
+from .strategies import S, correlator_calls, correlator_settings
 
 
 def _record(alert: Alert) -> Record:
@@ -214,3 +226,191 @@ class TestHostEventRules:
             assert alert.record is None
             assert alert.pid is None
             assert alert.to_json()["record"] is None
+
+
+# -- the batched path against the plain one ----------------------------------------------------
+
+
+class _AskedAlways:
+    """A rule as the plain monitor asks it: every time (no ``fields`` to say when it may not)."""
+
+    def __init__(self, rule: RuleLike) -> None:
+        self.rule = rule
+        self.name = rule_name(rule)
+        if callable(getattr(rule, "host_event", None)):
+            self.host_event = rule.host_event  # type: ignore[attr-defined]
+
+    def __call__(self, record: Record) -> str | bool | None:
+        return self.rule(record)
+
+
+@attrs.frozen
+class _Constant:
+    """A rule that reads no field of the record: the same answer for every one."""
+
+    name: str
+    answer: str | None
+    fields: frozenset[str] = frozenset()
+
+    def __call__(self, record: Record) -> str | None:
+        return self.answer
+
+
+#: Sigma rules (``watch --sigma``) that the generated events can match.
+_SIGMA_RULES = (
+    {"sel": {"Image|endswith": "a.exe"}, "condition": "sel"},
+    {
+        "sel": {"User|contains": "IUSR"},
+        "filter": {"Image": None},
+        "condition": "sel and not filter",
+    },
+    {"sel": {"CommandLine|contains": "whoami"}, "condition": "sel"},
+)
+
+
+def _rules(kinds: list[str]) -> list[RuleLike]:
+    rules: list[RuleLike] = []
+    for kind in kinds:
+        if kind == "web":
+            rules += [AnonymousWeb(), WebServerChild(servers=["w3wp.exe"], allow=["php.exe"])]
+        elif kind == "tamper":
+            rules.append(AuditTamper())
+        elif kind == "constant":
+            rules += [_Constant("never", None), _Constant("always", "constant")]
+        else:
+            sigma = pytest.importorskip("correlog.sigma")
+            rules += sigma.RuleSet(_sigma_rules()).monitor_rules()
+    return rules
+
+
+@functools.cache
+def _sigma_rules() -> list[Any]:
+    """The Sigma rules compiled once (a set of them is made per monitor)."""
+    from correlog.sigma import SigmaRule
+
+    return [
+        SigmaRule.from_dict(
+            {
+                "title": f"sigma {i}",
+                "id": f"00000000-0000-4000-8000-00000000000{i}",
+                "logsource": {"category": "process_creation", "product": "windows"},
+                "detection": detection,
+            }
+        )
+        for i, detection in enumerate(_SIGMA_RULES)
+    ]
+
+
+_rule_kinds = st.lists(
+    st.sampled_from(["web", "tamper", "constant", "sigma"]), min_size=1, max_size=4, unique=True
+)
+
+
+def _groups(calls: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Consecutive ``feed``/``feed_many`` calls as one ``("stream", events)``; others as given."""
+    out: list[tuple[Any, ...]] = []
+    for call in calls:
+        if call[0] in ("feed", "feed_many"):
+            events = [call[1]] if call[0] == "feed" else call[1]
+            if out and out[-1][0] == "stream":
+                out[-1][1].extend(events)
+            else:
+                out.append(("stream", list(events)))
+        elif call[0] != "snapshot":
+            out.append(call)
+    return out
+
+
+def _drive(
+    make: Callable[[Callable[[Record], object]], Monitor | SingleEventMonitor],
+    calls: list[tuple[Any, ...]],
+    plain: bool,
+) -> tuple[list[object], Any]:
+    """Run ``calls``; what came out, records and alerts (and errors) in order, and the state."""
+    log: list[object] = []
+    monitor = make(log.append)
+    for call in _groups(calls):
+        try:
+            if call[0] == "stream" and plain:
+                for event in call[1]:
+                    log.extend(monitor.feed(event))
+            elif call[0] == "stream":
+                monitor.feed_stream(call[1], log.append)
+            elif call[0] == "advance":
+                log.extend(monitor.advance(call[1], call[2]))
+            else:
+                log.extend(monitor.close())
+        except UsageError as exc:
+            log.append(("error", str(exc)))
+    return log, monitor.state()
+
+
+@settings(max_examples=100)
+@given(
+    calls=correlator_calls(),
+    config=correlator_settings,
+    kinds=_rule_kinds,
+    batch=st.sampled_from([1, 2, 3, 1024]),
+    single=st.booleans(),
+)
+def test_the_batched_monitor_says_what_the_plain_one_says(
+    calls: list[tuple[Any, ...]],
+    config: dict[str, Any],
+    kinds: list[str],
+    batch: int,
+    single: bool,
+) -> None:
+    """``feed_stream`` (what ``watch`` runs, and ``feed_many``) against ``feed`` on each event
+    with every rule asked every time: the same records and alerts, in the same order, the same
+    state, whatever the batch size, the rules (web, audit-tamper, Sigma, rules that read no
+    field), the correlator's settings (ordering window, bounds, ttl) and the mode."""
+
+    def make(asked_always: bool) -> Callable[[Callable[[Record], object]], Any]:
+        def build(on_record: Callable[[Record], object]) -> Monitor | SingleEventMonitor:
+            rules = _rules(kinds)
+            if asked_always:
+                rules = [_AskedAlways(rule) for rule in rules]
+            if single:
+                return SingleEventMonitor(rules, on_record=on_record)
+            return Monitor(rules, correlator=Correlator(**config), on_record=on_record)
+
+        return build
+
+    with mock.patch.object(_monitor, "_BATCH", batch):
+        batched = _drive(make(False), calls, plain=False)
+    assert batched == _drive(make(True), calls, plain=True)
+
+
+def test_feed_many_returns_what_feed_returns_one_event_at_a_time() -> None:
+    events: list[Event] = [
+        created(1452, 1, host="iis01", image=r"C:\inetpub\scripts\x.exe", creator_pid=20),
+        token(1452, 2, host="iis01", user="IUSR_IIS01", domain="IIS01"),
+        created(1460, 3, host="iis01", image=r"C:\w\cmd.exe", creator_pid=1452),
+        token(1460, 4, host="iis01", user="IUSR_IIS01", domain="IIS01"),
+        exited(1452, 5, host="iis01"),
+        HostEvent(kind=HostEventKind.LOG_CLEARED, host="iis01", time=T0 + 6 * S, event_id=517),
+    ]
+    plain, batched = (
+        Monitor([AnonymousWeb(), AuditTamper()]),
+        Monitor([AnonymousWeb(), AuditTamper()]),
+    )
+    expected = alerts_of(plain, *events)
+    assert [a.rule for a in expected] == ["anonymous-web", "anonymous-web", "audit-tamper"]
+    assert batched.feed_many(events) == expected
+    assert [a.event_id for a in expected] == [600, 600, 517]  # each names its own event
+
+
+def test_a_rule_that_reads_no_field_is_asked_once_when_it_says_no() -> None:
+    asked: list[Record] = []
+
+    @attrs.frozen
+    class Quiet:
+        name: str = "quiet"
+        fields: frozenset[str] = frozenset()
+
+        def __call__(self, record: Record) -> None:
+            asked.append(record)
+
+    monitor = Monitor([Quiet(), AnonymousWeb()])
+    monitor.feed_many([created(1, 1), created(2, 2), exited(1, 3)])
+    assert len(asked) == 1

@@ -524,6 +524,19 @@ class Correlator:
             self._count_window()
         return out
 
+    def _feed_into(self, events: Iterable[Event], out: list[Record]) -> None:
+        """:meth:`feed_many` with no ordering window, each record appended to ``out`` the
+        moment it becomes final: the monitor's batched path (``events`` a generator) reads
+        ``out`` between two events to see what the previous one completed. Not public API."""
+        if self._closed:
+            raise UsageError("the correlator is closed")
+        if not self._guard.acquire(False):
+            raise _concurrent_use()
+        try:
+            self._fold(events, out)
+        finally:
+            self._guard.release()
+
     def _count_window(self) -> None:
         """The window's counters (late events, duplicates) into :attr:`stats`."""
         sequencer = self._sequencer
@@ -573,9 +586,11 @@ class Correlator:
             out += self._fold(run)
         self._count_window()
 
-    def _fold(self, events: Iterable[Event]) -> list[Record]:
-        """The hot path proper: fold events, in the order given."""
-        out: list[Record] = []
+    def _fold(self, events: Iterable[Event], out: list[Record] | None = None) -> list[Record]:
+        """The hot path proper: fold events, in the order given; records go to ``out`` (a new
+        list unless given) as they become final."""
+        if out is None:
+            out = []
         emit = out.append
         hosts = self._hosts
         push = self._fifo.append

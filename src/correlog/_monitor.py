@@ -17,15 +17,27 @@ image and owner (:func:`~correlog.is_sufficient`) becomes a record (reason ``sin
 asked directly. A 600 and the 593 of the same process would both qualify; a small bounded TTL
 cache of processes that already alerted keeps that to one alert.
 
-Both take the same rules, have the same verbs (``feed``, ``feed_many``, ``advance``,
-``close``), and pass every record they make to ``on_record``. An alert names the event that
-made its rule fire (``time`` and ``event_id``), or none when a clock's advance or the end of
-the input made the record final.
+Batches. Asking after every event does not mean feeding the correlator one event at a time,
+which costs a call's setup per event. :meth:`Monitor.feed_stream` (and ``feed_many``) hands the
+correlator a generator of up to ``_BATCH`` events, and the correlator puts each record in a list
+the monitor holds the moment it becomes final; so each time the correlator asks the generator
+for the next event, the previous one is folded in, its records are in that list, and the
+generator does for it exactly what :meth:`Monitor.feed` does: the same records, asks, alerts and
+order (a differential test holds the two paths equal). A rule that says it reads no field of a
+record (``fields`` empty, as :class:`~correlog.rules.AuditTamper`) answers the same for every
+record: once it has said no it is not asked about records again.
+
+Both take the same rules, have the same verbs (``feed``, ``feed_many``, ``feed_stream``,
+``advance``, ``close``), and pass every record they make to ``on_record``. An alert names the
+event that made its rule fire (``time`` and ``event_id``), or none when a clock's advance or the
+end of the input made the record final.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
+from itertools import chain, islice
 from typing import Any, Final, Protocol
 
 from cachetools import TTLCache
@@ -38,13 +50,19 @@ from ._single import single_record
 from ._state import expect
 from ._time import seconds
 
-__all__ = ["HostRule", "Monitor", "RuleLike", "SingleEventMonitor", "rule_name"]
+__all__ = ["HostRule", "Monitor", "RuleLike", "SingleEventMonitor", "rule_fields", "rule_name"]
 
 #: A rule: a callable over a record returning a message, True, or None/False.
 RuleLike = Callable[[Record], str | bool | None]
 
 _E: Final = EventKind.EXITED
 _C: Final = EventKind.CREATED
+#: Events per call of the correlator on the batched path (:meth:`Monitor.feed_stream`): the
+#: call's own cost vanishes, and the correlator tidies up (its eviction queue) once per call.
+_BATCH: Final = 1024
+_END: Final = object()
+#: The rules fired for a process no rule fired for yet.
+_NONE: Final[frozenset[str]] = frozenset()
 #: The formats of :meth:`Monitor.state` and :meth:`SingleEventMonitor.state`.
 MONITOR_FORMAT: Final = "correlog.monitor/1"
 SINGLE_EVENT_FORMAT: Final = "correlog.single-event-monitor/1"
@@ -56,6 +74,13 @@ def rule_name(rule: RuleLike) -> str:
         if isinstance(name, str) and name:
             return name
     return type(rule).__name__
+
+
+def rule_fields(rule: RuleLike) -> frozenset[str] | None:
+    """The record fields a rule's verdict reads (its ``fields`` attribute), or None when it does
+    not say (it may read any). A rule that reads none answers the same for every record."""
+    fields = getattr(rule, "fields", None)
+    return None if fields is None else frozenset(fields)
 
 
 def _named_rules(rules: Sequence[RuleLike]) -> tuple[tuple[str, RuleLike], ...]:
@@ -145,6 +170,10 @@ class Monitor:
     ) -> None:
         self._rules = _named_rules(rules)
         self._host_rules = _host_rules(self._rules)
+        #: The rules asked about records: a rule that reads no field (``fields`` empty) leaves
+        #: once it has said no, since its answer is the same for every record.
+        self._record_rules = self._rules
+        self._constant = {name for name, rule in self._rules if rule_fields(rule) == _NONE}
         self._correlator = correlator if correlator is not None else Correlator()
         self._correlator._track_released()
         self._on_record = on_record
@@ -213,11 +242,57 @@ class Monitor:
         return alerts
 
     def feed_many(self, events: Iterable[Event]) -> list[Alert]:
-        """Fold events in, in order; return every alert they raised, in order."""
+        """Fold events in, in order; return every alert they raised, in order: the same alerts
+        as :meth:`feed` on each event, at batch speed (see :meth:`feed_stream`)."""
         alerts: list[Alert] = []
-        for event in events:
-            alerts += self.feed(event)
+        self.feed_stream(events, alerts.append)
         return alerts
+
+    def feed_stream(self, events: Iterable[Event], on_alert: Callable[[Alert], object]) -> None:
+        """Fold a stream of events in, in order, and pass each alert to ``on_alert`` as soon as
+        the event that raised it is folded in (after that event's records went to
+        ``on_record``). The alerts, the records and their order are those of :meth:`feed` on
+        each event; the correlator is fed in batches, which costs far less. Events are read
+        from ``events`` one at a time, as the correlator takes them, so a slow source (a pipe)
+        gets its alerts as early as with :meth:`feed`."""
+        if self._correlator._windowed:
+            # The window folds what it releases, not what is fed: the plain path says which.
+            for event in events:
+                for alert in self.feed(event):
+                    on_alert(alert)
+            return
+        source = iter(events)
+        feed_into = self._correlator._feed_into
+        while (first := next(source, _END)) is not _END:
+            batch = chain((first,), islice(source, _BATCH - 1))
+            out: list[Record] = []
+            feed_into(self._folding(batch, out, on_alert), out)  # type: ignore[arg-type]
+
+    def _folding(
+        self, events: Iterable[Event], out: list[Record], on_alert: Callable[[Alert], object]
+    ) -> Iterator[Event]:
+        """Hand ``events`` to the correlator one at a time; each time it asks for the next one,
+        do for the one it just folded in what :meth:`feed` does around the correlator's
+        ``feed``. ``out`` is where the correlator puts the records as they become final."""
+        alerts: list[Alert] = []
+        host_rules = self._host_rules
+        ask_open = self._ask_open
+        final = self._final
+        done = 0
+        for event in events:
+            if host_rules and isinstance(event, HostEvent):
+                _ask_host(host_rules, event, alerts)
+            yield event
+            if len(out) > done:
+                final(out[done:], event, alerts)
+                done = len(out)
+            # An exit's process is never open once the exit is folded in: nothing to ask.
+            if isinstance(event, ProcessEvent) and event.kind is not _E:
+                ask_open(event, alerts)
+            if alerts:
+                for alert in alerts:
+                    on_alert(alert)
+                alerts.clear()
 
     def advance(self, time: int, host: str | None = None) -> list[Alert]:
         """Advance the correlator's clock (see :meth:`Correlator.advance`); alerts on expiry."""
@@ -248,34 +323,45 @@ class Monitor:
             return
         key = (event.host, event.pid, event.channel)
         fired = self._fired.get(key)
-        if fired is None:
-            fired = set()
-            if self._ask(snap, fired, event, alerts):
-                self._fired[key] = fired
-        else:
-            self._ask(snap, fired, event, alerts)
+        asked = len(alerts)
+        self._ask(snap, _NONE if fired is None else fired, event, alerts)
+        if len(alerts) > asked:
+            names = {alert.rule for alert in alerts[asked:]}
+            if fired is None:
+                self._fired[key] = names
+            else:
+                fired |= names
+
+    def _drop(self, name: str) -> None:
+        self._record_rules = tuple(named for named in self._record_rules if named[0] != name)
+        self._constant.discard(name)
 
     def _final(self, records: list[Record], event: Event | None, alerts: list[Alert]) -> None:
+        on_record = self._on_record
+        fired_for = self._fired
         for record in records:
-            if self._on_record is not None:
-                self._on_record(record)
-            fired = self._fired.pop((record.host, record.pid, record.channel), None)
-            self._ask(record, set() if fired is None else fired, event, alerts)
+            if on_record is not None:
+                on_record(record)
+            fired = (
+                fired_for.pop((record.host, record.pid, record.channel), None)
+                if fired_for
+                else None
+            )
+            self._ask(record, _NONE if fired is None else fired, event, alerts)
 
     def _ask(
-        self, record: Record, fired: set[str], event: Event | None, alerts: list[Alert]
-    ) -> bool:
-        """Ask every rule not yet in ``fired``; add those that fire. True if any did."""
-        any_fired = False
-        for name, rule in self._rules:
+        self, record: Record, fired: AbstractSet[str], event: Event | None, alerts: list[Alert]
+    ) -> None:
+        """Ask every rule not in ``fired``; an alert for each that fires."""
+        for name, rule in self._record_rules:
             if name in fired:
                 continue
             verdict = rule(record)
             if verdict:
-                fired.add(name)
-                any_fired = True
                 alerts.append(_alert(name, record, event, verdict))
-        return any_fired
+            elif name in self._constant:
+                # Its verdict reads no field of the record: no, once, is no for every record.
+                self._drop(name)
 
 
 class SingleEventMonitor:
@@ -361,6 +447,13 @@ class SingleEventMonitor:
             else:
                 raise _not_an_event(event)
         return alerts
+
+    def feed_stream(self, events: Iterable[Event], on_alert: Callable[[Alert], object]) -> None:
+        """Ask the rules about each event, in order, and pass each alert to ``on_alert`` as
+        soon as its event was asked (the same verb as :meth:`Monitor.feed_stream`)."""
+        for event in events:
+            for alert in self.feed_many((event,)):
+                on_alert(alert)
 
     def advance(self, time: int, host: str | None = None) -> list[Alert]:
         """Nothing waits for a clock here: no alerts. (The same verb as :class:`Monitor`.)"""

@@ -320,6 +320,8 @@ class AuditTamper:
     """
 
     name: str = "audit-tamper"
+    #: It reads no field of a record: the monitor asks it about one record, then never again.
+    fields: frozenset[str] = frozenset()
 
     def __call__(self, record: Record) -> bool:
         """Processes never fire this rule."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
-from collections.abc import Iterable
 from typing import TextIO
 
 from .._errors import UsageError
@@ -153,18 +152,18 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
         inputs = Inputs(args.paths, args)
 
-        def write(found: Iterable[Alert]) -> None:
+        def write(alert: Alert) -> None:
             nonlocal alerts
-            for alert in across.alerts(found):
-                sink(alert)
+            for kept in across.alerts((alert,)):
+                sink(kept)
                 alerts += 1
 
         def body() -> None:
-            for event in inputs:
-                write(monitor.feed(event))
+            monitor.feed_stream(inputs, write)
 
         def finish() -> None:
-            write(monitor.close())
+            for alert in monitor.close():
+                write(alert)
             for record in across.close():
                 emit(record)
             for warning in across.warnings():
