@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -491,6 +492,41 @@ class TestOneEventCannotDefeatTheGuards:
 
 
 class TestThreads:
+    def test_a_thread_calling_in_while_another_thread_runs_a_verb_gets_a_usage_error(self) -> None:
+        """Deterministic: the second thread calls in while ``feed_many`` is inside its loop."""
+        import threading
+
+        corr = Correlator()
+        refused: list[BaseException] = []
+        fed: list[list[Record]] = []
+
+        def second_caller() -> None:
+            for verb in (
+                lambda: corr.feed(created(8, 1)),
+                lambda: corr.feed_many([created(12, 1)]),
+                lambda: corr.advance(T0 + 10 * S),
+                corr.close,
+            ):
+                try:
+                    fed.append(verb())
+                except UsageError as exc:
+                    refused.append(exc)
+
+        def events() -> Iterator[ProcessEvent]:
+            yield created(4, 0)
+            thread = threading.Thread(target=second_caller)
+            thread.start()
+            thread.join()
+            yield created(16, 2)
+
+        corr.feed_many(events())
+        assert fed == []
+        assert len(refused) == 4
+        assert all("another thread" in str(exc) for exc in refused)
+        assert len(corr) == 2  # only the first thread's events
+        corr.feed(created(20, 3))  # the turn is back once the verb returned
+        assert len(corr) == 3
+
     def test_two_threads_feeding_one_correlator_fail_loudly_and_corrupt_nothing(self) -> None:
         import sys
         import threading

@@ -52,7 +52,6 @@ count), so eviction is O(1) amortised however many hosts there are.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter, deque
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from itertools import islice
@@ -159,6 +158,20 @@ def _process_id(entry: list[Any]) -> ProcessId:
     return known  # type: ignore[no-any-return]
 
 
+def _memo_record(
+    host: str, channel: str | None, pid: int, image: str | None, ident: list[Any]
+) -> Record:
+    """A creator memo item read back from a saved state: in Record's layout, holding only what
+    the memo reads (log, pid, image, process id); never emitted."""
+    slots: list[Any] = [None] * len(Record._fields)
+    slots[_HOST] = host
+    slots[_CHANNEL] = channel
+    slots[_PID] = pid
+    slots[_IMAGE] = image
+    slots[_PROCESS_ID] = tuple(ident)
+    return _new_record(Record, slots)
+
+
 class _Host:
     """Per host and log: the clock, the open entries (pid -> entry, in deadline order)."""
 
@@ -178,10 +191,11 @@ class _Host:
         self.name = name
         self.channel = channel
         self.clock = clock
-        #: This log's part of the creator memo: pid -> (image, process id) of processes whose
-        #: entry closed while they may still run. The memo's bound and its oldest-first order
-        #: over all logs are the correlator's (see _remember).
-        self.gone: dict[int, tuple[str | None, ProcessId]] = {}
+        #: This log's part of the creator memo: pid -> the record a process's entry closed with
+        #: (expired or evicted) while it may still run; its image and process id answer for
+        #: children created later. The memo's bound and its oldest-first order over all logs
+        #: are the correlator's (see _remember).
+        self.gone: dict[int, Record] = {}
         self.entries: dict[int, list[Any]] = {}
         self.next_deadline: float = _INF
         #: A far jump held by the guard: the time the next event must agree with.
@@ -239,9 +253,10 @@ class Correlator:
         self._max_idle_logs = config.max_idle_logs
         self._max_logs = config.max_open + config.max_idle_logs
         #: The creator memo lives in each log (``_Host.gone``, looked up by pid on the hot path);
-        #: its bound is over all logs: this is the order the remembered processes came in,
-        #: (log, pid, value) with stale items (the value no longer there) skipped and compacted.
-        self._memo_order: deque[tuple[_Host, int, tuple[str | None, ProcessId]]] = deque()
+        #: its bound is over all logs: this is the order the remembered records came in, the
+        #: stale ones (no longer in their log's memo: see _memo_owner) skipped and compacted.
+        #: A record names its own log and pid, so the order needs nothing allocated beside it.
+        self._memo_order: deque[Record] = deque()
         self._memo_count = 0
         self._ttl = config.ttl
         self._max_open = config.max_open
@@ -252,8 +267,11 @@ class Correlator:
         self._fifo: deque[list[Any]] = deque()
         self._open = 0
         self._closed = False
-        #: Held while a verb runs: a second thread calling in gets a UsageError at once.
-        self._guard = threading.Lock()
+        #: Holds one token while no verb runs: a verb takes it (``list.pop`` is atomic) and puts
+        #: it back when it returns, so a second thread calling in meanwhile finds the list empty
+        #: and gets a UsageError at once. A Lock's ``acquire(False)`` and ``release()`` did the
+        #: same at several times the cost (see the performance page).
+        self._turn: list[bool] = [True]
         self.stats = CorrelatorStats()
         self._lateness = config.lateness
         #: Events the ordering window let go (False) or handed on as late (True), to fold next.
@@ -368,9 +386,9 @@ class Correlator:
                 "max_idle_logs": self._max_idle_logs,
             },
             "memo": [
-                [hs.name, hs.channel, pid, value[0], list(value[1])]
-                for hs, pid, value in self._memo_order
-                if hs.gone.get(pid) is value
+                [record.host, record.channel, record.pid, record.image, list(record.process_id)]
+                for record in self._memo_order
+                if self._memo_owner(record) is not None
             ],
             "closed": self._closed,
             "stats": attrs.asdict(self.stats, value_serializer=_stats_value),
@@ -427,7 +445,7 @@ class Correlator:
             hs.last_record = expect(item.get("last_record"), int, "a record number")
             hs.lost_until = expect(item.get("lost_until"), int, "a lost-audits time")
             hosts[_key(host, channel)] = hs
-        order: deque[tuple[_Host, int, tuple[str | None, ProcessId]]] = deque()
+        order: deque[Record] = deque()
         for raw in expect(data.get("memo"), list, "the creator memo"):
             try:
                 host, channel, pid, image, ident = expect(raw, list, "a memo entry")
@@ -436,9 +454,11 @@ class Correlator:
             owner = hosts.get(_key(expect(host, str, "a host"), channel))
             if owner is None or expect(pid, int, "a pid") in owner.gone:
                 raise StateError(f"damaged state: memo entry {raw!r}")
-            value = (image, tuple(expect(ident, list, "a process id")))
-            owner.gone[pid] = value
-            order.append((owner, pid, value))
+            remembered = _memo_record(
+                host, channel, pid, image, expect(ident, list, "a process id")
+            )
+            owner.gone[pid] = remembered
+            order.append(remembered)
         fifo: deque[list[Any]] = deque()
         for item in expect(data.get("open"), list, "open entries"):
             entry = record_from_data(item)
@@ -478,14 +498,16 @@ class Correlator:
             raise UsageError(f"not an event: {event!r}")
         if self._closed:
             raise UsageError("the correlator is closed")
-        if not self._guard.acquire(False):
-            raise _concurrent_use()
+        try:
+            self._turn.pop()  # this verb's turn (see _turn)
+        except IndexError:
+            raise _concurrent_use() from None
         try:
             if self._sequencer is not None:
                 return self._feed_window((event,))
             return self._fold((event,))
         finally:
-            self._guard.release()
+            self._turn.append(True)
 
     def feed_many(self, events: Iterable[Event]) -> list[Record]:
         """Fold events in, in order; return every record that became final, in order.
@@ -498,14 +520,16 @@ class Correlator:
         """
         if self._closed:
             raise UsageError("the correlator is closed")
-        if not self._guard.acquire(False):
-            raise _concurrent_use()
+        try:
+            self._turn.pop()  # this verb's turn (see _turn)
+        except IndexError:
+            raise _concurrent_use() from None
         try:
             if self._sequencer is not None:
                 return self._feed_window(events)
             return self._fold(events)
         finally:
-            self._guard.release()
+            self._turn.append(True)
 
     def _feed_window(self, events: Iterable[Event]) -> list[Record]:
         out: list[Record] = []
@@ -754,7 +778,8 @@ class Correlator:
                         elif hs.gone:
                             known_creator = hs.gone.get(creator_pid)
                             if known_creator is not None:
-                                found, creator_id = known_creator
+                                found = known_creator[_IMAGE]
+                                creator_id = known_creator[_PROCESS_ID]
                     if hs.gone and hs.gone.pop(pid, None) is not None:
                         # A new process holds this pid now: what was remembered under it is stale.
                         self._memo_count -= 1
@@ -866,8 +891,10 @@ class Correlator:
             raise UsageError("the correlator is closed")
         if not isinstance(time, int):
             raise UsageError(f"time must be int nanoseconds since the epoch, not {time!r}")
-        if not self._guard.acquire(False):
-            raise _concurrent_use()
+        try:
+            self._turn.pop()  # this verb's turn (see _turn)
+        except IndexError:
+            raise _concurrent_use() from None
         try:
             out: list[Record] = []
             if self._sequencer is not None:
@@ -883,7 +910,7 @@ class Correlator:
                         self._open -= self._expire(hs, out)
             return out
         finally:
-            self._guard.release()
+            self._turn.append(True)
 
     def close(self) -> list[Record]:
         """Emit every open entry as ``flushed``, oldest first; the correlator is then closed.
@@ -900,23 +927,27 @@ class Correlator:
         """
         if self._closed:
             return
-        guard = self._guard
+        turn = self._turn
         if self._sequencer is not None:
             out: list[Record] = []
-            if not guard.acquire(False):
-                raise _concurrent_use()
+            try:
+                turn.pop()  # this verb's turn (see _turn)
+            except IndexError:
+                raise _concurrent_use() from None
             try:
                 self._sequencer.flush()
                 self._fold_pending(out)
             finally:
-                guard.release()
+                turn.append(True)
             yield from out
         fifo = self._fifo
         hosts = self._hosts
         one: list[Record] = []
         while fifo:
-            if not guard.acquire(False):
-                raise _concurrent_use()
+            try:
+                turn.pop()
+            except IndexError:
+                raise _concurrent_use() from None
             try:
                 entry = fifo.popleft()
                 if entry[_REASON] is not None:
@@ -925,7 +956,7 @@ class Correlator:
                 self._open -= 1
                 self._emit(entry, Reason.FLUSHED, one)
             finally:
-                guard.release()
+                turn.append(True)
             yield one.pop()
         self._closed = True
 
@@ -1007,9 +1038,8 @@ class Correlator:
                 break
             expired.append(pid)
         for pid in expired:
-            entry = ents.pop(pid)
-            self._remember(hs, entry[_PID], (entry[_IMAGE], _process_id(entry)))
-            self._emit(entry, Reason.EXPIRED, out)
+            self._emit(ents.pop(pid), Reason.EXPIRED, out)
+            self._remember(hs, pid, out[-1])
         return len(expired)
 
     def _evict(self, count: int, out: list[Record]) -> int:
@@ -1019,6 +1049,7 @@ class Correlator:
         written out inline (an evicted entry has not exited: its status is partial).
         """
         evicted = 0
+        hosts = self._hosts
         # Usually one entry: attributes are read in the loop rather than copied to locals first.
         while count - evicted > self._max_open:
             entry = self._fifo.popleft()
@@ -1026,57 +1057,70 @@ class Correlator:
                 continue  # closed earlier; lazily deleted
             host = entry[_HOST]
             channel = entry[_CHANNEL]
-            hs = self._hosts[host if channel is None else (host, channel)]
+            hs = hosts[host if channel is None else (host, channel)]
             pid = entry[_PID]
             del hs.entries[pid]
             ident = entry[_PROCESS_ID]
             if type(ident) is not tuple:
-                ident = entry[_PROCESS_ID] = (host, channel, pid, ident, entry[_PROV][1])
+                entry[_PROCESS_ID] = (host, channel, pid, ident, entry[_PROV][1])
+            entry[_STATUS] = _PARTIAL
+            entry[_REASON] = _EVICTED
+            record = _new_record(Record, entry)
+            out.append(record)
+            evicted += 1
             # _remember, written out (see above).
-            value = (entry[_IMAGE], ident)
             gone = hs.gone
             if gone.pop(pid, None) is None:
                 self._memo_count += 1
-            gone[pid] = value
+            gone[pid] = record
             order = self._memo_order
-            order.append((hs, pid, value))
+            order.append(record)
             if self._memo_count > self._memo_size:
-                # At the bound, each eviction drops the oldest remembered: one step here.
-                old_hs, old_pid, old_value = order.popleft()
-                if old_hs.gone.get(old_pid) is old_value:
+                # At the bound, each eviction drops the oldest remembered: one step here
+                # (_memo_owner, written out).
+                old: Any = order.popleft()  # a Record, read by position
+                old_host = old[_HOST]
+                old_channel = old[_CHANNEL]
+                old_pid = old[_PID]
+                old_hs = hosts.get(old_host if old_channel is None else (old_host, old_channel))
+                if old_hs is not None and old_hs.gone.get(old_pid) is old:
                     del old_hs.gone[old_pid]
                     self._memo_count -= 1
             if self._memo_count > self._memo_size or len(order) > 2 * self._memo_size + 64:
                 self._trim_memo()
-            entry[_STATUS] = _PARTIAL
-            entry[_REASON] = _EVICTED
-            out.append(_new_record(Record, entry))
-            evicted += 1
         return evicted  # the caller counts them in stats.records
 
-    def _remember(self, hs: _Host, pid: int, value: tuple[str | None, ProcessId]) -> None:
-        """Keep who a process was when its entry closed before its exit was seen; past
-        ``memo_size`` over all logs, the oldest remembered goes."""
+    def _remember(self, hs: _Host, pid: int, record: Record) -> None:
+        """Keep who a process was (the record its entry closed with) when its entry closed
+        before its exit was seen; past ``memo_size`` over all logs, the oldest remembered goes."""
         gone = hs.gone
         if gone.pop(pid, None) is None:
             self._memo_count += 1
-        gone[pid] = value
+        gone[pid] = record
         order = self._memo_order
-        order.append((hs, pid, value))
+        order.append(record)
         if self._memo_count > self._memo_size or len(order) > 2 * self._memo_size + 64:
             self._trim_memo()
+
+    def _memo_owner(self, record: Record) -> _Host | None:
+        """The log whose memo holds ``record``, or None when it left the memo (its process
+        exited, its pid was reused, it was remembered again, or its host restarted)."""
+        hs = self._hosts.get(_key(record.host, record.channel))
+        return hs if hs is not None and hs.gone.get(record.pid) is record else None
 
     def _trim_memo(self) -> None:
         """Drop the oldest remembered past ``memo_size``; compact the order's stale items."""
         order = self._memo_order
         while self._memo_count > self._memo_size:
-            old_hs, old_pid, old_value = order.popleft()
-            if old_hs.gone.get(old_pid) is old_value:
-                del old_hs.gone[old_pid]
+            old = order.popleft()
+            owner = self._memo_owner(old)
+            if owner is not None:
+                del owner.gone[old.pid]
                 self._memo_count -= 1
         if len(order) > 2 * self._memo_size + 64:
-            # Items whose value left the memo (exit, new creation, moved): drop them.
-            self._memo_order = deque(item for item in order if item[0].gone.get(item[1]) is item[2])
+            self._memo_order = deque(
+                record for record in order if self._memo_owner(record) is not None
+            )
 
     def _new_log(self, key: str | tuple[str, str], host: str, clock: int) -> _Host:
         """A log seen for the first time. When ``max_open + max_idle_logs`` logs are known
