@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -501,12 +501,13 @@ class TestThreads:
         fed: list[list[Record]] = []
 
         def second_caller() -> None:
-            for verb in (
+            verbs: list[Callable[[], list[Record]]] = [
                 lambda: corr.feed(created(8, 1)),
                 lambda: corr.feed_many([created(12, 1)]),
                 lambda: corr.advance(T0 + 10 * S),
                 corr.close,
-            ):
+            ]
+            for verb in verbs:
                 try:
                     fed.append(verb())
                 except UsageError as exc:

@@ -10,7 +10,9 @@ seconds) the old one's exit comes before the new one's creation, unless it was l
 The correlator keeps one *open entry* per (host, pid) it has heard of and not yet closed. Each
 entry is a plain list laid out exactly like :class:`~correlog.Record`; folding an event in writes
 a few slots, and emitting it is one ``tuple.__new__`` (the process id slot holds only the first
-event's time until the id is wanted: see :func:`_process_id`). Which event's value wins for each
+event's time until the id is wanted, see :func:`_process_id`; while an entry holds one event,
+its provenance slot holds that event's record number and its status slot the event id, see
+:func:`_provenance`). Which event's value wins for each
 slot is :data:`~correlog.MERGE_POLICY`; the fold code below is that table specialised by hand for
 the arrival orders that can occur (a creation always opens an entry, an exit always closes one),
 and the test suite checks the two agree.
@@ -148,14 +150,30 @@ def _process_id(entry: list[Any]) -> ProcessId:
     """
     known = entry[_PROCESS_ID]
     if type(known) is not tuple:
+        prov = entry[_PROV]
         known = entry[_PROCESS_ID] = (
             entry[_HOST],
             entry[_CHANNEL],
             entry[_PID],
             known,
-            entry[_PROV][1],
+            prov[1] if type(prov) is tuple else prov,  # see _provenance
         )
     return known  # type: ignore[no-any-return]
+
+
+def _provenance(entry: list[Any]) -> tuple[int | None, ...]:
+    """The entry's provenance, in its full form from now on.
+
+    An open entry that holds one event keeps that event's record number alone in the
+    provenance slot, and its event id in the status slot (which an open entry does not use
+    otherwise): that saves a tuple of two per open entry. The pair is made when a second event
+    comes, or when the entry is wanted whole (emitted, snapshot, saved).
+    """
+    prov = entry[_PROV]
+    if type(prov) is not tuple:
+        prov = entry[_PROV] = (entry[_STATUS], prov)
+        entry[_STATUS] = None
+    return prov  # type: ignore[no-any-return]
 
 
 def _memo_record(
@@ -335,6 +353,7 @@ class Correlator:
         if entry is None:
             return None
         _process_id(entry)
+        _provenance(entry)
         view = entry[:]
         view[_STATUS] = _PARTIAL
         view[_REASON] = Reason.OPEN
@@ -374,6 +393,7 @@ class Correlator:
         for entry in self._fifo:
             if entry[_REASON] is None:
                 _process_id(entry)
+                _provenance(entry)
                 open_entries.append(record_to_data(entry))
         return {
             "format": CORRELATOR_FORMAT,
@@ -463,7 +483,13 @@ class Correlator:
         for item in expect(data.get("open"), list, "open entries"):
             entry = record_from_data(item)
             hs_ = hosts.get(_key(entry[_HOST], entry[_CHANNEL]))
-            if hs_ is None or entry[_PID] in hs_.entries or entry[_REASON] is not None:
+            if (
+                hs_ is None
+                or entry[_PID] in hs_.entries
+                or entry[_REASON] is not None
+                or entry[_STATUS] is not None
+                or type(entry[_PROV]) is not tuple
+            ):
                 raise StateError(f"damaged state: open entry {item!r}")
             hs_.entries[entry[_PID]] = entry
             fifo.append(entry)
@@ -703,14 +729,21 @@ class Correlator:
                         entry[_EXTRA] = _union(entry[_EXTRA], extra)
                     entry[_END] = time
                     entry[_EXIT_STATUS] = exit_status
-                    entry[_STATUS] = _PARTIAL if entry[_START] is None else _COMPLETE
-                    entry[_REASON] = _EXITED
                     prov = entry[_PROV]
                     first = entry[_PROCESS_ID]
-                    if type(first) is not tuple:
-                        entry[_PROCESS_ID] = (host, channel, pid, first, prov[1])
-                    # Concatenation is faster than a display with unpacking here.
-                    entry[_PROV] = prov + (event_id, record_number)  # noqa: RUF005
+                    if type(prov) is not tuple:
+                        # The entry held one event: its record number, its id in the status
+                        # slot (see _provenance).
+                        if type(first) is not tuple:
+                            entry[_PROCESS_ID] = (host, channel, pid, first, prov)
+                        entry[_PROV] = (entry[_STATUS], prov, event_id, record_number)
+                    else:
+                        if type(first) is not tuple:
+                            entry[_PROCESS_ID] = (host, channel, pid, first, prov[1])
+                        # Concatenation is faster than a display with unpacking here.
+                        entry[_PROV] = prov + (event_id, record_number)  # noqa: RUF005
+                    entry[_STATUS] = _PARTIAL if entry[_START] is None else _COMPLETE
+                    entry[_REASON] = _EXITED
                     emit(_new_record(Record, entry))
                     n_exited += 1
                     continue
@@ -733,7 +766,12 @@ class Correlator:
                             entry[_LAYOUT] = layout
                         if extra:
                             entry[_EXTRA] = _union(entry[_EXTRA], extra)
-                        entry[_PROV] += (event_id, record_number)
+                        prov = entry[_PROV]
+                        if type(prov) is not tuple:  # it held one event (see _provenance)
+                            entry[_PROV] = (entry[_STATUS], prov, event_id, record_number)
+                            entry[_STATUS] = None
+                        else:
+                            entry[_PROV] = prov + (event_id, record_number)  # noqa: RUF005
                         continue
                 elif kind is not _C:
                     n_events -= 1
@@ -762,9 +800,10 @@ class Correlator:
                     old = ents.pop(pid, None)
                     if old is not None:
                         count -= 1
+                        _process_id(old)
+                        _provenance(old)
                         old[_STATUS] = _PARTIAL
                         old[_REASON] = _SUPERSEDED
-                        _process_id(old)
                         emit(_new_record(Record, old))
                         n_superseded += 1
                     creator_id = found = None
@@ -814,9 +853,9 @@ class Correlator:
                     creator_image,
                     start,
                     None,  # end
-                    None,  # status
+                    event_id,  # status: while it is the only event (see _provenance)
                     None,  # reason
-                    (event_id, record_number),
+                    record_number,  # provenance: likewise
                     layout,
                     hs.clock,  # first_seen
                     channel,
@@ -970,7 +1009,7 @@ class Correlator:
         hs = self._hosts.get(_key(ev.host, ev.channel))
         entry = None if hs is None else hs.entries.get(ev.pid)
         if entry is None or (
-            ev.kind is _C and (len(entry[_PROV]) != 2 or entry[_START] is not None)
+            ev.kind is _C and (len(_provenance(entry)) != 2 or entry[_START] is not None)
         ):
             # Alone: its process is not open, or it is a creation for an entry holding more
             # than the token that opened it (see LATE_LIFECYCLE).
@@ -1014,9 +1053,10 @@ class Correlator:
         if ev.extra:
             entry[_EXTRA] = _union(ev.extra, entry[_EXTRA] or {})
         _process_id(entry)  # before the first record number moves
-        entry[_PROV] = (ev.event_id, ev.record_number, *entry[_PROV])
+        entry[_PROV] = (ev.event_id, ev.record_number, *_provenance(entry))
 
     def _emit(self, entry: list[Any], reason: Reason, out: list[Record]) -> None:
+        _provenance(entry)
         entry[_STATUS] = (
             _COMPLETE if entry[_START] is not None and entry[_END] is not None else _PARTIAL
         )
@@ -1061,8 +1101,11 @@ class Correlator:
             pid = entry[_PID]
             del hs.entries[pid]
             ident = entry[_PROCESS_ID]
+            prov = entry[_PROV]
+            if type(prov) is not tuple:  # _provenance, written out
+                prov = entry[_PROV] = (entry[_STATUS], prov)
             if type(ident) is not tuple:
-                entry[_PROCESS_ID] = (host, channel, pid, ident, entry[_PROV][1])
+                entry[_PROCESS_ID] = (host, channel, pid, ident, prov[1])
             entry[_STATUS] = _PARTIAL
             entry[_REASON] = _EVICTED
             record = _new_record(Record, entry)
