@@ -50,31 +50,37 @@ BOOKKEEPING: Final = (
 )
 
 
-def _policy_expressions(kind: EventKind) -> dict[str, str]:
+def _policy_expressions(kind: EventKind, not_none: frozenset[str]) -> dict[str, str]:
     """Record field -> expression over ``ev_<attribute>`` locals, for one event of ``kind``.
 
     :func:`~correlog.merge` of a single event, spelled as code: a rule takes its fields from the
     event when the event's kind is one of the rule's sources and it knows the rule's first
     attribute; the witness field names the kind; a union rule takes the event's mapping when it
-    is not empty. (``agrees_with`` always holds within one event.)
+    is not empty. (``agrees_with`` always holds within one event.) ``not_none``: event
+    attributes the caller has already checked are not None, so a rule keyed on one of them
+    needs no test.
     """
     exprs: dict[str, str] = {}
     for rule in MERGE_POLICY:
         attrs_ = list(rule.fields.values())
+        checked = attrs_[0] in not_none
         known = f"ev_{attrs_[0]} is not None"
         for field, attr in rule.fields.items():
             if kind not in rule.sources:
                 exprs[field] = "None"
             elif rule.union:
                 exprs[field] = f"(ev_{attr} or None)"
-            elif attr == attrs_[0]:
+            elif attr == attrs_[0] or checked:
                 exprs[field] = f"ev_{attr}"
             else:
                 exprs[field] = f"(ev_{attr} if {known} else None)"
         if rule.witness is not None:
-            exprs[rule.witness] = (
-                f"(_KIND_{kind.name} if {known} else None)" if (kind in rule.sources) else "None"
-            )
+            if kind not in rule.sources:
+                exprs[rule.witness] = "None"
+            elif checked:
+                exprs[rule.witness] = f"_KIND_{kind.name}"
+            else:
+                exprs[rule.witness] = f"(_KIND_{kind.name} if {known} else None)"
     missing = set(Record._fields) - set(exprs) - set(BOOKKEEPING)
     if missing:
         raise ImportError(f"no merge rule and no bookkeeping for record fields {sorted(missing)}")
@@ -87,21 +93,30 @@ def _compile(
     bookkeeping: dict[str, str],
     wrap: str,
     overrides: dict[EventKind, dict[str, str]] | None = None,
-    guard: str = "",
+    not_none: tuple[str, ...] = (),
+    also_true: tuple[str, ...] = (),
     doc: str = "",
 ) -> Callable[..., Any]:
     """Generate ``name(ev, <params>)``: unpack the event, build the layout for its kind.
 
-    ``guard``: a condition on ``ev`` under which the function returns None before it unpacks
-    anything (positions written into it from :data:`EVENT_SLOT`, as constants)."""
+    ``not_none`` and ``also_true``: event attributes that must not be None, and must be true;
+    for an event that fails either the function returns None before it unpacks anything (their
+    positions, from :data:`EVENT_SLOT`, written into the test as constants), and the layout
+    needs no test of the first ones."""
     unpack = ", ".join(f"ev_{field}" for field in ProcessEvent._fields)
     signature = f"def {name}(ev, {params}):" if params else f"def {name}(ev):"
     lines = [signature]
+    guard = [f"ev[{EVENT_SLOT[attr]}] is None" for attr in not_none]
+    guard += [f"not ev[{EVENT_SLOT[attr]}]" for attr in also_true]
     if guard:
-        lines += [f"    if {guard}:", "        return None"]
+        lines += [f"    if {' or '.join(guard)}:", "        return None"]
     lines.append(f"    ({unpack},) = ev[:]")
     for i, kind in enumerate(EventKind):
-        exprs = {**_policy_expressions(kind), **bookkeeping, **(overrides or {}).get(kind, {})}
+        exprs = {
+            **_policy_expressions(kind, frozenset(not_none)),
+            **bookkeeping,
+            **(overrides or {}).get(kind, {}),
+        }
         slots = ", ".join(exprs[field] for field in Record._fields)
         test = "if" if i == 0 else "elif" if i < len(EventKind) - 1 else "else"
         lines.append(f"    {test} ev_kind is _KIND_{kind.name}:" if test != "else" else "    else:")
@@ -151,8 +166,8 @@ single_record: Callable[[ProcessEvent], Record | None] = _compile(
     "",
     {**_RECORD_BOOKKEEPING, "reason": "_SINGLE", "first_seen": "ev_time", "audits_lost": "False"},
     "_new(Record, ({slots}))",
-    guard=f"ev[{EVENT_SLOT['image']}] is None or ev[{EVENT_SLOT['user']}] is None"
-    f" or not ev[{EVENT_SLOT['own_account']}]",
+    not_none=("image", "user"),
+    also_true=("own_account",),
     doc="A record (reason ``single``) from one sufficient event; None when it is not sufficient."
     "\n\nThe record is what :func:`~correlog.merge` says of the event alone, its ``first_seen``"
     " the event's time.",
