@@ -580,12 +580,14 @@ class Correlator:
         ``out`` between two events to see what the previous one completed. Not public API."""
         if self._closed:
             raise UsageError("the correlator is closed")
-        if not self._guard.acquire(False):
-            raise _concurrent_use()
+        try:
+            self._turn.pop()  # this verb's turn (see _turn)
+        except IndexError:
+            raise _concurrent_use() from None
         try:
             self._fold(events, out)
         finally:
-            self._guard.release()
+            self._turn.append(True)
 
     def _count_window(self) -> None:
         """The window's counters (late events, duplicates) into :attr:`stats`."""
