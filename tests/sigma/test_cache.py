@@ -3,14 +3,17 @@ never a way to run code, and whatever is wrong with a cached file, the rules com
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from correlog import UsageError
 from correlog.cli import main
 from correlog.sigma import RuleCache, RuleSet, _cache, _ir, _plain, load_rules
 
@@ -104,31 +107,76 @@ def test_at_most_keep_entries_are_kept(tmp_path: Path, cache: RuleCache) -> None
     assert len(_files(cache)) == _cache.KEEP
 
 
+def _rewrite(stored: Path, damage: Callable[[str], str], *, digest: bool = True) -> None:
+    """Change a cached file's data; with ``digest``, as a forger would: its digest to match."""
+    head, _, body = stored.read_bytes().partition(b"\n")
+    data = damage(body.decode("utf-8")).encode("utf-8")
+    stored.write_bytes(
+        (hashlib.sha256(data).hexdigest().encode() if digest else head) + b"\n" + data
+    )
+
+
 @pytest.mark.parametrize(
     ("damage", "why"),
     [
         (lambda text: text[: len(text) // 2], "not readable JSON"),
         (lambda text: "\x00garbage", "not readable JSON"),
         (lambda text: text.replace('"high"', "1", 1), "bad data"),
-        (lambda text: text.replace('["str",', '["evil",', 1), "bad data"),
-        (lambda text: text.replace('"endswith"', '"endswith(1) or exec(2)#"', 1), "bad data"),
+        (lambda text: text.replace('"fields":["', '"fields":[1,"', 1), "bad data"),
         (lambda text: text.replace('"key":"', '"key":"0', 1), "other rules or another version"),
         (lambda text: text.replace('"residual":[', '"residual":[99,', 1), "bad data"),
     ],
-    ids=["truncated", "garbage", "wrong-type", "unknown-node", "code-as-kind", "key", "index"],
+    ids=["truncated", "garbage", "wrong-type", "fields", "key", "index"],
 )
 def test_a_damaged_cache_is_ignored_and_rewritten(
-    rules: Path, cache: RuleCache, damage: object, why: str
+    rules: Path, cache: RuleCache, damage: Callable[[str], str], why: str
 ) -> None:
     fresh = load_rules(rules, cache=cache)
     [stored] = _files(cache)
-    stored.write_text(damage(stored.read_text(encoding="utf-8")), encoding="utf-8")  # type: ignore[operator]
+    _rewrite(stored, damage)
     again = load_rules(rules, cache=RuleCache(cache.folder))
     assert again.report.cache.startswith("ignored: ")
     assert why in again.report.cache
     assert again.report.cache.endswith("; written again")
     _same(fresh, again)
     assert load_rules(rules, cache=RuleCache(cache.folder)).report.cache == "hit"
+
+
+def test_any_change_that_keeps_the_digest_is_ignored(rules: Path, cache: RuleCache) -> None:
+    load_rules(rules, cache=cache)
+    [stored] = _files(cache)
+    _rewrite(stored, lambda text: text.replace("x1.exe", "x9.exe", 1), digest=False)
+    again = load_rules(rules, cache=RuleCache(cache.folder))
+    assert again.report.cache == (
+        f"ignored: {stored} is damaged (its digest does not match its data); written again"
+    )
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda text: text.replace('["str",', '["evil",', 1),
+        lambda text: text.replace('"endswith"', '"endswith(1) or exec(2)#"', 1),
+        lambda text: text.replace('"fields":["', '"fields":["Other","', 1),
+    ],
+    ids=["unknown-node", "code-as-kind", "fields-not-the-tree's"],
+)
+def test_a_forged_tree_is_refused_when_first_asked(
+    rules: Path, cache: RuleCache, damage: Callable[[str], str]
+) -> None:
+    # Trees are checked when a rule is first asked, not at load: a forged one (its digest made
+    # to match) never runs, the file is deleted and the error names it.
+    load_rules(rules, cache=cache)
+    [stored] = _files(cache)
+    _rewrite(stored, damage)
+    forged = load_rules(rules, cache=RuleCache(cache.folder))
+    assert forged.report.cache == "hit"
+    # The first rule's data was changed: asking it is what finds out.
+    with pytest.raises(UsageError, match=r"holds a bad tree for rule .*run again") as caught:
+        forged.rules[0].matches({"Image": "C:\\x0.exe", "CommandLine": "a -nop -enc b"})
+    assert str(stored) in str(caught.value)
+    assert not stored.exists()
+    assert load_rules(rules, cache=RuleCache(cache.folder)).report.cache == "written"
 
 
 needs_posix = pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX ownership checks")
@@ -251,11 +299,13 @@ def test_sigmahq_rules_come_back_from_the_cache_unchanged(sigmahq: RuleSet, tmp_
     assert load_rules(RULES_DIR, cache=cache).report.cache == "written"
     cached = load_rules(RULES_DIR, cache=RuleCache(cache.folder))
     assert cached.report.cache == "hit"
-    _same(sigmahq, cached)
-    # The plain form holds everything: a tree written and read back is the same tree.
-    assert all(_plain.node_from_plain(_plain.node_to_plain(r.tree)) == r.tree for r in sigmahq)
+    # Matched first, so that each cached rule's tree is made when routing first asks for it.
     views = views_for_all(list(sigmahq))
     for view in views:
         assert [r.id for r in cached.match_view(view)] == [r.id for r in sigmahq.match_view(view)]
-    data = json.loads(next(cache.folder.glob("rules-*.json")).read_text(encoding="utf-8"))
+    _same(sigmahq, cached)
+    # The plain form holds everything: a tree written and read back is the same tree.
+    assert all(_plain.node_from_plain(_plain.node_to_plain(r.tree)) == r.tree for r in sigmahq)
+    stored = next(cache.folder.glob("rules-*.json")).read_bytes()
+    data = json.loads(stored.partition(b"\n")[2])
     assert len(data["rules"]) == 1183

@@ -37,7 +37,6 @@ import json
 import os
 import stat
 import sys
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -47,12 +46,22 @@ from .. import __version__
 __all__ = ["FORMAT", "KEEP", "RuleCache", "default_folder"]
 
 #: The layout of the cached data; part of the key, so a new layout never reads an old file.
-FORMAT: Final = 1
+FORMAT: Final = 2
 #: Cached rule sets kept; older ones are deleted when a new one is written.
 KEEP: Final = 8
 _PREFIX: Final = "rules-"
 #: A symbolic link is never followed to the file (POSIX); binary mode (Windows).
 _OPEN_FLAGS: Final = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _loads(data: bytes) -> Any:
+    """JSON text parsed: with orjson when installed (the ``fast`` extra), else the standard
+    library's parser. Both raise a :class:`ValueError` on text that is not JSON."""
+    try:
+        import orjson
+    except ImportError:
+        return json.loads(data)
+    return orjson.loads(data)
 
 
 def default_folder(environ: Mapping[str, str] | None = None) -> Path:
@@ -182,8 +191,12 @@ class RuleCache:
                     self._refuse(problem)
                     return None
             raw = file.read()
+        digest, _, body = raw.partition(b"\n")
+        if digest != hashlib.sha256(body).hexdigest().encode():
+            self.outcome = f"ignored: {path} is damaged (its digest does not match its data)"
+            return None
         try:
-            data = json.loads(raw)
+            data = _loads(body)
         except (ValueError, RecursionError) as exc:
             self.outcome = f"ignored: {path} is not readable JSON ({exc})"
             return None
@@ -208,11 +221,14 @@ class RuleCache:
             if problem:
                 self._refuse(problem)
                 return
-            text = json.dumps({**data, "format": FORMAT, "key": key}, separators=(",", ":"))
+            body = json.dumps({**data, "format": FORMAT, "key": key}, separators=(",", ":"))
+            encoded = body.encode("utf-8")
+            import tempfile  # only when writing: its imports cost more than a cached start
+
             fd, temp = tempfile.mkstemp(dir=self.folder, prefix=".rules-", suffix=".tmp")
             try:
-                with open(fd, "w", encoding="utf-8") as file:
-                    file.write(text)
+                with open(fd, "wb") as file:
+                    file.write(hashlib.sha256(encoded).hexdigest().encode() + b"\n" + encoded)
                 os.replace(temp, self.path(key))
             except BaseException:
                 Path(temp).unlink(missing_ok=True)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from .._errors import UsageError
-from . import _plain
+from . import _ir, _plain
 from ._cache import RuleCache, cache_key
 from ._convert import NotSupported
 from ._index import RuleIndex
@@ -24,12 +24,23 @@ def _files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yml", ".yaml")))
+            # Sorted by their parts, as paths sort (``a/b`` before ``a-c/d``).
+            found = sorted(_rule_files(str(path)), key=lambda name: name.split(os.sep))
+            files.extend(map(Path, found))
         elif path.exists():
             files.append(path)
         else:
             raise UsageError(f"no such rule file or directory: {raw}")
     return files
+
+
+def _rule_files(folder: str) -> Iterator[str]:
+    """The ``*.yml`` and ``*.yaml`` files under a folder, recursively (as texts: cheaper to
+    find and to sort than paths, for a folder of a thousand rules)."""
+    for top, _, names in os.walk(folder):
+        for name in names:
+            if name.endswith((".yml", ".yaml")):
+                yield os.path.join(top, name)
 
 
 def load_rules(*paths: str | os.PathLike[str], cache: RuleCache | None = None) -> RuleSet:
@@ -61,7 +72,7 @@ def load_rules(*paths: str | os.PathLike[str], cache: RuleCache | None = None) -
     data = cache.load(key)
     if data is not None:
         try:
-            ruleset = _from_plain(data)
+            ruleset = _from_plain(data, cache.path(key))
         except (_plain.BadPlainData, UsageError, ValueError, TypeError, RecursionError) as exc:
             cache.ignore(f"{cache.path(key)} holds bad data ({exc})")
         else:
@@ -142,7 +153,7 @@ def _compile(contents: Sequence[tuple[Path, bytes | OSError]]) -> RuleSet:
 
 _RULE_KEYS = (
     "id", "title", "level", "status", "author", "source", "description", "references", "tags",
-    "service", "tree",
+    "service", "fields", "tree",
 )  # fmt: skip
 _SET_KEYS = ("files", "rules", "unsupported", "index", "residual")
 
@@ -159,18 +170,26 @@ def _rule_to_plain(rule: SigmaRule) -> dict[str, Any]:
         "references": list(rule.references),
         "tags": list(rule.tags),
         "service": rule.service,
+        "fields": sorted(rule.fields),
         "tree": _plain.node_to_plain(rule.tree),
     }
 
 
-def _rule_from_plain(data: object) -> SigmaRule:
+def _rule_from_plain(data: object, origin: Path) -> SigmaRule:
+    """A rule's metadata, checked now; its tree checked and built when first asked."""
     d = _plain.expect_keys(data, _RULE_KEYS)
     title = _plain.optional_text(d["title"])
     source = _plain.optional_text(d["source"])
     if title is None or source is None:
         raise _plain.BadPlainData("a rule has a title and a source")
-    return SigmaRule(
-        id=_plain.optional_text(d["id"]),
+    if type(d["tree"]) is not list:
+        raise _plain.BadPlainData("a rule's tree is a list")
+    rule_id = _plain.optional_text(d["id"])
+    fields = frozenset(_plain.texts(d["fields"]))
+    return SigmaRule._deferred(
+        _tree_decoder(d["tree"], fields, origin, rule_id or title),
+        fields,
+        id=rule_id,
         title=title,
         level=_plain.optional_text(d["level"]),
         status=_plain.optional_text(d["status"]),
@@ -180,8 +199,31 @@ def _rule_from_plain(data: object) -> SigmaRule:
         references=_plain.texts(d["references"]),
         tags=_plain.texts(d["tags"]),
         service=_plain.optional_text(d["service"]),
-        tree=_plain.node_from_plain(d["tree"]),
     )
+
+
+def _tree_decoder(
+    data: object, fields: frozenset[str], origin: Path, name: str
+) -> Callable[[], _ir.Node]:
+    """What makes a cached rule's tree: checked as when the whole set was (the cache file's
+    digest already told that it is what correlog wrote). A tree that fails the check can only
+    come from a file rewritten on purpose with a matching digest: the file is deleted, so that
+    the next run compiles the rules, and a :class:`UsageError` names it."""
+
+    def decode() -> _ir.Node:
+        try:
+            tree = _plain.node_from_plain(data)
+            if _ir.fields_of(tree) != fields:
+                raise _plain.BadPlainData("the rule's fields are not its tree's")
+        except (_plain.BadPlainData, RecursionError) as exc:
+            origin.unlink(missing_ok=True)
+            raise UsageError(
+                f"the compiled-rules cache {origin} holds a bad tree for rule {name} ({exc}); "
+                "it was deleted: run again to compile the rules afresh"
+            ) from None
+        return tree
+
+    return decode
 
 
 def _to_plain(ruleset: RuleSet) -> dict[str, Any]:
@@ -205,14 +247,15 @@ def _unsupported_from_plain(data: object) -> Unsupported:
     return Unsupported(source, rule_id, title, reason)
 
 
-def _from_plain(data: dict[str, Any]) -> RuleSet:
-    """The set :func:`_to_plain` wrote, checked (:class:`~._plain.BadPlainData` otherwise)."""
+def _from_plain(data: dict[str, Any], origin: Path) -> RuleSet:
+    """The set :func:`_to_plain` wrote to ``origin``, checked (:class:`~._plain.BadPlainData`
+    otherwise; each rule's tree when first asked, see :func:`_rule_from_plain`)."""
     d = _plain.expect_keys({k: v for k, v in data.items() if k not in ("format", "key")}, _SET_KEYS)
     if type(d["files"]) is not int or type(d["rules"]) is not list:
         raise _plain.BadPlainData("bad rule set")
     if type(d["unsupported"]) is not list:
         raise _plain.BadPlainData("bad list of unsupported rules")
-    rules = [_rule_from_plain(r) for r in d["rules"]]
+    rules = [_rule_from_plain(r, origin) for r in d["rules"]]
     unsupported = tuple(_unsupported_from_plain(u) for u in d["unsupported"])
     size = len(rules)
     index = RuleIndex.from_tables(

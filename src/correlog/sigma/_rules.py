@@ -26,6 +26,8 @@ __all__ = ["LoadReport", "Match", "RuleSet", "SigmaRule", "Unsupported"]
 
 _INSTALL_HINT: Final = "Sigma rules need pySigma: pip install 'correlog[sigma]'"
 _leaf_cache: dict[_ir.Leaf, _ir.Predicate] = {}
+#: The tree of a rule whose tree is not made yet (:meth:`SigmaRule._deferred`), told by identity.
+_PENDING: Final[_ir.Node] = _ir.Const(False)
 
 
 def _leaf_predicate(leaf: _ir.Leaf) -> _ir.Predicate:
@@ -111,16 +113,42 @@ class SigmaRule:
     #: The rule's ``logsource.service``: ``sysmon`` or ``security`` (then only records of that
     #: log can match), or None (any log's records).
     service: str | None = None
-    #: The condition as a tree (see :mod:`correlog.sigma._ir`).
-    tree: _ir.Node = attrs.field(repr=False)
+    #: The condition as a tree (the :attr:`tree` property: see :mod:`correlog.sigma._ir`).
+    _tree: _ir.Node = attrs.field(alias="tree", repr=False)
     #: Every view field the rule tests.
     fields: frozenset[str] = attrs.field(init=False, repr=False)
     #: Generated on first use: most rules are never asked about a given log's records, and
     #: generating all of SigmaHQ's costs more than a second.
     _predicate: _ir.Predicate | None = attrs.field(init=False, default=None, repr=False)
+    #: A rule read back from the cache: makes its tree when first asked (see :meth:`_deferred`).
+    _decode: Callable[[], _ir.Node] | None = attrs.field(init=False, default=None, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "fields", _ir.fields_of(self.tree))
+        if self._tree is not _PENDING:
+            object.__setattr__(self, "fields", _ir.fields_of(self._tree))
+
+    @classmethod
+    def _deferred(
+        cls, decode: Callable[[], _ir.Node], fields: frozenset[str], **metadata: Any
+    ) -> SigmaRule:
+        """A rule whose tree ``decode`` makes when it is first needed: most of a large set is
+        never asked about a given log's records. ``fields`` is what :attr:`fields` would say
+        of that tree, so routing (:mod:`._route`) needs no tree; ``decode`` must check it."""
+        rule = cls(tree=_PENDING, **metadata)
+        object.__setattr__(rule, "fields", fields)
+        object.__setattr__(rule, "_decode", decode)
+        return rule
+
+    @property
+    def tree(self) -> _ir.Node:
+        """The condition as a tree (see :mod:`correlog.sigma._ir`)."""
+        tree = self._tree
+        if tree is _PENDING:
+            assert self._decode is not None
+            tree = self._decode()
+            object.__setattr__(self, "_tree", tree)
+            object.__setattr__(self, "_decode", None)
+        return tree
 
     @property
     def predicate(self) -> _ir.Predicate:
