@@ -336,6 +336,42 @@ def startup(tiny: Path) -> list[tuple[str, str, str]]:
     return out
 
 
+#: The goal of a cached start: process start to a first record matched, in CPU seconds.
+START_GOAL = 0.3
+#: What a cached start runs in a fresh interpreter: ``correlog hunt``'s work up to its first hit
+#: (the rules from the cache, the log read and correlated until a record matches).
+_START_SCRIPT = """\
+import sys
+import correlog
+from correlog.sigma import RuleCache, load_rules
+rules = load_rules(sys.argv[1], cache=RuleCache(sys.argv[2]))
+assert rules.report.cache == "hit", rules.report.cache
+found = rules.hunt(correlog.Correlator().process(correlog.read(sys.argv[3])))
+assert next(iter(found), None) is not None
+"""
+
+
+def cached_start(tiny: Path, rules: Path = RULES, times: int = 5) -> tuple[float, float]:
+    """Process start to the first record matched, rules from a warm cache, in a fresh
+    interpreter: the best wall clock and CPU time of ``times`` runs. Python's bytecode is
+    written and used, as an installed package's is; a first, untimed run writes the cache."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    with tempfile.TemporaryDirectory() as folder:
+        cache = Path(folder) / "correlog"
+        argv = [sys.executable, "-c", _START_SCRIPT, str(rules), str(cache), str(tiny)]
+        load_script = "import sys\nfrom correlog.sigma import RuleCache, load_rules\n"
+        load_script += "load_rules(sys.argv[1], cache=RuleCache(sys.argv[2]))\n"
+        subprocess.run([sys.executable, "-c", load_script, *argv[3:5]], env=env, check=True)
+        subprocess.run(argv, env=env, check=True)  # untimed: bytecode written
+        wall = cpu = float("inf")
+        for _ in range(times):
+            started, used = time.perf_counter(), _cpu(resource.RUSAGE_CHILDREN)
+            subprocess.run(argv, env=env, check=True)
+            wall = min(wall, time.perf_counter() - started)
+            cpu = min(cpu, _cpu(resource.RUSAGE_CHILDREN) - used)
+    return wall, cpu
+
+
 # -- the table -------------------------------------------------------------------------------
 
 
@@ -344,10 +380,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.hunt_zircolite")
     parser.add_argument("--quick", action="store_true", help="tiny inputs, one pair")
     parser.add_argument("--pairs", type=int, default=3, help="alternating pairs per corpus (3)")
+    parser.add_argument(
+        "--start", action="store_true", help="only the cached start (start to first match)"
+    )
     args = parser.parse_args(argv)
     if not RULES.is_dir() or importlib.util.find_spec("evtx") is None:
         print("skipped: needs the shared SigmaHQ rules and the evtx package")
         return 0
+    tiny = _SHARED / "evtx" / "hayabusa_mitre_T1134_runas_4688_4648_4624.evtx"
+    if args.start:
+        start_wall, start_cpu = cached_start(tiny)
+        verdict = "met" if start_cpu <= START_GOAL else "NOT met"
+        print("| case | wall clock | CPU | goal (CPU) |")
+        print("| --- | ---: | ---: | --- |")
+        print(
+            f"| cached start: process start to first match (best of 5) | {start_wall:.3f} s | "
+            f"{start_cpu:.3f} s | <= {START_GOAL} s: {verdict} |"
+        )
+        return 0 if start_cpu <= START_GOAL else 1
     from correlog.sigma import RuleCache, load_rules
 
     rule_files = sorted(RULES.glob("*.yml"))
@@ -377,14 +427,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{duel.answers[0]:,} / {duel.answers[1]:,}, {dropped:,} |"
         )
     scratch.cleanup()
-    tiny = _SHARED / "evtx" / "hayabusa_mitre_T1134_runas_4688_4648_4624.evtx"
     if not args.quick and tiny.exists():
         print()
         print("| start-up | wall clock | CPU |")
         print("| --- | ---: | ---: |")
         for name, wall, cpu in startup(tiny):
             print(f"| {name} | {wall} | {cpu} |")
+        start_wall, start_cpu = cached_start(tiny)
+        print(
+            "| cached start: process start to first match (best of 5) | "
+            f"{start_wall:.3f} s | {start_cpu:.3f} s |"
+        )
+        met = met and start_cpu <= START_GOAL
     print(f"\ngoal: >= {GOAL:g} x on every corpus: {'met' if met else 'NOT met'}")
+    print(f"goal: a cached start within {START_GOAL} s of CPU")
     return 0 if met else 1
 
 

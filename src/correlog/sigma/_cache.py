@@ -10,9 +10,11 @@ and the key changes; the old file is simply not asked for (the oldest beyond
 :data:`KEEP` are deleted). Deleting the folder is always safe: the next run compiles and writes
 it again.
 
-The file is plain data (:mod:`._plain`), never a pickle: loading it runs no code, and what is
-read back is checked before any rule is built from it. A cache is still a way to change what a
-hunt reports, so it is only read from, and written to, a place no other user can write:
+The file is a SHA-256 of its data, a newline, then the data: plain JSON (:mod:`._plain`), never
+a pickle. Loading it runs no code: a file whose digest does not match is ignored, the metadata
+and index are checked at once, and each rule's tree is checked when it is built, on the rule's
+first use (see :func:`correlog.sigma._load._rule_from_plain`). A cache is still a way to change
+what a hunt reports, so it is only read from, and written to, a place no other user can write:
 
 * the folder (``$XDG_CACHE_HOME/correlog``, else ``~/.cache/correlog``; on Windows
   ``%LOCALAPPDATA%\\correlog\\cache``) is created private (0700); it must be a real folder, not a
