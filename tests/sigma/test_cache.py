@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 
 from correlog import UsageError
 from correlog.cli import main
-from correlog.sigma import RuleCache, RuleSet, _cache, _ir, _plain, load_rules
+from correlog.sigma import RuleCache, RuleSet, _cache, _ir, _load, _plain, load_rules
 
 from .conftest import RULES_DIR
 from .records import sysmon_record
@@ -309,3 +310,78 @@ def test_sigmahq_rules_come_back_from_the_cache_unchanged(sigmahq: RuleSet, tmp_
     stored = next(cache.folder.glob("rules-*.json")).read_bytes()
     data = json.loads(stored.partition(b"\n")[2])
     assert len(data["rules"]) == 1183
+
+
+def _no_reading(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(files: object) -> None:
+        raise AssertionError("the rule files were read")
+
+    monkeypatch.setattr(_load, "_contents", refuse)
+
+
+@needs_posix
+def test_settled_files_are_known_by_their_stats(
+    rules: Path, cache: RuleCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_load, "SETTLED_NS", 0)  # the files were written just now
+    fresh = load_rules(rules, cache=cache)
+    assert len(list(cache.folder.glob("stats-*"))) == 1
+    with monkeypatch.context() as patched:
+        _no_reading(patched)
+        again = load_rules(rules, cache=RuleCache(cache.folder))
+    assert again.report.cache == "hit"
+    _same(fresh, again)
+
+
+@needs_posix
+def test_a_rule_changed_behind_an_unchanged_mtime_is_read_again(
+    rules: Path, cache: RuleCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Same size, same mtime (set back, as an archive or a copy keeping times would), same
+    # inode: only the ctime, which no user can set, tells; the stat key holds it.
+    monkeypatch.setattr(_load, "SETTLED_NS", 0)
+    load_rules(rules, cache=cache)
+    rule = rules / "r1.yml"
+    before = rule.stat()
+    time.sleep(0.05)  # past the kernel clock's tick: with SETTLED_NS off, nothing else waits
+    with rule.open("r+", encoding="utf-8") as file:
+        text = file.read()
+        file.seek(0)
+        file.write(text.replace("level: high", "level: low "))
+    os.utime(rule, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = rule.stat()
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (
+        before.st_size,
+        before.st_mtime_ns,
+        before.st_ino,
+    )
+    changed = load_rules(rules, cache=RuleCache(cache.folder))
+    assert [r.level for r in changed] == ["high", "low", "high"]
+
+
+def test_files_changed_just_now_are_not_known_by_their_stats(
+    rules: Path, cache: RuleCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A file changed within SETTLED_NS of a load could change again with the same stat within
+    # a timestamp's granularity: its stat is not kept, its bytes are read next time.
+    load_rules(rules, cache=cache)
+    assert list(cache.folder.glob("stats-*")) == []
+    with monkeypatch.context() as patched:
+        _no_reading(patched)
+        with pytest.raises(AssertionError, match="were read"):
+            load_rules(rules, cache=RuleCache(cache.folder))
+    assert load_rules(rules, cache=RuleCache(cache.folder)).report.cache == "hit"
+
+
+@needs_posix
+def test_a_stats_file_naming_a_missing_set_falls_back_to_the_bytes(
+    rules: Path, cache: RuleCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_load, "SETTLED_NS", 0)
+    load_rules(rules, cache=cache)
+    [pointer] = cache.folder.glob("stats-*")
+    for stored in _files(cache):
+        stored.unlink()
+    assert load_rules(rules, cache=RuleCache(cache.folder)).report.cache == "written"
+    pointer.write_text("not a key")
+    assert load_rules(rules, cache=RuleCache(cache.folder)).report.cache == "hit"

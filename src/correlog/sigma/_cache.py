@@ -37,6 +37,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import stat
 import sys
 from collections.abc import Iterable, Mapping
@@ -52,6 +53,9 @@ FORMAT: Final = 2
 #: Cached rule sets kept; older ones are deleted when a new one is written.
 KEEP: Final = 8
 _PREFIX: Final = "rules-"
+#: Files that name a :func:`cache_key` by the rule files' stats (:meth:`RuleCache.recall`).
+_STATS_PREFIX: Final = "stats-"
+_KEY: Final = re.compile(rb"[0-9a-f]{64}")
 #: A symbolic link is never followed to the file (POSIX); binary mode (Windows).
 _OPEN_FLAGS: Final = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
 
@@ -99,6 +103,21 @@ def cache_key(files: Iterable[tuple[str, bytes]]) -> str:
         name = path.encode("utf-8", "surrogateescape")
         digest.update(b"%d:%s\0%d:" % (len(name), name, len(data)))
         digest.update(data)
+    return digest.hexdigest()
+
+
+def stats_key(stats: Iterable[tuple[str, os.stat_result]]) -> str:
+    """The key of a set of rule files by their paths and stats (device, inode, size, mtime and
+    ctime): what :meth:`RuleCache.recall` looks up, to find the :func:`cache_key` of their
+    bytes without reading them."""
+    digest = hashlib.sha256()
+    digest.update(f"correlog-stats {FORMAT} {__version__} {_pysigma_version()}\0".encode())
+    for path, st in stats:
+        name = path.encode("utf-8", "surrogateescape")
+        digest.update(b"%d:%s\0" % (len(name), name))
+        digest.update(
+            b"%d %d %d %d %d\0" % (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        )
     return digest.hexdigest()
 
 
@@ -162,9 +181,8 @@ class RuleCache:
 
     # -- reading and writing -------------------------------------------------------------------
 
-    def load(self, key: str) -> dict[str, Any] | None:
-        """The data stored for ``key``, or None (see :attr:`outcome` for why)."""
-        path = self.path(key)
+    def _read(self, path: Path) -> bytes | None:
+        """A file's bytes, when it and its folder may be trusted (None: see :attr:`outcome`)."""
         if not self.folder.exists():
             self.outcome = "miss"
             return None
@@ -173,9 +191,7 @@ class RuleCache:
             self._refuse(problem)
             return None
         try:
-            fd = os.open(
-                path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-            )
+            fd = os.open(path, _OPEN_FLAGS)
         except FileNotFoundError:
             self.outcome = "miss"
             return None
@@ -192,7 +208,14 @@ class RuleCache:
                 if problem:
                     self._refuse(problem)
                     return None
-            raw = file.read()
+            return file.read()
+
+    def load(self, key: str) -> dict[str, Any] | None:
+        """The data stored for ``key``, or None (see :attr:`outcome` for why)."""
+        path = self.path(key)
+        raw = self._read(path)
+        if raw is None:
+            return None
         digest, _, body = raw.partition(b"\n")
         if digest != hashlib.sha256(body).hexdigest().encode():
             self.outcome = f"ignored: {path} is damaged (its digest does not match its data)"
@@ -207,6 +230,37 @@ class RuleCache:
             return None
         self.outcome = "hit"
         return data
+
+    def recall(self, stats: str) -> str | None:
+        """The :func:`cache_key` that :meth:`remember` kept for a :func:`stats_key`, or None."""
+        raw = self._read(self.folder / f"{_STATS_PREFIX}{stats}")
+        if raw is None or not _KEY.fullmatch(raw):
+            return None
+        return raw.decode("ascii")
+
+    def remember(self, stats: str, key: str) -> None:
+        """Keep that files with these stats hold the bytes of ``key`` (unless the cache was
+        refused; a failure to write only costs the next run the reading of the files)."""
+        if self._refused or not self.folder.is_dir():
+            return
+        try:
+            self._write(self.folder / f"{_STATS_PREFIX}{stats}", key.encode("ascii"))
+            self._prune(_STATS_PREFIX, "", keep=self.folder / f"{_STATS_PREFIX}{stats}")
+        except OSError:
+            pass
+
+    def _write(self, path: Path, data: bytes) -> None:
+        """Write a file atomically, private (0600)."""
+        import tempfile  # only when writing: its imports cost more than a cached start
+
+        fd, temp = tempfile.mkstemp(dir=self.folder, prefix=".rules-", suffix=".tmp")
+        try:
+            with open(fd, "wb") as file:
+                file.write(data)
+            os.replace(temp, path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
 
     def ignore(self, why: str) -> None:
         """Say that the data :meth:`load` returned could not be used (it is rewritten)."""
@@ -225,26 +279,18 @@ class RuleCache:
                 return
             body = json.dumps({**data, "format": FORMAT, "key": key}, separators=(",", ":"))
             encoded = body.encode("utf-8")
-            import tempfile  # only when writing: its imports cost more than a cached start
-
-            fd, temp = tempfile.mkstemp(dir=self.folder, prefix=".rules-", suffix=".tmp")
-            try:
-                with open(fd, "wb") as file:
-                    file.write(hashlib.sha256(encoded).hexdigest().encode() + b"\n" + encoded)
-                os.replace(temp, self.path(key))
-            except BaseException:
-                Path(temp).unlink(missing_ok=True)
-                raise
-            self._prune(keep=self.path(key))
+            digest = hashlib.sha256(encoded).hexdigest().encode()
+            self._write(self.path(key), digest + b"\n" + encoded)
+            self._prune(_PREFIX, ".json", keep=self.path(key))
         except OSError as exc:
             self.outcome = f"not written: {exc.strerror or exc}"
             return
         self.outcome = "written" if before == "miss" else f"{before}; written again"
 
-    def _prune(self, keep: Path) -> None:
-        """Delete the oldest cached sets beyond :data:`KEEP`."""
+    def _prune(self, prefix: str, suffix: str, keep: Path) -> None:
+        """Delete the oldest files of a kind beyond :data:`KEEP`."""
         cached = sorted(
-            (p for p in self.folder.glob(f"{_PREFIX}*.json") if p != keep),
+            (p for p in self.folder.glob(f"{prefix}*{suffix}") if p != keep),
             key=lambda p: p.stat().st_mtime,
             reverse=True,
         )

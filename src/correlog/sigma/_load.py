@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import attrs
 
 from .._errors import UsageError
 from . import _ir, _plain
-from ._cache import RuleCache, cache_key
+from ._cache import RuleCache, cache_key, stats_key
 from ._convert import NotSupported
 from ._index import RuleIndex
 from ._rules import LoadReport, RuleSet, SigmaRule, Unsupported, _bad_input, _build, _pysigma
@@ -43,6 +44,53 @@ def _rule_files(folder: str) -> Iterator[str]:
                 yield os.path.join(top, name)
 
 
+#: How long before a load a rule file must have last changed (its ctime and mtime) for its
+#: stat to stand for its bytes in a later run (:func:`_settled`); covers file systems' coarse
+#: timestamps (FAT's two seconds) and the lag of the kernel's clock behind ``time.time_ns``.
+SETTLED_NS = 2_000_000_000
+
+
+def _contents(files: Sequence[Path]) -> list[tuple[Path, bytes | OSError]]:
+    contents: list[tuple[Path, bytes | OSError]] = []
+    for path in files:
+        try:
+            contents.append((path, path.read_bytes()))
+        except OSError as exc:
+            contents.append((path, exc))
+    return contents
+
+
+def _stats(files: Sequence[Path]) -> list[tuple[str, os.stat_result]] | None:
+    """Each file's stat, or None where a stat cannot stand for the bytes: on Windows (whose
+    ``st_ctime`` is the creation time, not the last change) or when a file cannot be stat'ed."""
+    if os.name == "nt":
+        return None
+    try:
+        return [(str(path), os.stat(path)) for path in files]
+    except OSError:
+        return None
+
+
+def _settled(st: os.stat_result, began: int) -> bool:
+    """Whether a file last changed well before ``began`` (when its stat was taken, before its
+    bytes were read): any later change, even to the same size with its mtime set back, moves
+    its ctime (which no user can set) past ``began``, so its stat can never again be this one."""
+    return max(st.st_ctime_ns, st.st_mtime_ns) < began - SETTLED_NS
+
+
+def _cached(cache: RuleCache, key: str) -> RuleSet | None:
+    data = cache.load(key)
+    if data is None:
+        return None
+    try:
+        ruleset = _from_plain(data, cache.path(key))
+    except (_plain.BadPlainData, UsageError, ValueError, TypeError, RecursionError) as exc:
+        cache.ignore(f"{cache.path(key)} holds bad data ({exc})")
+        return None
+    ruleset.report = attrs.evolve(ruleset.report, cache="hit")
+    return ruleset
+
+
 def load_rules(*paths: str | os.PathLike[str], cache: RuleCache | None = None) -> RuleSet:
     """Load and compile every rule in the given files and directories (``*.yml``, recursive).
 
@@ -55,12 +103,15 @@ def load_rules(*paths: str | os.PathLike[str], cache: RuleCache | None = None) -
     The report's ``cache`` says which happened, and why a cache was refused or ignored.
     """
     files = _files(paths)
-    contents: list[tuple[Path, bytes | OSError]] = []
-    for path in files:
-        try:
-            contents.append((path, path.read_bytes()))
-        except OSError as exc:
-            contents.append((path, exc))
+    began = time.time_ns()
+    stats = _stats(files) if cache is not None else None
+    if cache is not None and stats is not None:
+        # The files' stats stand for their bytes when a run recorded them settled (_settled).
+        known = cache.recall(stats_key(stats))
+        ruleset = None if known is None else _cached(cache, known)
+        if ruleset is not None:
+            return ruleset
+    contents = _contents(files)
     readable = [(str(p), data) for p, data in contents if isinstance(data, bytes)]
     if cache is None or len(readable) < len(contents):
         # A file that could not be read now might be later: such a set is never cached.
@@ -69,18 +120,13 @@ def load_rules(*paths: str | os.PathLike[str], cache: RuleCache | None = None) -
             ruleset.report = attrs.evolve(ruleset.report, cache="unused: a file was unreadable")
         return ruleset
     key = cache_key(readable)
-    data = cache.load(key)
-    if data is not None:
-        try:
-            ruleset = _from_plain(data, cache.path(key))
-        except (_plain.BadPlainData, UsageError, ValueError, TypeError, RecursionError) as exc:
-            cache.ignore(f"{cache.path(key)} holds bad data ({exc})")
-        else:
-            ruleset.report = attrs.evolve(ruleset.report, cache="hit")
-            return ruleset
-    ruleset = _compile(contents)
-    cache.store(key, _to_plain(ruleset))
-    ruleset.report = attrs.evolve(ruleset.report, cache=cache.outcome)
+    ruleset = _cached(cache, key)
+    if ruleset is None:
+        ruleset = _compile(contents)
+        cache.store(key, _to_plain(ruleset))
+        ruleset.report = attrs.evolve(ruleset.report, cache=cache.outcome)
+    if stats is not None and all(_settled(st, began) for _, st in stats):
+        cache.remember(stats_key(stats), key)
     return ruleset
 
 
