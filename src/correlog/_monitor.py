@@ -45,7 +45,7 @@ from cachetools import TTLCache
 from ._correlator import Correlator
 from ._errors import StateError, UsageError
 from ._events import Event, EventKind, HostEvent, ProcessEvent
-from ._records import Alert, Record
+from ._records import Alert, LevelledAlert, Record, Verdict
 from ._single import single_record
 from ._state import expect
 from ._time import seconds
@@ -98,7 +98,11 @@ def _named_rules(rules: Sequence[RuleLike]) -> tuple[tuple[str, RuleLike], ...]:
 
 
 def _alert(name: str, record: Record, event: Event | None, verdict: str | bool) -> Alert:
-    return Alert(
+    kind: type[Alert] = Alert
+    more: dict[str, str | None] = {}
+    if isinstance(verdict, Verdict):  # the rule's level and title too (a Sigma rule's)
+        kind, more = LevelledAlert, {"level": verdict.rule_level, "title": verdict.rule_title}
+    return kind(
         rule=name,
         host=record.host,
         pid=record.pid,
@@ -108,7 +112,8 @@ def _alert(name: str, record: Record, event: Event | None, verdict: str | bool) 
         time=None if event is None else event.time,
         event_id=None if event is None else event.event_id,
         record=record,
-        message=verdict if isinstance(verdict, str) else "",
+        message=str(verdict) if isinstance(verdict, str) else "",
+        **more,
     )
 
 

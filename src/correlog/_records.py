@@ -14,10 +14,12 @@ from ._time import DECIMALS, iso
 
 __all__ = [
     "Alert",
+    "LevelledAlert",
     "ProcessId",
     "Reason",
     "Record",
     "Status",
+    "Verdict",
     "format_process_id",
     "host_seed",
     "process_id",
@@ -228,3 +230,32 @@ class Alert:
             "message": self.message,
             "record": None if self.record is None else self.record.to_json(),
         }
+
+
+class Verdict(str):
+    """A rule's alert message that also names the rule's level and title (a Sigma rule's
+    answer): the :class:`Alert` made of it is a :class:`LevelledAlert` carrying both."""
+
+    rule_level: str | None
+    rule_title: str | None
+
+    def __new__(cls, message: str, *, level: str | None, title: str | None) -> Verdict:
+        verdict = super().__new__(cls, message)
+        verdict.rule_level = level
+        verdict.rule_title = title
+        return verdict
+
+
+@attrs.frozen(kw_only=True)
+class LevelledAlert(Alert):
+    """An alert whose rule has a level and a title (a Sigma rule's in ``watch --sigma``):
+    written with both, after the message."""
+
+    level: str | None = None
+    title: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """:meth:`Alert.to_json`, with ``level`` and ``title`` before the record."""
+        data = super().to_json()
+        record = data.pop("record")
+        return {**data, "level": self.level, "title": self.title, "record": record}

@@ -94,11 +94,18 @@ def test_watch_sends_sigma_matches_through_the_alert_path(
     [alert] = [a for a in lines if a["rule"] == UNUSUAL_CMD_PARENT]
     assert alert["event_id"] == 592
     assert "Tim Rauch" in alert["message"]
+    # The rule's level and title as fields of their own, before the record.
+    assert (alert["level"], alert["title"]) == ("medium", "Unusual Parent Process For Cmd.EXE")
+    assert list(alert)[-3:] == ["level", "title", "record"]
     assert "anonymous-web" not in {a["rule"] for a in lines}  # only Sigma rules were asked
     status, lines, _ = run(
         capsys, "watch", "--sigma", str(RULES_DIR), "--rule", "anonymous-web", str(log)
     )
     assert {"anonymous-web", UNUSUAL_CMD_PARENT} <= {a["rule"] for a in lines}
+    # A built-in rule's alert is written as before: no level, no title.
+    [builtin] = [a for a in lines if a["rule"] == "anonymous-web"]
+    assert "level" not in builtin
+    assert "title" not in builtin
 
 
 def test_rules_that_cannot_be_compiled_are_named(

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from correlog import EventKind, Monitor, ProcessEvent, UsageError
+from correlog._records import LevelledAlert
 from correlog.sigma import RuleSet, SigmaRule, load_rules
 
 from .records import legacy_record, sysmon_record
@@ -461,6 +462,8 @@ class TestRuleSetAndMonitor:
         assert "Bits transfer" in alert.message
         assert "Someone (Somewhere)" in alert.message
         assert "<dict>" in alert.message  # the source, as the caller named it
+        assert isinstance(alert, LevelledAlert)
+        assert (alert.level, alert.title) == (r.level, r.title) == ("medium", "Bits transfer")
 
     def test_monitor_rules_of_a_set_share_its_index(self) -> None:
         rules = [

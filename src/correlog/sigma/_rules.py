@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 import attrs
 
 from .._errors import UsageError
-from .._records import Record
+from .._records import Record, Verdict
 from .._time import DECIMALS, iso
 from . import _ir
 from ._convert import NotSupported, condition_tree, supported_logsource
@@ -233,13 +233,19 @@ class SigmaRule:
             return None
         cached = _views.get(record)
         if self._evaluate(cached.view, cached.lowered, cached.schema) is True:
-            return self.message
+            return self.verdict
         return None
 
     @property
     def message(self) -> str:
         """The alert message: title, level, and the attribution."""
         return f"Sigma [{self.level or '-'}] {self.attribution}"
+
+    @property
+    def verdict(self) -> Verdict:
+        """What the rule answers a :class:`~correlog.Monitor` when it matches: the
+        :attr:`message`, with the rule's level and title for the alert to carry."""
+        return Verdict(self.message, level=self.level, title=self.title)
 
 
 @attrs.frozen(kw_only=True)
@@ -450,7 +456,7 @@ class _Member:
 
     def __call__(self, record: Record) -> str | None:
         if self._i in self._set._matched(record):
-            return self._set.rules[self._i].message
+            return self._set.rules[self._i].verdict
         return None
 
 
