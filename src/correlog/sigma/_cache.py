@@ -8,7 +8,9 @@ per set of rule files, named by a key: a SHA-256 of the cache format, correlog's
 versions, and every rule file's path and bytes. Change a rule, add one, upgrade either package,
 and the key changes; the old file is simply not asked for (the oldest beyond
 :data:`KEEP` are deleted). Deleting the folder is always safe: the next run compiles and writes
-it again.
+it again. Beside them, ``stats-`` files name a key by the rule files' stats
+(:func:`stats_key`), so that a later run need not read the files; when a stat may stand for
+the bytes is decided in :func:`correlog.sigma._load._settled`.
 
 The file is a SHA-256 of its data, a newline, then the data: plain JSON (:mod:`._plain`), never
 a pickle. Loading it runs no code: a file whose digest does not match is ignored, the metadata
