@@ -272,11 +272,6 @@ def optional_text(value: object) -> str | None:
     return None if value is None else _text(value)
 
 
-def texts(value: object) -> tuple[str, ...]:
-    """A list of texts, as a tuple."""
-    return _texts(value)
-
-
 def expect_keys(data: object, keys: Sequence[str]) -> dict[str, Any]:
     """A mapping with exactly ``keys``."""
     if type(data) is not dict or sorted(data) != sorted(keys):
