@@ -250,7 +250,7 @@ class _Constant:
 
     name: str
     answer: str | None
-    fields: frozenset[str] = frozenset()
+    record_fields: frozenset[str] = frozenset()
 
     def __call__(self, record: Record) -> str | None:
         return self.answer
@@ -406,7 +406,7 @@ def test_a_rule_that_reads_no_field_is_asked_once_when_it_says_no() -> None:
     @attrs.frozen
     class Quiet:
         name: str = "quiet"
-        fields: frozenset[str] = frozenset()
+        record_fields: frozenset[str] = frozenset()
 
         def __call__(self, record: Record) -> None:
             asked.append(record)
@@ -414,3 +414,29 @@ def test_a_rule_that_reads_no_field_is_asked_once_when_it_says_no() -> None:
     monitor = Monitor([Quiet(), AnonymousWeb()])
     monitor.feed_many([created(1, 1), created(2, 2), exited(1, 3)])
     assert len(asked) == 1
+
+
+def test_a_rule_with_a_fields_attribute_of_its_own_is_still_asked_about_every_record() -> None:
+    """Only ``record_fields`` tells the monitor what a rule reads: a Sigma rule's ``fields`` (its
+    view fields, empty for a keyword rule) must not make the monitor stop asking it."""
+
+    @attrs.frozen
+    class KeywordRule:
+        name: str = "keyword"
+        fields: frozenset[str] = frozenset()
+
+        def __call__(self, record: Record) -> bool:
+            return record.image is not None and record.image.endswith("b.exe")
+
+    monitor = Monitor([KeywordRule()])
+    alerts = (
+        monitor.feed_many(
+            [
+                created(1, 0, image="a.exe"),
+                exited(1, 1, image="a.exe"),
+                created(2, 2, image="b.exe"),
+            ]
+        )
+        + monitor.close()
+    )
+    assert [alert.pid for alert in alerts] == [2]

@@ -77,9 +77,10 @@ def rule_name(rule: RuleLike) -> str:
 
 
 def rule_fields(rule: RuleLike) -> frozenset[str] | None:
-    """The record fields a rule's verdict reads (its ``fields`` attribute), or None when it does
-    not say (it may read any). A rule that reads none answers the same for every record."""
-    fields = getattr(rule, "fields", None)
+    """The record fields a rule's verdict reads (its ``record_fields`` attribute), or None when it
+    does not say (it may read any). A rule that reads none answers the same for every record.
+    (Not ``fields``: a Sigma rule's ``fields`` are its view fields, not what it reads.)"""
+    fields = getattr(rule, "record_fields", None)
     return None if fields is None else frozenset(fields)
 
 

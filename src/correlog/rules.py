@@ -321,7 +321,7 @@ class AuditTamper:
 
     name: str = "audit-tamper"
     #: It reads no field of a record: the monitor asks it about one record, then never again.
-    fields: frozenset[str] = frozenset()
+    record_fields: frozenset[str] = frozenset()
 
     def __call__(self, record: Record) -> bool:
         """Processes never fire this rule."""
