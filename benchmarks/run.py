@@ -53,7 +53,7 @@ from correlog import Correlator, Record, read
 __all__ = ["Row", "main"]
 
 #: Modules whose ``SECTIONS`` add to the table (see the module docs).
-SECTION_MODULES = ("benchmarks.end_to_end", "benchmarks.hunting")
+SECTION_MODULES = ("benchmarks.end_to_end", "benchmarks.hunt_zircolite")
 _ROOT = Path(__file__).resolve().parent.parent
 
 #: Ratios this code reached when the suite was cut to these cases (CPython 3.11). These cases

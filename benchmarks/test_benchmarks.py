@@ -168,3 +168,11 @@ def test_the_zircolite_baseline_finds_what_correlog_finds() -> None:
         {"Event": {"System": {"EventID": 1, "Provider": {"#attributes": {"Name": "S"}}}}}
     )
     assert flat == {"EventID": "1", "Provider_Name": "S"}
+
+
+def test_every_section_module_named_is_there_and_registers() -> None:
+    # A typo in SECTION_MODULES would silently drop a benchmark from the table.
+    for name in run.SECTION_MODULES:
+        module = importlib.import_module(name)
+        assert set(module.SECTIONS) <= set(run.sections())
+    assert {"end_to_end", "hunting"} <= set(run.sections())
