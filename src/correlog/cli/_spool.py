@@ -13,7 +13,6 @@ another process or a later run reads).
 
 from __future__ import annotations
 
-import pickle
 import tempfile
 from collections.abc import Iterable, Iterator
 from typing import IO, Any, Final
@@ -65,6 +64,8 @@ class Spool:
             return batch
         if self._file is None:
             self._file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
+        import pickle  # only when it comes to that: importing it costs 2 ms
+
         data = pickle.dumps(batch, pickle.HIGHEST_PROTOCOL)
         self._file.seek(self._end)
         self._file.write(data)
@@ -87,6 +88,8 @@ class Spool:
 
     def _read(self, at: int, size: int) -> list[Any]:
         assert self._file is not None
+        import pickle
+
         self._file.seek(at)
         return pickle.loads(self._file.read(size))  # type: ignore[no-any-return]
 

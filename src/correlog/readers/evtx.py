@@ -36,12 +36,13 @@ and ends when the parent does.
 
 from __future__ import annotations
 
+import _socket  # the socket module's C core: see _channel_pair
 import atexit
 import contextlib
 import os
 import select
 import signal
-import socket
+import struct
 import time
 from collections.abc import Generator, Iterator
 from typing import IO, Any, Final
@@ -368,16 +369,38 @@ class _Child:
         yield from _Output(self._fd, self._timeout, self._reap)
 
 
-def _serve(factory: Any, channel: socket.socket) -> None:  # pragma: no cover (the child)
+def _channel_pair() -> tuple[_socket.socket, _socket.socket]:
+    """A connected pair of Unix stream sockets, from ``_socket``: importing ``socket`` costs
+    about 3 ms (its enums, ``selectors``), as much as the fork this channel saves per file."""
+    return _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+
+
+def _send_file(channel: _socket.socket, fd: int, position: int) -> None:
+    """Hand the descriptor ``fd`` and the offset to read it from over ``channel``."""
+    rights = (_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("i", fd))
+    channel.sendmsg([b"%d" % position], [rights])
+
+
+def _received_file(channel: _socket.socket) -> tuple[int, int] | None:  # pragma: no cover
+    """The descriptor and offset :func:`_send_file` sent (None when the channel closed)."""
+    message, ancillary, _, _ = channel.recvmsg(64, _socket.CMSG_SPACE(struct.calcsize("i")))
+    for level, kind, data in ancillary:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            return struct.unpack_from("i", data)[0], int(message)
+    return None
+
+
+def _serve(factory: Any, channel: _socket.socket) -> None:  # pragma: no cover (the child)
     """The long-lived child's loop: take a file (its descriptor and the offset to read it from)
     from ``channel``, write what :func:`_parsed` makes of it as :func:`_child` does, wait for
     the next; return when the parent closes its end."""
     while True:
-        message, fds, _, _ = socket.recv_fds(channel, 64, 1)
-        if not fds:
+        received = _received_file(channel)
+        if received is None:
             return
-        with os.fdopen(fds[0], "rb") as file:
-            file.seek(int(message))
+        fd, position = received
+        with os.fdopen(fd, "rb") as file:
+            file.seek(position)
             _child(factory, file, channel.fileno())
 
 
@@ -391,7 +414,7 @@ class _Server:
 
     def __init__(self, factory: Any) -> None:
         self.factory = factory
-        parent_end, child_end = socket.socketpair()
+        parent_end, child_end = _channel_pair()
 
         def work() -> None:  # pragma: no cover (the child)
             parent_end.close()
@@ -446,7 +469,7 @@ class _Server:
         """Hand ``file`` to the child, to be read from its current position (False when the
         child is gone)."""
         try:
-            socket.send_fds(self.channel, [b"%d" % file.tell()], [file.fileno()])
+            _send_file(self.channel, file.fileno(), file.tell())
         except OSError:
             return False
         return True
