@@ -456,13 +456,21 @@ class _Server:
         self._ended(status)
         return False
 
-    def finish(self, grace: float = 2.0) -> None:
+    def finish(self, grace: float = 5.0) -> None:
         """Let an idle child go: it exits when its channel closes (killed after ``grace``
         seconds if it does not)."""
         self.channel.close()
-        deadline = time.monotonic() + grace
-        while self.alive() and time.monotonic() < deadline:
-            time.sleep(0.002)
+        try:  # Linux: wait on the process itself
+            process = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):  # other systems, or no pidfd (valgrind has none)
+            deadline = time.monotonic() + grace
+            while self.alive() and time.monotonic() < deadline:
+                time.sleep(0.002)
+        else:
+            try:
+                select.select([process], [], [], grace)
+            finally:
+                os.close(process)
         self.stop()
 
     def send(self, file: IO[bytes]) -> bool:
