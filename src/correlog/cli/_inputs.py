@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import glob
 import heapq
+import itertools
 import math
 import os
 import signal
@@ -40,6 +41,7 @@ from ..readers._core import RecordFormat
 from ..readers._read import UnknownFormat
 from ._crosslog import add_merge_options, add_offset_option, log_offsets
 from ._progress import ProgressBar
+from ._spool import Spool
 
 __all__ = [
     "INTERNAL_ERROR",
@@ -65,6 +67,11 @@ __all__ = [
 ]
 
 SAMPLE = "iis-intrusion.snare"
+#: Inputs a merge reads as they go, each holding its file open; the others wait in a spool.
+MAX_LIVE_INPUTS = 16
+#: Formats a merge of several inputs always reads ahead into the spool: an EVTX input would
+#: hold a parser child (and the file) while it waits for its turn.
+SPOOLED_FORMATS = frozenset({"evtx"})
 #: The exit status of an error of correlog's own (a bug): ``EX_SOFTWARE`` of sysexits.h.
 INTERNAL_ERROR = 70
 #: The signals that stop a command cleanly (SIGHUP only where the system has it).
@@ -298,10 +305,42 @@ class Inputs:
             yield from self._merged(files)
 
     def _merged(self, files: list[str]) -> Iterator[Event]:
+        """The events of ``files`` merged by time (ties: the earlier file first), holding at
+        most :data:`MAX_LIVE_INPUTS` inputs open whatever their number.
+
+        An input opened when that many are open already, and every EVTX input (whose parser
+        child would otherwise wait with it), is read to its end at once by :class:`Spool` and
+        closed; its events wait there for their turn. The events, their order and where an
+        error stops the read are those of a merge of every input read as it goes.
+        """
         if len(files) == 1:
             yield from self._one(files[0])
+            return
+        spool = Spool()
+        live = [MAX_LIVE_INPUTS]
+        try:
+            yield from heapq.merge(*(self._held(path, spool, live) for path in files), key=_time)
+        finally:
+            spool.close()
+
+    def _held(self, path: str, spool: Spool, live: list[int]) -> Iterator[Event]:
+        """``path``'s events for the merge: read as they go while ``live`` has room (stdin
+        always), else from ``spool``."""
+        events = self._one(path)
+        try:
+            first = next(events)
+        except StopIteration:
+            return
+        reader = self.readers[-1]
+        if path == "-" or (reader.format not in SPOOLED_FORMATS and live[0] > 0):
+            live[0] -= 1
+            try:
+                yield first
+                yield from events
+            finally:
+                live[0] += 1
         else:
-            yield from heapq.merge(*(self._one(path) for path in files), key=_time)
+            yield from spool.replay(itertools.chain((first,), events))
 
     def _one(self, path: str) -> Iterator[Event]:
         bar = self._bar

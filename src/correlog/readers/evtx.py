@@ -24,16 +24,27 @@ Ctrl-C; a child can be stopped. The child hands over records as they are parsed;
 over nothing for ``evtx_timeout`` seconds (:class:`~correlog.readers.Limits`) it is killed and
 one ``evtx parser stuck`` skip says from which record on the file was not read. The child
 shares the parent's open file (its offset too: the parent does not touch the file meanwhile).
+
+One child serves a whole run: forked for the first file, it is handed each file's descriptor
+in turn over a Unix socket and stays, idle, between files (a fork costs about as much CPU as
+parsing a small file). A child killed on the deadline, or whose file was given up half read,
+is not reused: the next file gets a new one. A file read while the child is busy with another
+(two readers iterated side by side) gets a child of its own, as does an in-memory file (it has
+no descriptor to hand over). The idle child holds none of the parent's other files or pipes,
+and ends when the parent does.
 """
 
 from __future__ import annotations
 
+import _socket  # the socket module's C core: see _channel_pair
+import atexit
 import contextlib
 import os
 import select
 import signal
+import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import IO, Any, Final
 
 from .._errors import Malformed, UsageError
@@ -144,10 +155,15 @@ def evtx_records(
     """
     limits = limits or Limits()
     factory = _parser_class() if parser is None else parser
+    if isinstance(source, str):
+        with open(source, "rb") as file:
+            yield from evtx_records(file, limits, parser=factory)
+        return
     lost = _truncation(source)
     ordinal = 0
-    with _Child(factory, source, limits.evtx_timeout) as child:
-        for kind, text in child.lines():
+    with contextlib.ExitStack() as stack:
+        lines = _lines(factory, source, limits.evtx_timeout, stack)
+        for kind, text in lines:
             if kind == "R":
                 ordinal += 1
                 yield ordinal, {"data": text}
@@ -188,6 +204,35 @@ def evtx_records(
         yield ordinal + 1, Malformed("truncated evtx", lost)
 
 
+def _lines(
+    factory: Any, source: IO[bytes], timeout: float, stack: contextlib.ExitStack
+) -> Iterator[tuple[str, str]]:
+    """The parser child's lines for ``source``: from the shared long-lived child when the
+    source is a file with a descriptor, else from a child forked for it."""
+    try:
+        source.fileno()
+    except (AttributeError, OSError):  # an in-memory file (io.UnsupportedOperation is one)
+        return stack.enter_context(_Child(factory, source, timeout)).lines()
+    if not hasattr(os, "fork"):  # pragma: no cover (Windows)
+        return stack.enter_context(_Child(factory, source, timeout)).lines()
+    lines = _served(factory, source, timeout)
+    stack.callback(lines.close)
+    return lines
+
+
+def _served(
+    factory: Any, file: IO[bytes], timeout: float
+) -> Generator[tuple[str, str], None, None]:
+    """:meth:`_Server.parse` by the shared child, taken only once the lines are asked for (a
+    new one when the idle child ended just before it was handed the file)."""
+    server = _SERVERS.take(factory)
+    if not server.send(file):
+        server.stop()
+        server = _Server(factory)
+        server.send(file)  # if this child is gone too, parse() says it died
+    yield from server.parse(timeout)
+
+
 def _truncation(source: str | IO[bytes]) -> str | None:
     """What a file shorter than its header's chunk count lost (None when it is whole)."""
     if isinstance(source, str):
@@ -211,58 +256,21 @@ def _truncation(source: str | IO[bytes]) -> str | None:
     )
 
 
-class _Child:
-    """The crate's parser in a forked child, read with a deadline (see the module docs).
+class _Output:
+    """What a parser child writes, read with a deadline: ``(kind, text)`` per line.
 
-    Where there is no ``fork`` (Windows) the parser runs in this process, without a deadline.
+    ``stuck`` when the child hands over nothing for ``timeout`` seconds, ``died`` when its end
+    of the channel closes before the ``D`` line that ends a file (``reap`` gives its status).
+    ``finished`` is set once that ``D`` line was read.
     """
 
-    def __init__(self, factory: Any, source: str | IO[bytes], timeout: float) -> None:
+    def __init__(self, fd: int, timeout: float, reap: Any) -> None:
+        self._fd = fd
         self._timeout = timeout
-        self._status: int | None = None
-        self._in_process: Iterator[tuple[str, str]] | None = None
-        if not hasattr(os, "fork"):  # pragma: no cover (Windows)
-            self._in_process = _parsed(factory, source)
-            self._status = 0
-            return
-        read_end, write_end = os.pipe()
-        self._pid = os.fork()
-        if self._pid == 0:  # pragma: no cover (the child: measured by the parent's tests)
-            status = 1
-            try:
-                os.close(read_end)
-                signal.signal(signal.SIGINT, signal.SIG_DFL)
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                _child(factory, source, write_end)
-                status = 0
-            finally:
-                os._exit(status)
-        os.close(write_end)
-        self._fd = read_end
+        self._reap = reap
+        self.finished = False
 
-    def __enter__(self) -> _Child:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._in_process is not None:  # pragma: no cover (Windows)
-            return
-        if self._status is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self._pid, signal.SIGKILL)
-            self._reap()
-        os.close(self._fd)
-
-    def _reap(self) -> int:
-        if self._status is None:
-            _, status = os.waitpid(self._pid, 0)
-            self._status = os.waitstatus_to_exitcode(status)
-        return self._status
-
-    def lines(self) -> Iterator[tuple[str, str]]:
-        """``(kind, text)`` per line of the child; ``stuck`` or ``died`` when it stops short."""
-        if self._in_process is not None:  # pragma: no cover (Windows)
-            yield from self._in_process
-            return
+    def __iter__(self) -> Iterator[tuple[str, str]]:
         fd = self._fd
         pending = b""
         while True:
@@ -284,8 +292,278 @@ class _Child:
             for part in parts:
                 kind = part[:1].decode("ascii", "replace")
                 if kind == "D":
+                    self.finished = True
                     return
                 yield kind, part[1:].decode("utf-8", "surrogatepass")
+
+
+def _forked(work: Any) -> int:
+    """Fork a child that runs ``work()`` with the default SIGINT and SIGTERM, then exits."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child: measured by the parent's tests)
+        status = 1
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            work()
+            status = 0
+        finally:
+            os._exit(status)
+    return pid
+
+
+def _killed(pid: int) -> int:
+    """Kill the child ``pid`` (it may be gone already) and reap it: its exit code."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+class _Child:
+    """The crate's parser in a child forked for one source that has no file descriptor (an
+    in-memory file), read with a deadline (see the module docs).
+
+    Where there is no ``fork`` (Windows) the parser runs in this process, without a deadline.
+    """
+
+    def __init__(self, factory: Any, source: str | IO[bytes], timeout: float) -> None:
+        self._timeout = timeout
+        self._status: int | None = None
+        self._in_process: Iterator[tuple[str, str]] | None = None
+        if not hasattr(os, "fork"):  # pragma: no cover (Windows)
+            self._in_process = _parsed(factory, source)
+            self._status = 0
+            return
+        read_end, write_end = os.pipe()
+
+        def work() -> None:  # pragma: no cover (the child)
+            os.close(read_end)
+            _child(factory, source, write_end)
+
+        self._pid = _forked(work)
+        os.close(write_end)
+        self._fd = read_end
+
+    def __enter__(self) -> _Child:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._in_process is not None:  # pragma: no cover (Windows)
+            return
+        if self._status is None:
+            self._status = _killed(self._pid)
+        os.close(self._fd)
+
+    def _reap(self) -> int:
+        if self._status is None:
+            _, status = os.waitpid(self._pid, 0)
+            self._status = os.waitstatus_to_exitcode(status)
+        return self._status
+
+    def lines(self) -> Iterator[tuple[str, str]]:
+        """``(kind, text)`` per line of the child; ``stuck`` or ``died`` when it stops short."""
+        if self._in_process is not None:  # pragma: no cover (Windows)
+            yield from self._in_process
+            return
+        yield from _Output(self._fd, self._timeout, self._reap)
+
+
+def _channel_pair() -> tuple[_socket.socket, _socket.socket]:
+    """A connected pair of Unix stream sockets, from ``_socket``: importing ``socket`` costs
+    about 3 ms (its enums, ``selectors``), as much as the fork this channel saves per file."""
+    return _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+
+
+def _send_file(channel: _socket.socket, fd: int, position: int) -> None:
+    """Hand the descriptor ``fd`` and the offset to read it from over ``channel``."""
+    rights = (_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("i", fd))
+    channel.sendmsg([b"%d" % position], [rights])
+
+
+def _received_file(channel: _socket.socket) -> tuple[int, int] | None:  # pragma: no cover
+    """The descriptor and offset :func:`_send_file` sent (None when the channel closed)."""
+    message, ancillary, _, _ = channel.recvmsg(64, _socket.CMSG_SPACE(struct.calcsize("i")))
+    for level, kind, data in ancillary:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            return struct.unpack_from("i", data)[0], int(message)
+    return None
+
+
+def _serve(factory: Any, channel: _socket.socket) -> None:  # pragma: no cover (the child)
+    """The long-lived child's loop: take a file (its descriptor and the offset to read it from)
+    from ``channel``, write what :func:`_parsed` makes of it as :func:`_child` does, wait for
+    the next; return when the parent closes its end."""
+    while True:
+        received = _received_file(channel)
+        if received is None:
+            return
+        fd, position = received
+        with os.fdopen(fd, "rb") as file:
+            file.seek(position)
+            _child(factory, file, channel.fileno())
+
+
+class _Server:
+    """One long-lived parser child, handed files one at a time (see :class:`_Servers`).
+
+    The parent passes each file's descriptor over a Unix socket (the child shares the file's
+    offset, as a forked child does; the parent does not touch the file meanwhile) and reads
+    the child's lines back on the same socket.
+    """
+
+    def __init__(self, factory: Any) -> None:
+        self.factory = factory
+        parent_end, child_end = _channel_pair()
+
+        def work() -> None:  # pragma: no cover (the child)
+            parent_end.close()
+            _release_inherited(child_end.fileno())
+            _serve(factory, child_end)
+
+        self.pid = _forked(work)
+        child_end.close()
+        self.channel = parent_end
+        self.status: int | None = None
+        _SERVERS.live.append(self)
+
+    def _ended(self, status: int) -> int:
+        self.status = os.waitstatus_to_exitcode(status)
+        self.channel.close()
+        _SERVERS.live.remove(self)
+        return self.status
+
+    def reap(self) -> int:
+        """Wait for the child (which exited or is being killed): its exit code."""
+        if self.status is None:
+            return self._ended(os.waitpid(self.pid, 0)[1])
+        return self.status
+
+    def stop(self) -> None:
+        """Kill the child (stuck, or its file given up half read) and reap it."""
+        if self.status is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            self.reap()
+
+    def alive(self) -> bool:
+        """The child still runs (a Ctrl-C sent to the process group may have ended it)."""
+        if self.status is not None:
+            return False
+        pid, status = os.waitpid(self.pid, os.WNOHANG)
+        if pid == 0:
+            return True
+        self._ended(status)
+        return False
+
+    def finish(self, grace: float = 5.0) -> None:
+        """Let an idle child go: it exits when its channel closes (killed after ``grace``
+        seconds if it does not)."""
+        self.channel.close()
+        try:  # Linux: wait on the process itself
+            process = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):  # other systems, or no pidfd (valgrind has none)
+            deadline = time.monotonic() + grace
+            while self.alive() and time.monotonic() < deadline:
+                time.sleep(0.002)
+        else:
+            try:
+                select.select([process], [], [], grace)
+            finally:
+                os.close(process)
+        self.stop()
+
+    def send(self, file: IO[bytes]) -> bool:
+        """Hand ``file`` to the child, to be read from its current position (False when the
+        child is gone)."""
+        try:
+            _send_file(self.channel, file.fileno(), file.tell())
+        except OSError:
+            return False
+        return True
+
+    def parse(self, timeout: float) -> Iterator[tuple[str, str]]:
+        """What the child makes of the file it was sent, as :meth:`_Child.lines`. The child
+        goes back to :data:`_SERVERS` when the file was read to its end; otherwise (stuck,
+        given up on) it is killed."""
+        output = _Output(self.channel.fileno(), timeout, self.reap)
+        try:
+            yield from output
+        finally:
+            if output.finished:
+                _SERVERS.give(self)
+            else:
+                self.stop()
+
+
+class _Servers:
+    """The parser children of this process: at most one idle, reused for the next file.
+
+    A child busy with one file when another is read (two readers iterated side by side) means
+    a second child for that one; a child is kept only while it is the one idle child.
+    """
+
+    def __init__(self) -> None:
+        self.live: list[_Server] = []
+        self._idle: _Server | None = None
+
+    def take(self, factory: Any) -> _Server:
+        """The idle child if it runs ``factory`` and still lives, else a new one."""
+        idle, self._idle = self._idle, None
+        if idle is not None:
+            if idle.factory is factory and idle.alive():
+                return idle
+            idle.stop()
+        return _Server(factory)
+
+    def give(self, server: _Server) -> None:
+        """``server`` finished a file: keep it as the idle child (or stop it, when there is
+        one already)."""
+        if self._idle is None:
+            self._idle = server
+        else:
+            server.stop()
+
+    def close(self) -> None:
+        """Let the idle child exit, stop the others (at exit, and for tests)."""
+        idle, self._idle = self._idle, None
+        for server in list(self.live):
+            if server is idle:
+                server.finish()
+            else:
+                server.stop()
+
+    def forget(self) -> None:
+        """In a forked process: the children are the parent's; drop them (and the copies of
+        their channels, so that each child still sees its own parent go away)."""
+        self._idle = None
+        for server in self.live:
+            server.channel.close()
+        self.live.clear()
+
+
+def _release_inherited(keep: int) -> None:  # pragma: no cover (the child)
+    """Point every descriptor the long-lived child inherited (but stdin, stdout, stderr and
+    ``keep``) at /dev/null: an idle child must not hold a pipe's or a socket's end open for the
+    rest of the parent's life. The numbers stay taken, so an object of the parent's that
+    closes its descriptor cannot close a file handed over later."""
+    try:
+        inherited = [int(name) for name in os.listdir("/dev/fd")]
+    except OSError:
+        return
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in inherited:
+        if fd > 2 and fd not in (keep, null):
+            with contextlib.suppress(OSError):
+                os.dup2(null, fd)
+    os.close(null)
+
+
+#: This process's parser children.
+_SERVERS: Final = _Servers()
+atexit.register(_SERVERS.close)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_SERVERS.forget)
 
 
 class EvtxDecoder:
