@@ -7,17 +7,19 @@ ending the same way (an error it raised is raised again at the same place).
 
 Events are kept in memory up to a bound shared by every input of the spool (``memory_events``);
 past it, batches of them go to one unlinked temporary file, written and read back only by this
-process (``pickle``: the file is private to the process and gone when it closes, never a store
-another process or a later run reads).
+process, as plain data (the checkpoint's event form, :func:`correlog._state.event_to_data`, in
+JSON): nothing in it could run code, even were the file swapped under the process.
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Iterable, Iterator
 from typing import IO, Any, Final
 
 from .._events import Event
+from .._state import event_from_data, event_to_data
 
 __all__ = ["MEMORY_EVENTS", "Spool"]
 
@@ -64,9 +66,7 @@ class Spool:
             return batch
         if self._file is None:
             self._file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
-        import pickle  # only when it comes to that: importing it costs 2 ms
-
-        data = pickle.dumps(batch, pickle.HIGHEST_PROTOCOL)
+        data = json.dumps([event_to_data(event) for event in batch]).encode()
         self._file.seek(self._end)
         self._file.write(data)
         self._file.flush()
@@ -88,10 +88,8 @@ class Spool:
 
     def _read(self, at: int, size: int) -> list[Any]:
         assert self._file is not None
-        import pickle
-
         self._file.seek(at)
-        return pickle.loads(self._file.read(size))  # type: ignore[no-any-return]
+        return [event_from_data(data) for data in json.loads(self._file.read(size))]
 
     def close(self) -> None:
         """Close the temporary file (the events still to replay are gone with it)."""
