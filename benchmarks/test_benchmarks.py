@@ -176,3 +176,18 @@ def test_every_section_module_named_is_there_and_registers() -> None:
         module = importlib.import_module(name)
         assert set(module.SECTIONS) <= set(run.sections())
     assert {"end_to_end", "hunting"} <= set(run.sections())
+
+
+def test_the_evtx_row_gives_correlog_the_records_the_floor_parses(tmp_path: Path) -> None:
+    # correlog reads a path named twice once: copies must have names of their own.
+    from correlog.cli._inputs import expand
+
+    from .end_to_end import evtx_copies
+
+    source = tmp_path / "one.evtx"
+    source.write_bytes(b"ElfFile\x00")
+    folder = tmp_path / "copies"
+    folder.mkdir()
+    paths = evtx_copies([source], 3, folder)
+    assert len(set(paths)) == 3
+    assert expand(paths, "evtx").files == paths
