@@ -233,3 +233,14 @@ def test_a_damaged_merge_state_is_refused_with_a_clear_error(tmp_path: Path) -> 
     assert done.returncode != 0
     assert "log merger state" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_log_offset_sets_a_wrong_clock_right_before_the_merge(tmp_path: Path) -> None:
+    right, wrong = tmp_path / "right.jsonl", tmp_path / "wrong.jsonl"
+    _write(right, two_log_lines(12))
+    _write(wrong, two_log_lines(12, security_clock=-3600 * 1_000_000_000))
+    want = _json_lines(_follow(right, tmp_path / "s1").stdout)
+    fixed = _follow(wrong, tmp_path / "s2", "--log-offset", "security=+1h")
+    assert _json_lines(fixed.stdout) == want
+    apart = _json_lines(_follow(wrong, tmp_path / "s3").stdout)
+    assert len(apart) > len(want)  # an hour apart, the two views do not merge

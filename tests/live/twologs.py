@@ -23,14 +23,14 @@ IMAGES = ("C:\\Windows\\System32\\cmd.exe", "C:\\Windows\\System32\\whoami.exe")
 
 
 def _event(
-    kind: EventKind, pid: int, time: int, log: str | None, image: str, rn: int
+    kind: EventKind, pid: int, time: int, log: str | None, image: str, rn: int, clock: int
 ) -> ProcessEvent:
     sysmon = log == "sysmon"
     return ProcessEvent(
         kind=kind,
         host=HOST,
         pid=pid,
-        time=time if sysmon else time - time % S,
+        time=time if sysmon else time - time % S + clock,
         event_id=(1 if sysmon else 4688) if kind is EventKind.CREATED else (5 if sysmon else 4689),
         record_number=rn,
         image=image,
@@ -44,8 +44,11 @@ def _event(
     )
 
 
-def two_log_lines(processes: int = 30, *, open_every: int = 0) -> list[str]:
-    """The file's lines (see the module docs)."""
+def two_log_lines(
+    processes: int = 30, *, open_every: int = 0, security_clock: int = 0
+) -> list[str]:
+    """The file's lines (see the module docs). ``security_clock``: nanoseconds the Security
+    log's clock is off (the lines stay in the order the events happened)."""
     events: list[tuple[int, int, ProcessEvent]] = []
     numbers = {None: 0, "sysmon": 0}
     for n in range(processes):
@@ -60,6 +63,8 @@ def two_log_lines(processes: int = 30, *, open_every: int = 0) -> list[str]:
                     continue
                 numbers[log] += 1
                 order = 0 if log == "sysmon" else 1
-                events.append((time, order, _event(kind, pid, time, log, image, numbers[log])))
+                events.append(
+                    (time, order, _event(kind, pid, time, log, image, numbers[log], security_clock))
+                )
     events.sort(key=lambda item: (item[0], item[1]))
     return [json.dumps(event_to_json(event)) for _, _, event in events]
