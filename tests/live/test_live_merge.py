@@ -14,6 +14,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -244,3 +245,27 @@ def test_log_offset_sets_a_wrong_clock_right_before_the_merge(tmp_path: Path) ->
     assert _json_lines(fixed.stdout) == want
     apart = _json_lines(_follow(wrong, tmp_path / "s3").stdout)
     assert len(apart) > len(want)  # an hour apart, the two views do not merge
+
+
+@pytest.mark.skipif(shutil.which("logger") is None, reason="util-linux logger")
+def test_listen_raises_what_watch_raises_on_two_logs(tmp_path: Path) -> None:
+    from .test_listen_cli import Listen, logger, wait_for
+
+    lines = two_log_lines(30, open_every=4)
+    log = tmp_path / "web1.jsonl"
+    _write(log, lines)
+    batch = subprocess.run(
+        _command("watch", "--output", "json", str(log)),
+        check=False,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    want = _json_lines(batch.stdout)
+    listen = Listen(tmp_path, "--checkpoint", str(tmp_path / "state"))
+    logger(listen.port, lines, tmp_path, "--tcp", "--octet-count", "--rfc5424")
+    wait_for(lambda: len(listen.alerts()) >= len(want), "the alerts")
+    assert listen.stop() == 128 + signal.SIGTERM
+    assert [{k: v for k, v in a.items() if k != "id"} for a in listen.alerts()] == want
+    assert "(alerts not repeated 26)" in listen.stderr()
