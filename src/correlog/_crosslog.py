@@ -44,6 +44,12 @@ The command line prints it in its summary, with the flag that fixes it.
 :class:`AlertMerger` does the same for alerts, which never wait: the first alert of a rule on
 either log's view of a process is raised at once; the same rule's alert on the other log's view
 of the same process is not raised again.
+
+Saved state. A live monitor saves both stages with the correlator's state: ``state()`` gives
+plain JSON-ready data with a format version (records field by field as
+:mod:`correlog._state` writes them), ``from_state()`` checks it whole and refuses another
+version or damaged data with a :class:`~correlog.StateError`. No pickle. A merger restored
+from a state taken between any two calls goes on exactly as the one that gave it.
 """
 
 from __future__ import annotations
@@ -58,13 +64,16 @@ from typing import Any, Final
 
 import attrs
 
-from ._errors import UsageError
+from ._errors import StateError, UsageError
 from ._events import Event, ProcessEvent
 from ._policy import CROSS_LOG_POLICY
 from ._records import Alert, Reason, Record, Status
+from ._state import expect, record_from_data, record_to_data
 from ._time import NS_PER_SECOND
 
 __all__ = [
+    "ALERT_MERGER_FORMAT",
+    "LOG_MERGER_FORMAT",
     "AlertMerger",
     "ClockOffset",
     "LogMerger",
@@ -97,6 +106,10 @@ MIN_EVIDENCE: Final = 2
 #: Every zone offset is a multiple of a quarter hour, within 14 h of UTC.
 _QUARTER_HOUR: Final = 900 * NS_PER_SECOND
 _MAX_ZONE: Final = 14 * 3600 * NS_PER_SECOND
+
+#: The formats of :meth:`LogMerger.state` and :meth:`AlertMerger.state`; another is refused.
+LOG_MERGER_FORMAT: Final = "correlog.log-merger/1"
+ALERT_MERGER_FORMAT: Final = "correlog.alert-merger/1"
 
 #: An offset map for :func:`shift_events`: (host or None for every host, log) -> nanoseconds.
 LogOffsets = Mapping[tuple[str | None, str], int]
@@ -518,6 +531,167 @@ class LogMerger:
                 )
         return found
 
+    # -- saved state -----------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """Everything this merger holds, as plain JSON-ready data with a format version.
+
+        :meth:`from_state` builds a merger that goes on exactly as this one would: the same
+        records, stats and offsets for the same further calls (a property test cuts streams
+        anywhere to check it). ``on_merge`` is not part of it. Take it between calls.
+        """
+        index: dict[tuple[str, int, str], int] = {}
+        recent = []
+        for key in self._recent_order:
+            at = index.get(key, 0)
+            index[key] = at + 1
+            log, start, end = self._recent[key][at]
+            recent.append([key[0], key[1], key[2], log, start, end])
+        return {
+            "format": LOG_MERGER_FORMAT,
+            "settings": {
+                "tolerance": self._tolerance,
+                "window": self._window,
+                "max_held": self._max_held,
+                "evidence_size": self._evidence_size,
+            },
+            "seq": self._seq,
+            "stats": attrs.asdict(self.stats),
+            "waiting": [
+                {
+                    "record": record_to_data(held.record),
+                    "log": held.log,
+                    "deadline": held.deadline,
+                    "seq": held.seq,
+                }
+                for held in self._fifo
+                if not held.out
+            ],
+            # Heaps as they are, stale entries (paired records) included: when a host's heap
+            # is dropped and its clocks forgotten must not depend on a restart.
+            "due": [
+                [host, [[deadline, seq] for deadline, seq, _ in heap]]
+                for host, heap in self._due.items()
+            ],
+            "clocks": [
+                [host, [[log, time] for log, time in clocks.items()]]
+                for host, clocks in self._clocks.items()
+            ],
+            "recent": recent,
+            "aligned": [[host, count] for host, count in self._aligned.items()],
+            "apart": [[host, list(map(list, bins.items()))] for host, bins in self._apart.items()],
+        }
+
+    @classmethod
+    def from_state(
+        cls, data: Any, *, on_merge: Callable[[Record, Record, Record], object] | None = None
+    ) -> LogMerger:
+        """A merger that goes on where the one that gave ``data`` (:meth:`state`) was.
+
+        The settings are the saved ones. Raises :class:`~correlog.StateError` for a state of
+        another format or a damaged one; nothing is half-loaded.
+        """
+        data = expect(data, dict, "the log merger state")
+        if data.get("format") != LOG_MERGER_FORMAT:
+            raise StateError(
+                f"not a log merger state of format {LOG_MERGER_FORMAT!r}: {data.get('format')!r}"
+            )
+        config = expect(data.get("settings"), dict, "settings")
+        tolerance = expect(config.get("tolerance"), int, "tolerance")
+        window = expect(config.get("window"), int, "window")
+        try:
+            new = cls(
+                tolerance=tolerance / NS_PER_SECOND,
+                window=window / NS_PER_SECOND,
+                max_held=expect(config.get("max_held"), int, "max_held"),
+                evidence_size=expect(config.get("evidence_size"), int, "evidence_size"),
+                on_merge=on_merge,
+            )
+            stats = MergeStats(**expect(data.get("stats"), dict, "stats"))
+        except (UsageError, TypeError) as exc:
+            raise StateError(f"damaged state: {exc}") from exc
+        for name in attrs.fields_dict(MergeStats):
+            expect(getattr(stats, name), int, f"stats {name}")
+        new._tolerance, new._window = tolerance, window  # exact, whatever the floats did
+        new.stats = stats
+        new._restore(data)
+        return new
+
+    def _restore(self, data: dict[str, Any]) -> None:
+        self._seq = expect(data.get("seq"), int, "seq")
+        waiting: dict[int, _Held] = {}
+        for raw in expect(data.get("waiting"), list, "waiting records"):
+            item = expect(raw, dict, "a waiting record")
+            record = _saved_record(item.get("record"))
+            log = item.get("log")
+            if record.image is None or log not in (SYSMON, SECURITY) or log != log_of(record):
+                raise StateError(f"damaged state: a waiting record of log {log!r}")
+            seq = expect(item.get("seq"), int, "a waiting record's seq")
+            if seq in waiting or seq > self._seq:
+                raise StateError(f"damaged state: waiting record seq {seq!r}")
+            key = (record.host, record.pid, record.image.casefold())
+            deadline = expect(item.get("deadline"), int, "a deadline")
+            held = waiting[seq] = _Held(
+                record, SYSMON if log == SYSMON else SECURITY, key, deadline, seq
+            )
+            self._held.setdefault(key, []).append(held)
+            self._fifo.append(held)
+        self._count = len(waiting)
+        queued: set[int] = set()
+        for item in expect(data.get("due"), list, "due"):
+            host, entries = _pair(item, "a due list")
+            heap: list[tuple[int, int, _Held]] = []
+            for entry in expect(entries, list, "due entries"):
+                deadline, seq = (expect(v, int, "a due entry") for v in _pair(entry, "a due entry"))
+                found = waiting.get(seq)
+                if found is None:
+                    found = _gone(deadline, seq)
+                elif found.key[0] != host or found.deadline != deadline or seq in queued:
+                    raise StateError(f"damaged state: due entry {entry!r} of host {host!r}")
+                queued.add(seq)
+                heap.append((deadline, seq, found))
+            heapq.heapify(heap)
+            self._due[expect(host, str, "a host")] = heap
+        if not set(waiting) <= queued:
+            raise StateError("damaged state: a waiting record is not due")
+        self._due_entries = sum(map(len, self._due.values()))
+        for item in expect(data.get("clocks"), list, "clocks"):
+            host, logs = _pair(item, "a host's clocks")
+            clocks: dict[str | None, int] = {}
+            for entry in expect(logs, list, "clocks"):
+                log, time = _pair(entry, "a clock")
+                if log not in (SYSMON, SECURITY, None):
+                    raise StateError(f"damaged state: a clock of log {log!r}")
+                clocks[log] = expect(time, int, "a clock")
+            self._clocks[expect(host, str, "a host")] = clocks
+        for entry in expect(data.get("recent"), list, "recent records"):
+            try:
+                host, pid, image, log, start, end = expect(entry, list, "a recent record")
+            except ValueError as exc:
+                raise StateError(f"damaged state: recent record {entry!r}") from exc
+            if log not in (SYSMON, SECURITY) or any(
+                t is not None and (isinstance(t, bool) or not isinstance(t, int))
+                for t in (start, end)
+            ):
+                raise StateError(f"damaged state: recent record {entry!r}")
+            key = (
+                expect(host, str, "a host"),
+                expect(pid, int, "a pid"),
+                expect(image, str, "an image"),
+            )
+            self._recent.setdefault(key, []).append((log, start, end))
+            self._recent_order.append(key)
+        for entry in expect(data.get("aligned"), list, "aligned counts"):
+            host, count = _pair(entry, "an aligned count")
+            self._aligned[expect(host, str, "a host")] = expect(count, int, "a count")
+        for entry in expect(data.get("apart"), list, "offset counts"):
+            host, bins = _pair(entry, "offset counts")
+            counter: Counter[int] = Counter()
+            for item in expect(bins, list, "offset counts"):
+                second, count = (expect(v, int, "an offset count") for v in _pair(item, "a bin"))
+                counter[second] = count
+            self._apart[expect(host, str, "a host")] = counter
+
     # -- waiting ---------------------------------------------------------------------------
 
     def _partner(self, key: tuple[str, int, str], log: str, record: Record) -> _Held | None:
@@ -679,9 +853,82 @@ class AlertMerger:
                 del self._seen[old]
         return True
 
+    def state(self) -> dict[str, Any]:
+        """The alerts remembered, as plain JSON-ready data with a format version."""
+        index: dict[tuple[str, str, int, str], int] = {}
+        seen = []
+        for key in self._order:
+            at = index.get(key, 0)
+            index[key] = at + 1
+            seen.append([key[0], record_to_data(self._seen[key][at])])
+        return {
+            "format": ALERT_MERGER_FORMAT,
+            "settings": {"tolerance": self._tolerance, "size": self._size},
+            "merged": self.merged,
+            "seen": seen,
+        }
+
+    @classmethod
+    def from_state(cls, data: Any) -> AlertMerger:
+        """An alert merger that goes on where the one that gave ``data`` (:meth:`state`) was;
+        :class:`~correlog.StateError` for another format or a damaged state."""
+        data = expect(data, dict, "the alert merger state")
+        if data.get("format") != ALERT_MERGER_FORMAT:
+            raise StateError(
+                f"not an alert merger state of format {ALERT_MERGER_FORMAT!r}: "
+                f"{data.get('format')!r}"
+            )
+        config = expect(data.get("settings"), dict, "settings")
+        tolerance = expect(config.get("tolerance"), int, "tolerance")
+        try:
+            new = cls(
+                tolerance=tolerance / NS_PER_SECOND, size=expect(config.get("size"), int, "size")
+            )
+        except UsageError as exc:
+            raise StateError(f"damaged state: {exc}") from exc
+        new._tolerance = tolerance
+        new.merged = expect(data.get("merged"), int, "merged")
+        for item in expect(data.get("seen"), list, "alerts seen"):
+            rule, raw = _pair(item, "an alert seen")
+            record = _saved_record(raw)
+            if record.image is None or log_of(record) is None:
+                raise StateError(f"damaged state: an alert seen on a record of no log: {raw!r}")
+            key = (expect(rule, str, "a rule"), record.host, record.pid, record.image.casefold())
+            new._seen.setdefault(key, []).append(record)
+            new._order.append(key)
+        return new
+
     def filter(self, alerts: Iterable[Alert]) -> list[Alert]:
         """The alerts to raise, in order."""
         return [alert for alert in alerts if self.keep(alert)]
+
+
+def _saved_record(data: Any) -> Record:
+    """A record of a saved state, its key fields checked (the merger's keys are made of them)."""
+    record = Record._make(record_from_data(data))
+    expect(record.host, str, "a record's host")
+    expect(record.pid, int, "a record's pid")
+    if record.image is not None:
+        expect(record.image, str, "a record's image")
+    if record.channel is not None:
+        expect(record.channel, str, "a record's log")
+    expect(record.provenance, tuple, "a record's provenance")
+    return record
+
+
+def _gone(deadline: int, seq: int) -> _Held:
+    """A heap entry's record that no longer waits (paired): only its place in the heap."""
+    held = _Held.__new__(_Held)
+    held.out, held.deadline, held.seq = True, deadline, seq
+    return held
+
+
+def _pair(value: Any, what: str) -> tuple[Any, Any]:
+    """A two-item list of a saved state, or a :class:`StateError` naming ``what``."""
+    value = expect(value, list, what)
+    if len(value) != 2:
+        raise StateError(f"damaged state: {what} is {value!r}")
+    return value[0], value[1]
 
 
 # -- constant offsets the user knows: --log-offset -----------------------------------------

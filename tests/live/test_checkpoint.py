@@ -256,23 +256,60 @@ def test_the_journal_is_kept_in_order_until_a_state_covers_it(tmp_path: Path) ->
     assert (saved.journal, saved.raised, saved.engine) == ((), frozenset(), ENGINE)
 
 
-def test_a_version_1_file_is_upgraded_in_place(tmp_path: Path) -> None:
+#: What each older version's file lacks (version 1: the journal and raised alerts; version 2:
+#: the cross-log merge state).
+_LACKING = {"1": ("journal", "raised", "merge"), "2": ("merge",)}
+
+
+@pytest.mark.parametrize("version", sorted(_LACKING))
+def test_an_older_file_is_upgraded_in_place(tmp_path: Path, version: str) -> None:
     path = tmp_path / "state"
     with Checkpoint(path) as checkpoint:
         checkpoint.commit(engine=ENGINE, positions={"a": 1}, alerts=sample_alerts()[:1])
-    with sqlite3.connect(path) as db:  # what version 1 wrote: no journal, no raised
-        db.execute("DROP TABLE journal")
-        db.execute("DROP TABLE raised")
-        db.execute("UPDATE meta SET value = '1' WHERE key = 'format'")
+    with sqlite3.connect(path) as db:  # what that version wrote
+        for table in _LACKING[version]:
+            db.execute(f"DROP TABLE {table}")
+        db.execute("UPDATE meta SET value = ? WHERE key = 'format'", (version,))
     db.close()
     with Checkpoint(path) as checkpoint:
         saved = checkpoint.load()
         assert (saved.engine, saved.positions, saved.journal) == (ENGINE, {"a": 1}, ())
+        assert saved.merge is None  # those versions' monitors did not merge across logs
         assert checkpoint.outbox_stats().depth == 1
+        checkpoint.commit(engine=ENGINE, merge={"records": {}})
+        assert checkpoint.load().merge == {"records": {}}
     with sqlite3.connect(path) as db:
-        (version,) = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+        (found,) = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
     db.close()
-    assert version == str(FORMAT_VERSION) == "2"
+    assert found == str(FORMAT_VERSION) == "3"
+
+
+def test_the_merge_state_is_saved_with_the_engine_state_only(tmp_path: Path) -> None:
+    merge = {"records": {"waiting": [1]}, "alerts": {}}
+    with Checkpoint(tmp_path / "state") as checkpoint:
+        checkpoint.commit(engine=ENGINE, merge=merge)
+        checkpoint.commit(alerts=sample_alerts()[:1], ahead_of_state=True)  # leaves it as it is
+        assert checkpoint.load().merge == merge
+        with pytest.raises(UsageError, match="goes with the engine state"):
+            checkpoint.commit(merge=merge)
+        with pytest.raises(UsageError, match="not JSON-ready"):
+            checkpoint.commit(engine=ENGINE, merge={"a": object()})
+        assert checkpoint.load().merge == merge  # nothing written by the refused commits
+    with Checkpoint(tmp_path / "state") as checkpoint:
+        assert checkpoint.load().merge == merge
+        checkpoint.commit(engine=ENGINE)  # a state without a merge stage: the old one goes
+        assert checkpoint.load().merge is None
+
+
+def test_a_merge_state_that_is_not_json_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "state"
+    with Checkpoint(path) as checkpoint:
+        checkpoint.commit(engine=ENGINE, merge={"records": {}})
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE merge SET state = '{not json'")
+    db.close()
+    with Checkpoint(path) as checkpoint, pytest.raises(CheckpointError, match="merge state"):
+        checkpoint.load()
 
 
 def test_the_engine_state_given_as_its_json_text(tmp_path: Path) -> None:

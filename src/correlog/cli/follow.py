@@ -26,6 +26,13 @@ SIGHUP stop after the batch in hand, save everything and exit with 128 + the sig
 
 Without ``--checkpoint`` the outbox lives in memory: nothing is saved, delivery is the same.
 
+One record per process across logs, as in a one-pass ``watch`` (see :mod:`correlog._crosslog`):
+the monitor's records go through the cross-log merge stage, and its alerts through the alert
+merger, so the first alert of a rule on either log's view of a process goes out and the same
+rule's alert on the other log's view does not. Both stages' state is saved with the engine's,
+in the same transaction; ``--no-merge-logs`` turns the stage off (a saved stage's waiting
+records are then released).
+
 Options shared by both commands: :func:`add_live_options`; ``--config correlog.toml`` lays the
 file's values under the flags (:func:`with_config`: a flag given wins).
 """
@@ -39,9 +46,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TextIO
 
-from .._errors import UsageError
+from .._crosslog import AlertMerger, LogMerger, shift_events
+from .._errors import StateError, UsageError
 from .._events import Event
 from .._monitor import Monitor, RuleLike, SingleEventMonitor
+from .._records import Record
+from .._state import expect
+from ._crosslog import CrossLog, log_offsets
 from ._inputs import STOP, correlator, stop_status
 
 __all__ = [
@@ -278,7 +289,11 @@ class LiveRun:
         try:
             saved = self.checkpoint.load()
             self.counters = LiveCounters()
-            self.monitor = _monitor(args, rules, saved.engine, self.counters.count_record)
+            #: The cross-log merge stage, restored with the engine (nothing when turned off).
+            self.across, released = _cross_log(args, saved.merge)
+            for record in released:
+                self.counters.count_record(record)
+            self.monitor = _monitor(args, rules, saved.engine, self._on_record)
             delivery = config["delivery"] if config is not None else None
             self.worker = DeliveryWorker(
                 self.checkpoint,
@@ -314,13 +329,18 @@ class LiveRun:
 
             self._metrics = serve_metrics(args.metrics, self.snapshot)
 
+    def _on_record(self, record: Record) -> None:
+        """A record the monitor finalised: through the merge stage, then counted."""
+        for final in self.across.records([record]):
+            self.counters.count_record(final)
+
     def feed(self, events: Iterable[Event], journal: Sequence[tuple[str, str, str]] = ()) -> None:
         """Fold one batch in (``events`` may be a stream); commit its alerts (and its
         ``journal`` rows) at once, and the state when the commit interval has passed."""
         from ..live import alert_id
 
         with self._lock:
-            alerts = self.monitor.feed_many(self.counters.counted(events))
+            alerts = self.across.alerts(self.monitor.feed_many(self.counters.counted(events)))
             if self._raised and alerts:
                 alerts = [alert for alert in alerts if alert_id(alert) not in self._raised]
             self.counters.count_alerts(alerts)
@@ -356,7 +376,9 @@ class LiveRun:
 
                 # The text alone, its dict already freed, goes to SQLite (see engine_json).
                 text = state_json(self.monitor.state())
-                self.checkpoint.commit(engine_json=text, positions=self.positions)
+                self.checkpoint.commit(
+                    engine_json=text, positions=self.positions, merge=_cross_log_state(self.across)
+                )
                 self._raised.clear()
             self._unsaved = False
             self._saved_at = time.monotonic()
@@ -395,6 +417,11 @@ class LiveRun:
                 if self.args.stats is not None:
                     self.print_stats()
                 self.checkpoint.close()
+                self.across.print_warnings(self.err)
+
+    def summary(self) -> str:
+        """``; alerts N`` and what the merge stage did, for the last line on stderr."""
+        return f"; alerts {self.alerts}{self.across.counts()}"
 
 
 def _monitor(
@@ -410,6 +437,28 @@ def _monitor(
     if engine is None:
         return Monitor(rules, correlator=correlator(args), on_record=on_record)
     return Monitor.from_state(rules, engine, on_record=on_record)
+
+
+def _cross_log(args: argparse.Namespace, saved: Any) -> tuple[CrossLog, list[Record]]:
+    """The cross-log stage: the saved one (its settings), else a new one as the options say;
+    with ``--no-merge-logs`` none, and the records a saved one held are returned, released.
+    :class:`StateError` for a saved state that is damaged."""
+    if saved is None:
+        return CrossLog.from_args(args), []
+    saved = expect(saved, dict, "the merge state")
+    records = LogMerger.from_state(saved.get("records"))
+    if args.no_merge_logs:
+        return CrossLog(None, None), records.close()
+    if saved.keys() != {"records", "alerts"}:
+        raise StateError(f"damaged state: a merge state with {sorted(saved)}")
+    return CrossLog(records, AlertMerger.from_state(saved["alerts"])), []
+
+
+def _cross_log_state(across: CrossLog) -> dict[str, Any] | None:
+    """What :func:`_cross_log` restores (None when the stage is off)."""
+    if across.records_merger is None or across.alerts_merger is None:
+        return None
+    return {"records": across.records_merger.state(), "alerts": across.alerts_merger.state()}
 
 
 def _sinks(args: argparse.Namespace, out: TextIO) -> list[Any]:
@@ -465,6 +514,7 @@ def run_follow(
         for path in args.paths:
             followers[path] = Follower(path, live.saved.positions.get(path))
         decoders = {p: LineDecoder(args.format, tz=args.tz, source=p) for p in args.paths}
+        offsets = log_offsets(args)
         live.decoders = _Decoders(decoders.values())
         live.sources = {path: follower.stats for path, follower in followers.items()}
         for batch in STOP.events(_batches(followers, live.positions, args.poll, args.idle_exit)):
@@ -472,7 +522,7 @@ def run_follow(
                 live.idle()
                 continue
             name, lines, position = batch
-            live.feed(decoders[name].stream(lines))
+            live.feed(shift_events(decoders[name].stream(lines), offsets))
             live.positions[name] = position
     except KeyboardInterrupt as exc:
         status = stop_status(exc)
@@ -486,7 +536,7 @@ def run_follow(
     counts = live.decoders.to_json()
     print(
         f"correlog: followed {len(followers)} file(s): {counts['lines']} lines, "
-        f"skipped {counts['skipped']}; alerts {live.alerts}",
+        f"skipped {counts['skipped']}{live.summary()}",
         file=err,
     )
     return status

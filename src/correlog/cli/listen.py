@@ -162,7 +162,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     counts = decoder.to_json()
     print(
         f"correlog: received {received} messages: {counts['events']} events, "
-        f"skipped {counts['skipped']}; alerts {live.alerts}",
+        f"skipped {counts['skipped']}{live.summary()}",
         file=err,
     )
     return status

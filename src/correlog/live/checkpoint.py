@@ -17,8 +17,12 @@ saves it at intervals, not per batch, and commits in between only what cannot wa
   appends what it received to the ``journal``, which a restart replays after loading the state.
 
 A commit with an engine state covers everything before it: it empties ``journal`` and
-``raised`` in the same transaction. A followed file needs no journal: its position simply
-advances with the state, and the file is read again from there.
+``raised`` in the same transaction. The cross-log merge stage's state (records waiting for
+their partner, the alerts already raised on either log's view of a process; see
+:mod:`correlog._crosslog`) is the engine's too: it is written with the engine state, in the
+same transaction, or removed when a state comes without it, so the two never disagree. A
+followed file needs no journal: its position simply advances with the state, and the file is
+read again from there.
 
 The delivery worker (:mod:`correlog.live.delivery`) takes alerts from the outbox and records
 each sink's acceptance with :meth:`Checkpoint.accept`; an alert leaves the outbox only when every
@@ -65,9 +69,9 @@ __all__ = [
 ]
 
 #: The checkpoint file's format version; a file with any other version is refused.
-FORMAT_VERSION: Final = 2
-#: Older versions this one opens (and upgrades in place: version 2 only added tables).
-_UPGRADABLE: Final = ("1",)
+FORMAT_VERSION: Final = 3
+#: Older versions this one opens (and upgrades in place: versions 2 and 3 only added tables).
+_UPGRADABLE: Final = ("1", "2")
 #: The default outbox bound, in alerts.
 DEFAULT_MAX_OUTBOX: Final = 100_000
 #: A fixed namespace so :func:`alert_id` is the same on every host and every run.
@@ -87,6 +91,8 @@ _SCHEMA: Final = (
     " seq INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL, host TEXT NOT NULL,"
     " line TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS raised (id TEXT PRIMARY KEY)",
+    "CREATE TABLE IF NOT EXISTS merge ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL)",
 )
 #: The tables of every version this one opens (the others are added by the upgrade).
 _REQUIRED_TABLES: Final = frozenset({"meta", "engine", "positions", "outbox", "accepted"})
@@ -148,12 +154,14 @@ class OutboxItem:
 class Snapshot:
     """What :meth:`Checkpoint.load` found: the engine state (None when none was saved yet),
     each source's position, the journal to replay after the state (``(source, host, line)``,
-    oldest first), and the ids of alerts committed since the state (``raised``)."""
+    oldest first), the ids of alerts committed since the state (``raised``), and the cross-log
+    merge stage's state saved with the engine's (``merge``; None when there was none)."""
 
     engine: dict[str, Any] | None
     positions: dict[str, Any]
     journal: tuple[tuple[str, str, str], ...] = ()
     raised: frozenset[str] = frozenset()
+    merge: dict[str, Any] | None = None
 
 
 @attrs.define
@@ -262,8 +270,9 @@ class Checkpoint:
 
     @staticmethod
     def _upgrade(db: sqlite3.Connection) -> None:
-        """Version 1 to 2: the journal and raised tables, empty (version 1 saved the state with
-        every batch, so nothing was ahead of it)."""
+        """Versions 1 and 2 to 3: the tables they lack, empty. Version 1 saved the state with
+        every batch, so no journal and no raised alerts were ahead of it; neither version saved
+        a cross-log merge state (their monitors did not merge)."""
         db.execute("BEGIN IMMEDIATE")
         for statement in _SCHEMA:
             db.execute(statement)
@@ -299,6 +308,7 @@ class Checkpoint:
                 journal = db.execute("SELECT source, host, line FROM journal ORDER BY seq")
                 journal_rows = tuple((str(a), str(b), str(c)) for a, b, c in journal)
                 raised = frozenset(str(id) for (id,) in db.execute("SELECT id FROM raised"))
+                merge_row = db.execute("SELECT state FROM merge WHERE id = 1").fetchone()
             except sqlite3.DatabaseError as exc:
                 raise CheckpointError(f"{self.path}: cannot read the checkpoint: {exc}") from exc
         engine = None if row is None else _json_object(row[0], self.path, "the engine state")
@@ -306,7 +316,12 @@ class Checkpoint:
             source: _json_value(text, self.path, f"the position of {source!r}")
             for source, text in rows
         }
-        return Snapshot(engine=engine, positions=positions, journal=journal_rows, raised=raised)
+        merge = (
+            None if merge_row is None else _json_object(merge_row[0], self.path, "the merge state")
+        )
+        return Snapshot(
+            engine=engine, positions=positions, journal=journal_rows, raised=raised, merge=merge
+        )
 
     def commit(
         self,
@@ -317,6 +332,7 @@ class Checkpoint:
         journal: Iterable[tuple[str, str, str]] = (),
         ahead_of_state: bool = False,
         engine_json: str | None = None,
+        merge: Mapping[str, Any] | None = None,
     ) -> list[str]:
         """Save one batch in one transaction: engine state, positions, and alerts into the outbox.
 
@@ -329,7 +345,9 @@ class Checkpoint:
         docstring). ``engine_json``: the engine state already as JSON text
         (:func:`state_json`), so that the caller's dict can be freed before the write: a
         state with many open processes is large, and the dict, its text and SQLite's copy of
-        the text need not all be in memory at once. Returns the ids of the alerts added (an
+        the text need not all be in memory at once. ``merge``: the cross-log merge stage's
+        JSON-ready state, only with an engine state (they were taken together); an engine state
+        given without it removes the saved one. Returns the ids of the alerts added (an
         alert whose id is already pending is not added twice; one dropped at the bound at once,
         when a single batch holds more than the bound, is not among them). Raises
         :class:`UsageError` for a value that is not JSON (nothing is written then).
@@ -337,6 +355,9 @@ class Checkpoint:
         if engine is not None and engine_json is not None:
             raise UsageError("give the engine state as engine or as engine_json, not both")
         engine_text = engine_json if engine is None else _to_json(engine, "the engine state")
+        if merge is not None and engine_text is None:
+            raise UsageError("a merge state goes with the engine state it was taken with")
+        merge_text = None if merge is None else _to_json(merge, "the merge state")
         position_rows = [
             (source, _to_json(value, f"the position of {source!r}"))
             for source, value in (positions or {}).items()
@@ -357,6 +378,14 @@ class Checkpoint:
                         "ON CONFLICT (id) DO UPDATE SET state = excluded.state",
                         (engine_text,),
                     )
+                    if merge_text is None:
+                        db.execute("DELETE FROM merge")
+                    else:
+                        db.execute(
+                            "INSERT INTO merge (id, state) VALUES (1, ?) "
+                            "ON CONFLICT (id) DO UPDATE SET state = excluded.state",
+                            (merge_text,),
+                        )
                     db.execute("DELETE FROM journal")
                     db.execute("DELETE FROM raised")
                 else:
