@@ -8,13 +8,14 @@ The state goes through JSON text on the way, as a checkpoint stores it.
 from __future__ import annotations
 
 import json
+from types import MappingProxyType
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from correlog import Correlator, StateError
+from correlog import Correlator, EventKind, HostEventKind, Layout, Reason, StateError, Status
 from correlog.testing import ReferenceCorrelator, created, exited, token
 
 from .strategies import correlator_calls, correlator_settings
@@ -97,3 +98,73 @@ def test_a_restored_monitor_does_not_alert_twice_and_still_alerts_once() -> None
     assert restored.feed(story[2]) == []  # the exit of a process that already alerted
     with pytest.raises(StateError):
         Monitor.from_state([AnonymousWeb()], single.state())
+
+
+def _as_json(state: Any) -> str:
+    from correlog._state import JSON_OPTIONS
+
+    return json.dumps(state, **JSON_OPTIONS)
+
+
+@settings(max_examples=100)
+@given(options=correlator_settings, calls=correlator_calls())
+def test_the_state_in_pieces_is_exactly_the_state_as_json_text(
+    options: dict[str, Any], calls: list[tuple[Any, ...]]
+) -> None:
+    from correlog import Monitor
+    from correlog.rules import AnonymousWeb
+
+    correlator = Correlator(**options)
+    monitor = Monitor([AnonymousWeb()], correlator=correlator)
+    _run(monitor, calls)
+    assert "".join(correlator.state_pieces()) == _as_json(correlator.state())
+    assert "".join(monitor.state_pieces()) == _as_json(monitor.state())
+
+
+def test_the_state_in_pieces_holds_fired_rules_and_alerted_processes() -> None:
+    from correlog import Monitor, SingleEventMonitor
+    from correlog.rules import AnonymousWeb
+
+    story = [created(2216, 0, rn=1), token(2216, 1, rn=2), created(12, 2, rn=3)]
+    for monitor in (Monitor([AnonymousWeb()]), SingleEventMonitor([AnonymousWeb()])):
+        assert len(monitor.feed_many(story)) == 1
+        text = "".join(monitor.state_pieces())
+        assert text == _as_json(monitor.state())
+        assert "2216" in text
+    empty = SingleEventMonitor([AnonymousWeb()])
+    assert "".join(empty.state_pieces()) == _as_json(empty.state())
+
+
+_ENUM_VALUES = st.sampled_from(
+    [*EventKind, *Status, *Reason, *Layout, *HostEventKind]  # every enum a field holds
+)
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.text(max_size=5), st.floats(), _ENUM_VALUES
+)
+_FIELD_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(
+        st.tuples(inner, inner),
+        st.lists(inner, max_size=3).map(tuple),
+        st.dictionaries(st.text(max_size=3), st.text(max_size=3)).map(MappingProxyType),
+        st.dictionaries(st.text(max_size=3), st.text(max_size=3)),
+        st.lists(inner, max_size=3),
+    ),
+    max_leaves=8,
+)
+
+
+def _typed(value: Any) -> Any:
+    """``value`` with every container's and scalar's exact type, to compare beyond ``==``."""
+    if isinstance(value, list | tuple):
+        return (type(value), [_typed(v) for v in value])
+    if isinstance(value, dict | MappingProxyType):
+        return (type(value), {k: _typed(v) for k, v in value.items()})
+    return (type(value), repr(value))
+
+
+@given(value=_FIELD_VALUES)
+def test_the_fast_plain_is_the_reference(value: Any) -> None:
+    from correlog._state import _plain, _plain_reference
+
+    assert _typed(_plain(value)) == _typed(_plain_reference(value))

@@ -55,7 +55,7 @@ count), so eviction is O(1) amortised however many hosts there are.
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from itertools import islice
 from typing import Any, Final
 
@@ -67,7 +67,14 @@ from ._events import Event, EventKind, HostEvent, HostEventKind, ProcessEvent
 from ._layout import RECORD_SLOT, record_from_event
 from ._records import ProcessId, Reason, Record, Status
 from ._sequencer import Sequencer
-from ._state import CORRELATOR_FORMAT, expect, record_from_data, record_to_data
+from ._state import (
+    CORRELATOR_FORMAT,
+    Stream,
+    expect,
+    json_pieces,
+    record_from_data,
+    record_to_data,
+)
 
 __all__ = ["Correlator", "CorrelatorStats"]
 
@@ -120,6 +127,13 @@ _new_record = tuple.__new__
 def _key(host: str, channel: str | None) -> str | tuple[str, str]:
     """The key of a host's log in :attr:`Correlator._hosts`."""
     return host if channel is None else (host, channel)
+
+
+def _open_data(entry: list[Any]) -> dict[str, Any]:
+    """An open entry as saved: its process id and provenance made final first."""
+    _process_id(entry)
+    _provenance(entry)
+    return record_to_data(entry)
 
 
 def _stats_value(_inst: object, _field: object, value: Any) -> Any:
@@ -377,6 +391,16 @@ class Correlator:
         records for the same further calls (a property test cuts streams anywhere to check it).
         Take it between calls, never from inside a ``process`` loop that is still running.
         """
+        tree: dict[str, Any] = self._state_tree(list)
+        return tree
+
+    def state_pieces(self) -> Iterator[str]:
+        """:meth:`state` as compact JSON text, in pieces, one open entry at a time: the whole
+        state never exists as dicts at once. Consume it before the next call on the correlator."""
+        return json_pieces(self._state_tree(Stream))
+
+    def _state_tree(self, stream: Callable[[Iterable[Any]], Any]) -> Any:
+        """The state's layout, its long lists made by ``stream`` (see :mod:`correlog._state`)."""
         logs = []
         for key, hs in self._hosts.items():
             logs.append(
@@ -389,12 +413,6 @@ class Correlator:
                     "lost_until": hs.lost_until,
                 }
             )
-        open_entries = []
-        for entry in self._fifo:
-            if entry[_REASON] is None:
-                _process_id(entry)
-                _provenance(entry)
-                open_entries.append(record_to_data(entry))
         return {
             "format": CORRELATOR_FORMAT,
             "settings": {
@@ -405,15 +423,15 @@ class Correlator:
                 "lateness": self._lateness,
                 "max_idle_logs": self._max_idle_logs,
             },
-            "memo": [
+            "memo": stream(
                 [record.host, record.channel, record.pid, record.image, list(record.process_id)]
                 for record in self._memo_order
                 if self._memo_owner(record) is not None
-            ],
+            ),
             "closed": self._closed,
             "stats": attrs.asdict(self.stats, value_serializer=_stats_value),
             "logs": logs,
-            "open": open_entries,
+            "open": stream(_open_data(entry) for entry in self._fifo if entry[_REASON] is None),
             "window": None if self._sequencer is None else self._sequencer.state(),
         }
 

@@ -47,7 +47,7 @@ from ._errors import StateError, UsageError
 from ._events import Event, EventKind, HostEvent, ProcessEvent
 from ._records import Alert, LevelledAlert, Record, Verdict
 from ._single import single_record
-from ._state import expect
+from ._state import Stream, expect, json_pieces
 from ._time import seconds
 
 __all__ = ["HostRule", "Monitor", "RuleLike", "SingleEventMonitor", "rule_fields", "rule_name"]
@@ -195,13 +195,21 @@ class Monitor:
         """The correlator's state and which rules already fired for each open process, as
         plain JSON-ready data (see :meth:`Correlator.state`). The rules are code, not state:
         give them again to :meth:`from_state`."""
+        tree: dict[str, Any] = self._state_tree(list)
+        return tree
+
+    def state_pieces(self) -> Iterator[str]:
+        """:meth:`state` as compact JSON text, in pieces (see :meth:`Correlator.state_pieces`)."""
+        return json_pieces(self._state_tree(Stream))
+
+    def _state_tree(self, stream: Callable[[Iterable[Any]], Any]) -> Any:
         return {
             "format": MONITOR_FORMAT,
-            "correlator": self._correlator.state(),
-            "fired": [
+            "correlator": self._correlator._state_tree(stream),
+            "fired": stream(
                 [host, pid, channel, sorted(names)]
                 for (host, pid, channel), names in self._fired.items()
-            ],
+            ),
         }
 
     @classmethod
@@ -401,10 +409,18 @@ class SingleEventMonitor:
 
     def state(self) -> dict[str, Any]:
         """The processes that already alerted, and the clock, as plain JSON-ready data."""
+        tree: dict[str, Any] = self._state_tree(list)
+        return tree
+
+    def state_pieces(self) -> Iterator[str]:
+        """:meth:`state` as compact JSON text, in pieces (see :meth:`Correlator.state_pieces`)."""
+        return json_pieces(self._state_tree(Stream))
+
+    def _state_tree(self, stream: Callable[[Iterable[Any]], Any]) -> Any:
         return {
             "format": SINGLE_EVENT_FORMAT,
             "clock": self._clock,
-            "alerted": [[host, pid, channel] for host, pid, channel in self._alerted],
+            "alerted": stream([host, pid, channel] for host, pid, channel in self._alerted),
         }
 
     @classmethod

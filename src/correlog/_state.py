@@ -11,7 +11,8 @@ layout) are written field by field under their names, enums as their values.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Final, TypeVar
 
 from ._errors import StateError
@@ -20,9 +21,12 @@ from ._records import Reason, Record, Status
 
 __all__ = [
     "CORRELATOR_FORMAT",
+    "JSON_OPTIONS",
+    "Stream",
     "event_from_data",
     "event_to_data",
     "expect",
+    "json_pieces",
     "record_from_data",
     "record_to_data",
 ]
@@ -51,14 +55,34 @@ def expect(value: Any, kind: type[_T] | tuple[type, ...], what: str) -> _T:
     return value  # type: ignore[return-value]
 
 
-def _plain(value: Any) -> Any:
+def _plain_reference(value: Any) -> Any:
+    """A field's value as plain data: the rules, as the docs state them (the twin of
+    :func:`_plain`, which must give the same for every value)."""
     if isinstance(value, tuple):
-        return [_plain(v) for v in value]
+        return [_plain_reference(v) for v in value]
     if isinstance(value, Mapping):
         return dict(value)
     if isinstance(value, EventKind | Status | Reason | Layout | HostEventKind):
         return value.value
     return value
+
+
+#: The exact types a field's value almost always has, and what each becomes: a dict lookup
+#: instead of isinstance checks against an ABC and a union of enums.
+_UNCHANGED: Final = frozenset({str, int, bool, float, type(None)})
+_ENUM_TYPES: Final = frozenset({EventKind, Status, Reason, Layout, HostEventKind})
+
+
+def _plain(value: Any) -> Any:
+    """:func:`_plain_reference`, by exact type first (any other type goes to the reference)."""
+    kind = type(value)
+    if kind in _UNCHANGED:
+        return value
+    if kind is tuple:
+        return [_plain(v) for v in value]
+    if kind in _ENUM_TYPES:
+        return value.value
+    return _plain_reference(value)
 
 
 def record_to_data(fields: Any) -> dict[str, Any]:
@@ -109,3 +133,57 @@ def event_from_data(data: Any) -> Event:
         return ProcessEvent(**data)
     except (TypeError, ValueError) as exc:
         raise StateError(f"damaged state: event {data!r}") from exc
+
+
+#: How a state becomes JSON text (compact, the text as it is, no NaN).
+JSON_OPTIONS: Final[dict[str, Any]] = {
+    "ensure_ascii": False,
+    "separators": (",", ":"),
+    "allow_nan": False,
+}
+_encode: Final = json.JSONEncoder(**JSON_OPTIONS).encode
+
+
+class Stream:
+    """A list in a state tree whose items are made only as :func:`json_pieces` writes them."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: Iterable[Any]) -> None:
+        self.items = items
+
+
+#: What :func:`json_pieces` opens up; any other value is encoded whole.
+_NESTED: Final = (dict, Stream)
+
+
+def _opens(value: Any) -> bool:
+    """Whether :func:`json_pieces` writes ``value`` part by part: a dict holding a stream or a
+    dict (every other value, a stream's items among them, is encoded whole)."""
+    return type(value) is dict and any(type(item) in _NESTED for item in value.values())
+
+
+def json_pieces(value: Any) -> Iterator[str]:
+    """``value`` (a state tree, possibly with :class:`Stream` lists) as JSON text in pieces:
+    their concatenation is ``json.dumps(value, **JSON_OPTIONS)`` with every stream a list.
+    ``TypeError`` or ``ValueError`` for what is not JSON-ready, as ``json.dumps`` gives."""
+    if _opens(value):
+        yield "{"
+        first = True
+        for key, item in value.items():
+            if type(key) is not str:
+                raise TypeError(f"a state's keys must be str, not {type(key).__name__}")
+            yield (_encode(key) if first else "," + _encode(key)) + ":"
+            yield from json_pieces(item)
+            first = False
+        yield "}"
+    elif type(value) is Stream:
+        yield "["
+        first = True
+        for item in value.items:
+            text = "".join(json_pieces(item)) if _opens(item) else _encode(item)
+            yield text if first else "," + text
+            first = False
+        yield "]"
+    else:
+        yield _encode(value)

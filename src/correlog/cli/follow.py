@@ -372,12 +372,12 @@ class LiveRun:
         with self._lock:
             started = time.monotonic()
             if self.durable:
-                from ..live.checkpoint import state_json
-
-                # The text alone, its dict already freed, goes to SQLite (see engine_json).
-                text = state_json(self.monitor.state())
+                # The state's text piece by piece, never its whole dict (see engine_json).
+                pieces = self.monitor.state_pieces()
                 self.checkpoint.commit(
-                    engine_json=text, positions=self.positions, merge=_cross_log_state(self.across)
+                    engine_json=pieces,
+                    positions=self.positions,
+                    merge=_cross_log_state(self.across),
                 )
                 self._raised.clear()
             self._unsaved = False

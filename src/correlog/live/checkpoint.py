@@ -54,6 +54,7 @@ import attrs
 
 from .._errors import CorrelogError, UsageError
 from .._records import Alert, format_process_id
+from .._state import JSON_OPTIONS
 from ..sinks import dumps
 
 __all__ = [
@@ -331,7 +332,7 @@ class Checkpoint:
         alerts: Iterable[Alert] = (),
         journal: Iterable[tuple[str, str, str]] = (),
         ahead_of_state: bool = False,
-        engine_json: str | None = None,
+        engine_json: str | Iterable[str] | None = None,
         merge: Mapping[str, Any] | None = None,
     ) -> list[str]:
         """Save one batch in one transaction: engine state, positions, and alerts into the outbox.
@@ -343,19 +344,24 @@ class Checkpoint:
         which covers them). ``ahead_of_state``: the alerts come from input the saved state does
         not cover yet; their ids are kept in ``raised`` until the next state (see the module's
         docstring). ``engine_json``: the engine state already as JSON text
-        (:func:`state_json`), so that the caller's dict can be freed before the write: a
-        state with many open processes is large, and the dict, its text and SQLite's copy of
-        the text need not all be in memory at once. ``merge``: the cross-log merge stage's
-        JSON-ready state, only with an engine state (they were taken together); an engine state
-        given without it removes the saved one. Returns the ids of the alerts added (an
-        alert whose id is already pending is not added twice; one dropped at the bound at once,
-        when a single batch holds more than the bound, is not among them). Raises
+        (:func:`state_json`), or as pieces of it (``Monitor.state_pieces()``), so that no dict
+        of the whole state is built: a state with many open processes is large, and the dicts,
+        the text and SQLite's copy of it need not all be in memory at once. ``merge``: the
+        cross-log merge stage's JSON-ready state, only with an engine state (they were taken
+        together); an engine state given without it removes the saved one. Returns the ids of
+        the alerts added (an alert whose id is already pending is not added twice; one dropped
+        at the bound at once, when a single batch holds more than the bound, is not among
+        them). Raises
         :class:`UsageError` for a value that is not JSON (nothing is written then).
         """
         if engine is not None and engine_json is not None:
             raise UsageError("give the engine state as engine or as engine_json, not both")
-        engine_text = engine_json if engine is None else _to_json(engine, "the engine state")
-        if merge is not None and engine_text is None:
+        engine_chunks = None
+        if engine is not None:
+            engine_chunks = _chunks((_to_json(engine, "the engine state"),))
+        elif engine_json is not None:
+            engine_chunks = _chunks((engine_json,) if isinstance(engine_json, str) else engine_json)
+        if merge is not None and engine_chunks is None:
             raise UsageError("a merge state goes with the engine state it was taken with")
         merge_text = None if merge is None else _to_json(merge, "the merge state")
         position_rows = [
@@ -372,12 +378,8 @@ class Checkpoint:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
-                if engine_text is not None:
-                    db.execute(
-                        "INSERT INTO engine (id, state) VALUES (1, ?) "
-                        "ON CONFLICT (id) DO UPDATE SET state = excluded.state",
-                        (engine_text,),
-                    )
+                if engine_chunks is not None:
+                    _write_state(db, engine_chunks)
                     if merge_text is None:
                         db.execute("DELETE FROM merge")
                     else:
@@ -529,6 +531,45 @@ def _release(handle: IO[bytes] | None) -> None:
         handle.close()  # closing the file drops the lock
 
 
+#: The size of the pieces the engine state is written in.
+_CHUNK_BYTES: Final = 1 << 16
+
+
+def _chunks(pieces: Iterable[str]) -> list[bytes]:
+    """The state's text as UTF-8 in chunks of about ``_CHUNK_BYTES`` (few objects, and never
+    the whole text as one more copy); :class:`UsageError` when it is not JSON-ready."""
+    chunks: list[bytes] = []
+    held: list[str] = []
+    size = 0
+    try:
+        for piece in pieces:
+            held.append(piece)
+            size += len(piece)
+            if size >= _CHUNK_BYTES:
+                chunks.append("".join(held).encode())
+                held.clear()
+                size = 0
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"the engine state is not JSON-ready: {exc}") from exc
+    chunks.append("".join(held).encode())
+    return chunks
+
+
+def _write_state(db: sqlite3.Connection, chunks: list[bytes]) -> None:
+    """Store the state's UTF-8 text, chunk by chunk, through SQLite's incremental blob I/O
+    (the row is made at its full size first, ``zeroblob``), so SQLite never holds the whole
+    text at once. The value is a BLOB of the text's UTF-8 bytes, which :meth:`Checkpoint.load`
+    (and ``json.loads``) reads like the TEXT older versions wrote."""
+    db.execute(
+        "INSERT INTO engine (id, state) VALUES (1, zeroblob(?)) "
+        "ON CONFLICT (id) DO UPDATE SET state = excluded.state",
+        (sum(len(chunk) for chunk in chunks),),
+    )
+    with db.blobopen("engine", "state", 1) as blob:
+        for chunk in chunks:
+            blob.write(chunk)
+
+
 def state_json(engine: Mapping[str, Any]) -> str:
     """The engine state as the JSON text :meth:`Checkpoint.commit` stores
     (:class:`UsageError` when it is not JSON-ready)."""
@@ -537,19 +578,19 @@ def state_json(engine: Mapping[str, Any]) -> str:
 
 def _to_json(value: object, what: str) -> str:
     try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return json.dumps(value, **JSON_OPTIONS)
     except (TypeError, ValueError) as exc:
         raise UsageError(f"{what} is not JSON-ready: {exc}") from exc
 
 
-def _json_value(text: str, path: str, what: str) -> Any:
+def _json_value(text: str | bytes, path: str, what: str) -> Any:
     try:
-        return json.loads(text)
+        return json.loads(text.decode() if isinstance(text, bytes) else text)
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: {what} is not valid JSON: {exc}") from exc
 
 
-def _json_object(text: str, path: str, what: str) -> dict[str, Any]:
+def _json_object(text: str | bytes, path: str, what: str) -> dict[str, Any]:
     value = _json_value(text, path, what)
     if not isinstance(value, dict):
         raise CheckpointError(f"{path}: {what} is not a JSON object")
