@@ -318,3 +318,25 @@ def test_the_engine_state_given_as_its_json_text(tmp_path: Path) -> None:
             checkpoint.commit(engine=ENGINE, engine_json=state_json(ENGINE))
         with pytest.raises(UsageError, match="not JSON-ready"):
             state_json({"a": object()})
+
+
+def test_the_engine_state_given_in_pieces_and_the_text_older_files_hold(tmp_path: Path) -> None:
+    from correlog import Monitor
+    from correlog._state import Stream, json_pieces
+    from correlog.rules import AnonymousWeb
+    from correlog.testing import created
+
+    monitor = Monitor([AnonymousWeb()])
+    monitor.feed_many([created(pid, pid, rn=pid) for pid in range(1, 3000)])
+    path = tmp_path / "state"
+    with Checkpoint(path) as checkpoint:
+        checkpoint.commit(engine_json=monitor.state_pieces(), positions={"a": 1})
+        assert checkpoint.load().engine == monitor.state()
+        with pytest.raises(UsageError, match="not JSON-ready"):
+            checkpoint.commit(engine_json=json_pieces({"a": Stream([object()])}))
+        assert checkpoint.load().engine == monitor.state()  # nothing written
+    with sqlite3.connect(path) as db:  # what earlier versions wrote: the text as TEXT
+        db.execute("UPDATE engine SET state = ?", (json.dumps(ENGINE),))
+    db.close()
+    with Checkpoint(path) as checkpoint:
+        assert checkpoint.load().engine == ENGINE
