@@ -57,7 +57,7 @@ def analyse(args: argparse.Namespace, err: TextIO, finish: Callable[[], None]) -
     monitor = Monitor(
         [AnonymousWeb(accounts=DEFAULT_ACCOUNTS, allow=DEFAULT_ALLOW), WebServerChild()],
         correlator=correlator(args),
-        on_record=lambda record: found.records.extend(across.records([record])),
+        on_record=lambda record: found.records.extend(across.record(record)),
     )
     tamper = AuditTamper()
     inputs = Inputs(args.paths, args, output_at_end=True)

@@ -102,6 +102,11 @@ class CrossLog:
             return records
         return self.records_merger.feed_many(records)
 
+    def record(self, record: Record) -> list[Record]:
+        """The records that leave now, given one that became final (a monitor's callback)."""
+        merger = self.records_merger
+        return [record] if merger is None else merger.feed(record)
+
     def close(self) -> list[Record]:
         """The records still waiting for a partner."""
         return [] if self.records_merger is None else self.records_merger.close()

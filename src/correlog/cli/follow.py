@@ -331,7 +331,7 @@ class LiveRun:
 
     def _on_record(self, record: Record) -> None:
         """A record the monitor finalised: through the merge stage, then counted."""
-        for final in self.across.records([record]):
+        for final in self.across.record(record):
             self.counters.count_record(final)
 
     def feed(self, events: Iterable[Event], journal: Sequence[tuple[str, str, str]] = ()) -> None:

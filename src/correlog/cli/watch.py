@@ -142,7 +142,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 sink(record)
 
         def on_record(record: Record) -> None:
-            for final in across.records([record]):
+            for final in across.record(record):
                 emit(final)
 
         monitor: Monitor | SingleEventMonitor = (
