@@ -130,7 +130,10 @@ class JsonLinesSink:
             return self._stream
         if self._owned is None:
             assert self._path is not None
+            torn = _ends_torn(self._path)
             self._owned = open(self._path, "a", encoding="utf-8")  # noqa: SIM115
+            if torn:  # a line cut short by a kill: end it, so the next alert is a line of its own
+                self._owned.write("\n")
         return self._owned
 
     def close(self) -> None:
@@ -138,6 +141,19 @@ class JsonLinesSink:
         if self._owned is not None:
             owned, self._owned = self._owned, None
             owned.close()
+
+
+def _ends_torn(path: str) -> bool:
+    """Whether the file ends inside a line: a write cut short when the process was killed (the
+    alert it held was not acknowledged, so the outbox sends it again)."""
+    try:
+        with open(path, "rb") as file:
+            if file.seek(0, os.SEEK_END) == 0:
+                return False
+            file.seek(-1, os.SEEK_END)
+            return file.read(1) != b"\n"
+    except FileNotFoundError:
+        return False
 
 
 class SyslogSink:
