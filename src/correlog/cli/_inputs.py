@@ -57,6 +57,7 @@ __all__ = [
     "failure",
     "guarded",
     "log_format",
+    "positive_int",
     "print_summary",
     "quiet_stdout",
     "reasons",
@@ -446,7 +447,8 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """An argument that counts something: a whole number, at least 1."""
     try:
         value = int(text)
     except ValueError:
@@ -488,7 +490,7 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
     """The correlator's bounds: ``--ttl``, ``--max-open``, ``--max-skew``, ``--lateness``; and
     the merging of a process's Sysmon and Security records (``--no-merge-logs``, ...)."""
     p.add_argument("--ttl", type=_positive_float, default=3600.0, help="seconds (3600)")
-    p.add_argument("--max-open", type=_positive_int, default=100_000, help="(100000)")
+    p.add_argument("--max-open", type=positive_int, default=100_000, help="(100000)")
     p.add_argument("--max-skew", type=_positive_float, default=3600.0, help="seconds (3600)")
     p.add_argument(
         "--lateness",

@@ -53,7 +53,7 @@ from .._monitor import Monitor, RuleLike, SingleEventMonitor
 from .._records import Record
 from .._state import expect
 from ._crosslog import CrossLog, log_offsets
-from ._inputs import STOP, correlator, stop_status
+from ._inputs import STOP, correlator, positive_int, stop_status
 
 __all__ = [
     "LiveRun",
@@ -93,16 +93,6 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not 0 < value < 1e9:
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds: {text!r}")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
     return value
 
 
@@ -148,7 +138,7 @@ def add_live_options(p: argparse.ArgumentParser, *, hint: str = "") -> None:
     )
     p.add_argument(
         "--max-outbox",
-        type=_count,
+        type=positive_int,
         default=100_000,
         metavar="N",
         help=f"{hint}undelivered alerts kept; beyond, the oldest are dropped and counted",
