@@ -21,7 +21,7 @@ from correlog.output import Encoder, clear_caches, json_lines, json_text
 from correlog.output._encoder import _compile
 from correlog.sinks import dumps
 
-from .strategies import items
+from .strategies import items, records
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -56,6 +56,16 @@ def test_the_total_path_also_writes_the_bytes_of_the_reference(item: Record | Al
 @given(st.lists(items, max_size=4))
 def test_json_lines_are_the_reference_lines_in_order(batch: list[Any]) -> None:
     assert json_lines(batch) == "".join(reference(x) + "\n" for x in batch)
+
+
+@given(st.lists(records(), min_size=1, max_size=6))
+def test_a_batch_of_records_is_written_as_each_record_alone(batch: list[Record]) -> None:
+    # A batch of records only takes the fast function with no call per record; a record the
+    # fast function refuses (no record number, an int past 64 bits) sends the batch item by item.
+    want = "".join(reference(r) + "\n" for r in batch)
+    assert STDLIB.lines(batch) == want
+    assert json_lines(batch) == want
+    assert STDLIB.lines(iter(batch)) == want
 
 
 @given(items)

@@ -237,6 +237,28 @@ def test_the_summary_counts_every_item_as_its_row_says(things: list[Any]) -> Non
     assert (summary.first, summary.last) == ((min(times), max(times)) if times else (None, None))
 
 
+@given(st.lists(st.lists(items, max_size=5), max_size=4))
+def test_a_batch_counts_and_writes_as_its_items_one_by_one(batches: list[list[Any]]) -> None:
+    # write_many and add_many (what correlate calls per batch) against one call per item.
+    for name in ("json", "table", "csv", "ecs"):
+        one_by_one, batched = io.StringIO(), io.StringIO()
+        single, many = make_writer(name, one_by_one), make_writer(name, batched)
+        for batch in batches:
+            for item in batch:
+                single(item)
+            many.write_many(batch)
+        single.close()
+        many.close()
+        assert batched.getvalue() == one_by_one.getvalue()
+        assert many.written == single.written
+    each, together = Summary(), Summary()
+    for batch in batches:
+        for item in batch:
+            each.add(item)
+        together.add_many(batch)
+    assert vars(together) == vars(each)
+
+
 @given(st.lists(st.none() | st.integers(-(10**20), 10**20), max_size=60), st.integers(1, 5))
 def test_the_time_sorter_is_a_stable_sort_whatever_its_memory_limit(
     times: list[int | None], limit: int

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
 from ..output import FORMATS, SortedWriter, Summary, color_wanted, make_writer
@@ -45,6 +45,11 @@ class _Output:
     def __call__(self, item: Any, /) -> None:
         self.summary.add(item)
         self.writer(item)
+
+    def many(self, items: Sequence[Any], /) -> None:
+        """Each of ``items``, in order, as calling the output with each one does."""
+        self.summary.add_many(items)
+        self.writer.write_many(items)
 
 
 @contextlib.contextmanager

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
-from collections.abc import Iterable
 from itertools import islice
+from operator import attrgetter
 from typing import TextIO
 
 from .._events import Event
@@ -28,6 +28,8 @@ __all__ = ["BATCH", "add_parser", "run"]
 #: Events folded per ``feed_many`` call (as ``Correlator.process`` does).
 BATCH = 1024
 
+_REASON = attrgetter("reason")
+
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the command and its options."""
@@ -45,10 +47,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     counts: Counter[str] = Counter()
     with opened_output(args, out, err) as sink:
 
-        def write(records: Iterable[Record]) -> None:
-            for record in records:
-                sink(record)
-                counts[record.reason] += 1
+        def write(records: list[Record]) -> None:
+            sink.many(records)
+            counts.update(map(_REASON, records))
 
         def body() -> None:
             # Correlator.process, except that a batch cut short by a signal or a bad line is

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
 from ._rows import row
@@ -112,6 +112,11 @@ class SortedWriter:
     def __call__(self, item: Any, /) -> None:
         self.sorter.add(sort_time(item), self.writer.render(item))
         self.written += 1
+
+    def write_many(self, items: Sequence[Any]) -> None:
+        """Hold each of ``items`` (see :meth:`__call__`)."""
+        for item in items:
+            self(item)
 
     def flush(self) -> None:
         """Nothing can be written before the end; kept so the CLI can treat writers alike."""

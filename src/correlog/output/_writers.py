@@ -47,6 +47,7 @@ class TextWriter:
         #: Items written (or pending).
         self.written = 0
         self._pending: list[str] = []
+        self._held = 0  # items in ``_pending`` (one text may hold several: write_many)
         self._started = False
 
     def header(self) -> str:
@@ -57,10 +58,25 @@ class TextWriter:
         """The text of one item, ending with a newline."""
         raise NotImplementedError
 
+    def render_many(self, items: Sequence[Any]) -> str:
+        """The text of several items, in order: what :meth:`render` gives for each, joined.
+        A subclass overrides it where one call for many items is cheaper."""
+        return "".join(map(self.render, items))
+
     def __call__(self, item: Record | Alert | Any, /) -> None:
         self._pending.append(self.render(item))
-        self.written += 1
-        if len(self._pending) >= self.batch:
+        self._wrote(1)
+
+    def write_many(self, items: Sequence[Any]) -> None:
+        """Write ``items`` in order, as calling the writer with each one does."""
+        if items:
+            self._pending.append(self.render_many(items))
+            self._wrote(len(items))
+
+    def _wrote(self, count: int) -> None:
+        self.written += count
+        self._held += count
+        if self._held >= self.batch:
             self._write()
             if self.flush_each:
                 self.stream.flush()
@@ -73,6 +89,7 @@ class TextWriter:
     def _write(self) -> None:
         text = "".join(self._pending)
         self._pending.clear()
+        self._held = 0
         if not self._started:
             self._started = True
             text = self.header() + text
@@ -104,10 +121,15 @@ class JsonWriter(TextWriter):
         encoder: Encoder | None = None,
     ) -> None:
         super().__init__(stream, batch=batch, flush_each=flush_each)
-        self._text = (encoder or ENCODER).text
+        encoder = encoder or ENCODER
+        self._text = encoder.text
+        self._lines = encoder.lines
 
     def render(self, item: Any) -> str:
         return self._text(item) + "\n"
+
+    def render_many(self, items: Sequence[Any]) -> str:
+        return self._lines(items)
 
 
 #: Table columns: name, width, and whether a long value keeps its end (paths) or its start.
