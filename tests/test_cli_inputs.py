@@ -11,6 +11,7 @@ import pty
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -181,3 +182,39 @@ def test_no_bar_while_records_stream_to_the_same_terminal_but_one_for_a_tree(
     status, screen = run_on_a_terminal("tree", "--width", "80", str(big_log), stdout_too=True)
     assert status == 0
     assert "1/1 files, " in screen or "0/1 files, " in screen
+
+
+def test_correlate_gives_the_collector_settings_back_and_the_same_records(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # correlate collects cyclic garbage less often while it runs (a speed setting): a caller
+    # of main() in-process gets its own settings back, after a run and after a failed one, and
+    # the records are those of a run with the default settings.
+    import contextlib
+    import gc
+
+    from correlog.cli import correlate
+
+    before = gc.get_threshold()
+    seen: list[tuple[int, int, int]] = []
+    real = correlate.fewer_collections
+
+    @contextlib.contextmanager
+    def spying() -> Iterator[None]:
+        with real():
+            seen.append(gc.get_threshold())
+            yield
+
+    monkeypatch.setattr(correlate, "fewer_collections", spying)
+    status, fewer, _ = records(capsys, str(SAMPLE))
+    assert status == 0
+    assert seen == [correlate.GC_THRESHOLDS]
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
+    bad = tmp_path / "bad.json"
+    bad.write_text("not json\n", encoding="utf-8")
+    assert records(capsys, "--format", "nxlog", "--errors", "strict", str(bad))[0] != 0
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
+    monkeypatch.setattr(correlate, "fewer_collections", contextlib.nullcontext)
+    assert records(capsys, str(SAMPLE))[:2] == (0, fewer)
