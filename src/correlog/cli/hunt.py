@@ -21,6 +21,7 @@ from ._inputs import (
     add_engine_options,
     add_input_options,
     correlator,
+    fewer_collections,
     guarded,
     print_summary,
 )
@@ -178,7 +179,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     matches = 0
     records = 0
 
-    with opened_output(args, out, err) as sink:
+    with fewer_collections(), opened_output(args, out, err) as sink:
 
         def write(found: list[Record]) -> None:
             nonlocal matches, records

@@ -28,6 +28,7 @@ from ._inputs import (
     add_engine_options,
     add_input_options,
     correlator,
+    fewer_collections,
     guarded,
     print_summary,
     reasons,
@@ -134,7 +135,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     counts: Counter[str] = Counter()
     alerts = 0
     across = CrossLog.from_args(args)  # one record (and alert) per process seen by both logs
-    with opened_output(args, out, err, live=True) as sink:
+    with fewer_collections(), opened_output(args, out, err, live=True) as sink:
 
         def emit(record: Record) -> None:
             counts[record.reason] += 1
