@@ -192,13 +192,18 @@ def format_modules(modules: set[str]) -> set[str]:
     return {m for m in modules if m.startswith(prefix) and not m[len(prefix)].startswith("_")}
 
 
-def modules_after_reading(path: Path) -> set[str]:
-    """The modules a fresh interpreter holds after reading every event of ``path``."""
-    code = f"import sys, correlog\nlist(correlog.read({str(path)!r}))\nprint(' '.join(sys.modules))"
+def modules_after_code(code: str) -> set[str]:
+    """The modules a fresh interpreter holds after running ``code``."""
+    code = f"import sys\n{code}\nprint(' '.join(sys.modules))"
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     return set(done.stdout.split())
+
+
+def modules_after_reading(path: Path) -> set[str]:
+    """The modules a fresh interpreter holds after reading every event of ``path``."""
+    return modules_after_code(f"import correlog\nlist(correlog.read({str(path)!r}))")
 
 
 def test_import_correlog_imports_no_format_reader_nor_archive_modules() -> None:
@@ -220,3 +225,10 @@ def test_reading_an_input_imports_its_format_only(tmp_path: Path) -> None:
     with zipfile.ZipFile(zipped, "w") as archive:
         archive.write(sample, "sample.snare")
     assert {"zipfile", "correlog.readers.snare"} <= modules_after_reading(zipped)
+
+
+def test_the_command_line_imports_tls_and_package_resources_only_when_used() -> None:
+    # ``listen --tls-cert`` needs ssl, ``--sample`` the package's resources: no other command.
+    loaded = modules_after_code("import correlog.cli")
+    assert loaded & {"ssl", "importlib.resources", *_INPUT_SPECIFIC} == set()
+    assert "correlog.cli.listen" in loaded  # every command's module is there

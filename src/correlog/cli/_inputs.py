@@ -26,7 +26,6 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from importlib import resources
 from types import FrameType
 from typing import Any, TextIO
 
@@ -416,6 +415,8 @@ def _time(event: Event) -> int:
 
 def sample_path() -> str:
     """The bundled sample log's path."""
+    from importlib import resources  # only for --sample: it imports tempfile and pathlib
+
     with resources.as_file(resources.files("correlog") / "samples" / SAMPLE) as path:
         return str(path)
 
