@@ -182,9 +182,9 @@ def test_hunting_does_import_it(tmp_path: Path) -> None:
 
 # -- start-up: what a command imports that it does not use --------------------------------
 
-#: Standard-library modules only some inputs need (archives, pipes spooled to a file, Event XML,
-#: a named time zone).
-_INPUT_SPECIFIC = {"zipfile", "tempfile", "gzip", "xml.etree.ElementTree", "zoneinfo"}
+#: Modules only some inputs and uses need (archives, pipes spooled to a file, Event XML, a named
+#: time zone, a monitor's alert memory).
+_INPUT_SPECIFIC = {"zipfile", "tempfile", "gzip", "xml.etree.ElementTree", "zoneinfo", "cachetools"}
 
 
 def format_modules(modules: set[str]) -> set[str]:
