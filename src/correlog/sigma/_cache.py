@@ -100,8 +100,13 @@ def _pysigma_version() -> str:
     spec = importlib.util.find_spec("sigma")
     if spec is None or not spec.submodule_search_locations:
         return "-"
-    site = Path(next(iter(spec.submodule_search_locations))).parent
-    found = sorted(p.name for p in site.glob("pysigma-*.dist-info"))
+    site = os.path.dirname(next(iter(spec.submodule_search_locations)))
+    # Names compared, not globbed: a glob compiles a regular expression, on every start.
+    found = sorted(
+        name
+        for name in os.listdir(site)
+        if name.lower().startswith("pysigma-") and name.endswith(".dist-info")
+    )
     return ",".join(found) or "?"
 
 
