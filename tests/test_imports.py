@@ -178,3 +178,58 @@ def test_hunting_does_import_it(tmp_path: Path) -> None:
     )
     loaded = modules_after(["hunt", "--sample", "--rules", str(rule)])
     assert {"sigma", "correlog.sigma"} <= sigma_engine(loaded)  # so the check above can fail
+
+
+# -- start-up: what a command imports that it does not use --------------------------------
+
+#: Modules only some inputs and uses need (archives, pipes spooled to a file, Event XML, a named
+#: time zone, a monitor's alert memory).
+_INPUT_SPECIFIC = {"zipfile", "tempfile", "gzip", "xml.etree.ElementTree", "zoneinfo", "cachetools"}
+
+
+def format_modules(modules: set[str]) -> set[str]:
+    """The readers' per-format modules among ``modules`` (``correlog.readers.snare``, ...)."""
+    prefix = "correlog.readers."
+    return {m for m in modules if m.startswith(prefix) and not m[len(prefix)].startswith("_")}
+
+
+def modules_after_code(code: str) -> set[str]:
+    """The modules a fresh interpreter holds after running ``code``."""
+    code = f"import sys\n{code}\nprint(' '.join(sys.modules))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    return set(done.stdout.split())
+
+
+def modules_after_reading(path: Path) -> set[str]:
+    """The modules a fresh interpreter holds after reading every event of ``path``."""
+    return modules_after_code(f"import correlog\nlist(correlog.read({str(path)!r}))")
+
+
+def test_import_correlog_imports_no_format_reader_nor_archive_modules() -> None:
+    # What start-up costs: a format's module (and what it needs) is imported by the first input
+    # in that format, zipfile and tempfile by the first archive or spooled input.
+    loaded = modules_after(None)
+    assert format_modules(loaded) == set()
+    assert loaded & _INPUT_SPECIFIC == set()
+
+
+def test_reading_an_input_imports_its_format_only(tmp_path: Path) -> None:
+    import zipfile
+
+    sample = PACKAGE / "samples" / "iis-intrusion.snare"
+    loaded = modules_after_reading(sample)
+    assert "correlog.readers.snare" in loaded  # the walk sees what reading imports
+    assert loaded & _INPUT_SPECIFIC == set()
+    zipped = tmp_path / "sample.zip"
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.write(sample, "sample.snare")
+    assert {"zipfile", "correlog.readers.snare"} <= modules_after_reading(zipped)
+
+
+def test_the_command_line_imports_tls_and_package_resources_only_when_used() -> None:
+    # ``listen --tls-cert`` needs ssl, ``--sample`` the package's resources: no other command.
+    loaded = modules_after_code("import correlog.cli")
+    assert loaded & {"ssl", "importlib.resources", *_INPUT_SPECIFIC} == set()
+    assert "correlog.cli.listen" in loaded  # every command's module is there

@@ -525,6 +525,7 @@ class TestDetection:
 
         from correlog import readers
         from correlog.readers import REGISTRY
+        from correlog.readers._core import RecordFormat
 
         modules = [
             importlib.import_module(f"correlog.readers.{info.name}")
@@ -535,6 +536,10 @@ class TestDetection:
         assert declared == set(FORMATS)
         assert FORMATS == DETECTION_ORDER == tuple(fmt.name for fmt in REGISTRY)
         assert FORMATS[:2] == BINARY_FORMATS == ("evtx", "evt")
+        # The formats told by magic bytes, which detection tries first, are those listed.
+        binary = tuple(f.name for f in REGISTRY if isinstance(f, RecordFormat) and f.binary)
+        magic = tuple(fmt.name for fmt in REGISTRY if getattr(fmt, "sniff_bytes", None))
+        assert binary == magic == BINARY_FORMATS
 
     def test_detection_is_lazy_about_the_rest_of_the_input(self) -> None:
         pulled: list[str] = []

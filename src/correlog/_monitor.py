@@ -40,8 +40,6 @@ from collections.abc import Set as AbstractSet
 from itertools import chain, islice
 from typing import Any, Final, Protocol
 
-from cachetools import TTLCache
-
 from ._correlator import Correlator
 from ._errors import StateError, UsageError
 from ._events import Event, EventKind, HostEvent, ProcessEvent
@@ -399,6 +397,8 @@ class SingleEventMonitor:
         self._on_record = on_record
         #: Every key the dedup cache may hold (a superset: it also keeps expired ones a while).
         self._alerted_keys: set[tuple[str, int, str | None]] = set()
+        from cachetools import TTLCache  # here: importing it costs every start, monitor or not
+
         self._alerted: TTLCache[tuple[str, int, str | None], bool] = TTLCache(
             maxsize=dedup_size, ttl=seconds(dedup_ttl), timer=self._now
         )

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-import zoneinfo
 from typing import Any, Final
 
 from ._errors import Malformed, UsageError
@@ -292,6 +291,8 @@ def resolve_tz(tz: _dt.tzinfo | str | None) -> _dt.tzinfo:
             raise UsageError(f"tz offset out of range: {tz!r}")
         delta = _dt.timedelta(hours=hours, minutes=minutes)
         return _dt.timezone(-delta if match[1] == "-" else delta)
+    import zoneinfo  # only for a named zone: importing it reads the interpreter's configuration
+
     try:
         return zoneinfo.ZoneInfo(text)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:

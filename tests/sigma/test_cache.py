@@ -156,11 +156,13 @@ def test_any_change_that_keeps_the_digest_is_ignored(rules: Path, cache: RuleCac
 @pytest.mark.parametrize(
     "damage",
     [
-        lambda text: text.replace('["str",', '["evil",', 1),
-        lambda text: text.replace('"endswith"', '"endswith(1) or exec(2)#"', 1),
+        # A tree is JSON text inside the file's JSON: its quotes are escaped there.
+        lambda text: text.replace('[\\"str\\",', '[\\"evil\\",', 1),
+        lambda text: text.replace('\\"endswith\\"', '\\"endswith(1) or exec(2)#\\"', 1),
         lambda text: text.replace('"fields":["', '"fields":["Other","', 1),
+        lambda text: text.replace('"tree":"[', '"tree":"{[', 1),
     ],
-    ids=["unknown-node", "code-as-kind", "fields-not-the-tree's"],
+    ids=["unknown-node", "code-as-kind", "fields-not-the-tree's", "tree-not-json"],
 )
 def test_a_forged_tree_is_refused_when_first_asked(
     rules: Path, cache: RuleCache, damage: Callable[[str], str]

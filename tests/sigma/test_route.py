@@ -4,6 +4,7 @@ compiled test per source, and the answers are those of asking every rule the pla
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Mapping
 
 import pytest
@@ -139,3 +140,26 @@ def test_a_4688_record_is_asked_only_what_its_log_can_answer(sigmahq: RuleSet) -
             rule = sigmahq.rules[i]
             unknown = rule.fields - schema - set(view)
             assert True not in _ir.achievable(rule.tree, unknown.__contains__), rule.title
+
+
+_words = st.text(alphabet="abxy.\\", min_size=1, max_size=4)
+
+
+@given(
+    st.sampled_from([r"a.x", r"^x", r"(ab|y)\\", r"y$"]),
+    st.lists(_words, min_size=7, max_size=12, unique=True),
+    st.lists(st.text(alphabet="abxyAB.\\", max_size=8), min_size=1, max_size=5),
+)
+def test_regular_expressions_compiled_on_first_use_answer_every_call_alike(
+    pattern: str, words: list[str], values: list[str]
+) -> None:
+    # A predicate's regexes (its own, a glob's, a long list's trie) are compiled on their first
+    # call: the first and every later call answer as the expression itself.
+    regex = _ir.compile_predicate(_ir.Regex("A", pattern))
+    glob = _ir.compile_predicate(_ir.Glob("A", "a.*x", ("a", "x")))
+    trie = _ir.compile_predicate(_ir.Or(tuple(_ir.Str("A", "contains", w) for w in words)))
+    for value in values * 2:
+        view, lowered = {"A": value}, {"A": value.lower()}
+        assert regex(view, lowered) is (re.search(pattern, value) is not None)
+        assert glob(view, lowered) is (re.fullmatch("a.*x", value.lower(), re.DOTALL) is not None)
+        assert trie(view, lowered) is any(w in value.lower() for w in words)

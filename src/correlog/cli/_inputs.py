@@ -27,7 +27,6 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from importlib import resources
 from types import FrameType
 from typing import Any, TextIO
 
@@ -37,9 +36,9 @@ from .._correlator import Correlator
 from .._crosslog import shift_events
 from .._errors import CorrelogError, ParseError, UsageError
 from .._events import Event
-from ..readers import FORMATS, REGISTRY, EventReader, read
+from ..readers import FORMATS, EventReader, read
 from ..readers._core import RecordFormat
-from ..readers._read import UnknownFormat
+from ..readers._read import UnknownFormat, format_named
 from ._crosslog import add_merge_options, add_offset_option, log_offsets
 from ._progress import ProgressBar
 from ._spool import Spool
@@ -278,13 +277,11 @@ def _passed(found: Expanded) -> str:
     return f" ({counts})"
 
 
-#: The formats whose units are records (a container of them), not lines.
-RECORD_FORMATS = frozenset(fmt.name for fmt in REGISTRY if isinstance(fmt, RecordFormat))
-
-
 def unit(fmt: str | None) -> str:
     """What a format's units are called: ``records`` (EVTX, ``.evt``, Event XML) or ``lines``."""
-    return "records" if fmt in RECORD_FORMATS else "lines"
+    if fmt is not None and fmt in FORMATS and isinstance(format_named(fmt), RecordFormat):
+        return "records"
+    return "lines"
 
 
 class Inputs:
@@ -447,6 +444,8 @@ def _time(event: Event) -> int:
 
 def sample_path() -> str:
     """The bundled sample log's path."""
+    from importlib import resources  # only for --sample: it imports tempfile and pathlib
+
     with resources.as_file(resources.files("correlog") / "samples" / SAMPLE) as path:
         return str(path)
 

@@ -14,7 +14,6 @@ JSON): nothing in it could run code, even were the file swapped under the proces
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Iterable, Iterator
 from typing import IO, Any, Final
 
@@ -65,6 +64,8 @@ class Spool:
             self._room -= len(batch)
             return batch
         if self._file is None:
+            import tempfile  # only when memory runs out: most runs never spool to a file
+
             self._file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
         data = json.dumps([event_to_data(event) for event in batch]).encode()
         self._file.seek(self._end)

@@ -6,7 +6,6 @@ import argparse
 import json
 from typing import TextIO
 
-from ..readers.jsonl import event_to_json
 from ._inputs import Inputs, add_input_options, guarded, print_summary
 
 __all__ = ["add_parser", "run"]
@@ -20,6 +19,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Print every event the readers make, one JSON object a line."""
+    from ..readers.jsonl import event_to_json  # the JSON lines reader: only this command writes
+
     inputs = Inputs(args.paths, args)
 
     def body() -> None:

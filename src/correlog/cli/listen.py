@@ -12,7 +12,6 @@ UDP, which ``--stats`` reports).
 from __future__ import annotations
 
 import argparse
-import ssl
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, TextIO
@@ -24,6 +23,8 @@ from .follow import LiveRun, add_live_options
 from .watch import _rules, add_rule_options
 
 if TYPE_CHECKING:
+    import ssl
+
     from ..live import SyslogListener
 
 __all__ = ["add_parser", "run"]
@@ -81,6 +82,8 @@ def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:
         return None
     if args.tcp is None:
         raise UsageError("TLS needs --tcp")
+    import ssl  # only for TLS: importing it costs every command's start-up about 20 ms
+
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
         context.load_cert_chain(args.tls_cert, args.tls_key)

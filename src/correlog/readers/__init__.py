@@ -12,10 +12,37 @@ Each format lives in its own module: text lines (:mod:`.snare`, :mod:`.eventrepo
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._core import MAX_KEPT_ERRORS, EventReader, Limits, ReadStats
-from ._read import BINARY_FORMATS, DETECTION_ORDER, FORMATS, REGISTRY, read
-from .evt import EvtRecord, evt_bytes
-from .jsonl import event_from_json, event_to_json
+from ._read import BINARY_FORMATS, DETECTION_ORDER, FORMATS, read, registry
+
+if TYPE_CHECKING:
+    from ._core import Format
+    from .evt import EvtRecord, evt_bytes
+    from .jsonl import event_from_json, event_to_json
+
+    #: Every format, in :data:`DETECTION_ORDER` (asking for it imports every format's module).
+    REGISTRY: tuple[Format, ...]
+
+#: Names whose module is imported when first asked for: ``import correlog`` imports no format
+#: module; reading an input imports its format's (see ``_read``).
+_LAZY = {
+    "EvtRecord": ".evt",
+    "evt_bytes": ".evt",
+    "event_from_json": ".jsonl",
+    "event_to_json": ".jsonl",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "REGISTRY":
+        return registry()
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BINARY_FORMATS",

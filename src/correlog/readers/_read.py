@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import codecs
 import datetime as _dt
-import gzip
+import functools
+import importlib
 import io
 import struct
-import tempfile
 import time as _time
-import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from itertools import chain
@@ -25,20 +24,6 @@ from typing import IO, Any, ClassVar, Final, NamedTuple
 from .._errors import Malformed, ParseError, UsageError
 from .._events import Event
 from .._time import resolve_tz
-from . import (
-    ecs,
-    eventreporter,
-    eventxml,
-    evt,
-    evtviewer,
-    evtx,
-    jsonl,
-    logparser,
-    nxlog,
-    ossec,
-    snare,
-    winlogbeat,
-)
 from ._core import (
     EXPANSION_ALLOWANCE,
     MAX_KEPT_ERRORS,
@@ -53,45 +38,71 @@ from ._core import (
     drive,
     drive_units,
 )
-from ._sources import STREAM_DAMAGE, Source, _detach, binary_lines, open_input
+from ._sources import Source, _detach, binary_lines, open_input, stream_damage
 
-__all__ = ["BINARY_FORMATS", "DETECTION_ORDER", "FORMATS", "REGISTRY", "UnknownFormat", "read"]
+__all__ = [
+    "BINARY_FORMATS",
+    "DETECTION_ORDER",
+    "FORMATS",
+    "UnknownFormat",
+    "format_named",
+    "read",
+    "registry",
+]
 
 
-#: Every format, each declared once in its own module, in the order ``format="auto"`` tries
-#: them: magic bytes first, then the most distinctive text marks, so a message that happens to
-#: quote another transport's mark is still read as what it is.
-REGISTRY: Final[tuple[Format, ...]] = (
-    evtx.FORMAT,
-    evt.FORMAT,
-    jsonl.FORMAT,
-    winlogbeat.FORMAT,
-    ecs.FORMAT,
-    nxlog.FORMAT,
-    eventxml.FORMAT,
-    snare.FORMAT,
-    eventreporter.FORMAT,
-    ossec.FORMAT,
-    logparser.FORMAT,
-    evtviewer.FORMAT,
-)
-_BY_NAME: Final[dict[str, Format]] = {fmt.name: fmt for fmt in REGISTRY}
+#: Every format's name and the module that declares it (as ``FORMAT``), in the order
+#: ``format="auto"`` tries them: magic bytes first, then the most distinctive text marks, so a
+#: message that happens to quote another transport's mark is still read as what it is. A
+#: module is imported when its format is first needed: an EVTX input never imports the text
+#: formats, nor Event XML's parser.
+_MODULES: Final = {
+    "evtx": "evtx",
+    "evt": "evt",
+    "jsonl": "jsonl",
+    "winlogbeat": "winlogbeat",
+    "ecs": "ecs",
+    "nxlog": "nxlog",
+    "xml": "eventxml",
+    "snare": "snare",
+    "eventreporter": "eventreporter",
+    "ossec": "ossec",
+    "logparser": "logparser",
+    "evtviewer": "evtviewer",
+}
 #: The format names :func:`read` accepts (besides ``"auto"``), as the CLI's ``--format`` offers.
-FORMATS: Final = tuple(_BY_NAME)
+FORMATS: Final = tuple(_MODULES)
 #: The order ``format="auto"`` tries them in (the registry's order).
 DETECTION_ORDER: Final = FORMATS
-#: Formats told by their first bytes; they need a path or a binary file, not lines.
-BINARY_FORMATS: Final = tuple(
-    fmt.name for fmt in REGISTRY if isinstance(fmt, RecordFormat) and fmt.binary
-)
-_BINARY: Final = tuple(
-    fmt for fmt in REGISTRY if isinstance(fmt, RecordFormat) and fmt.sniff_bytes is not None
-)
-_DOCUMENTS: Final = tuple(
-    fmt for fmt in REGISTRY if isinstance(fmt, RecordFormat) and not fmt.binary
-)
+#: Formats told by their first bytes (they come first); they need a path or a binary file.
+BINARY_FORMATS: Final = ("evtx", "evt")
+
+
+def format_named(name: str) -> Format:
+    """The format called ``name`` (one of :data:`FORMATS`), its module imported if need be."""
+    module = importlib.import_module(f"{__package__}.{_MODULES[name]}")
+    fmt: Format = module.FORMAT
+    return fmt
+
+
+@functools.cache
+def registry() -> tuple[Format, ...]:
+    """Every format, in :data:`DETECTION_ORDER` (importing every format's module)."""
+    return tuple(map(format_named, FORMATS))
+
+
+@functools.cache
+def _documents() -> tuple[RecordFormat, ...]:
+    """The text record formats (Event XML), streamed in chunks rather than lines."""
+    return tuple(f for f in registry() if isinstance(f, RecordFormat) and not f.binary)
+
+
+@functools.cache
+def _text_sniffers() -> tuple[tuple[str, Callable[[str], bool]], ...]:
+    return tuple((f.name, f.sniff) for f in registry() if f.sniff is not None)
+
+
 _UTF16: Final = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-_TEXT_SNIFFERS: Final = tuple((fmt.name, fmt.sniff) for fmt in REGISTRY if fmt.sniff is not None)
 _DEFAULTS: Final = Limits()
 _SNIFF_LINES: Final = 10
 _SNIFF_MAX_BUFFERED: Final = 1000
@@ -99,19 +110,25 @@ _GZIP: Final = b"\x1f\x8b"
 _ZIP: Final = b"PK\x03\x04"
 _ZIP_END: Final = b"PK\x05\x06"
 _ZIP64_END: Final = b"PK\x06\x06"
-#: What the zipfile module raises for a damaged archive or member, besides BadZipFile: an
-#: unsupported compression method, an encrypted member, a name that is not UTF-8, a short read.
-_ZIP_DAMAGE: Final = (
-    zipfile.BadZipFile,
-    zlib.error,
-    EOFError,
-    OSError,
-    IndexError,
-    ValueError,
-    NotImplementedError,
-    RuntimeError,
-    struct.error,
-)
+
+
+def _zip_damage() -> tuple[type[BaseException], ...]:
+    """What the zipfile module raises for a damaged archive or member, besides BadZipFile: an
+    unsupported compression method, an encrypted member, a name that is not UTF-8, a short
+    read. (A function: zipfile is imported only for a zip input.)"""
+    import zipfile
+
+    return (
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        OSError,
+        IndexError,
+        ValueError,
+        NotImplementedError,
+        RuntimeError,
+        struct.error,
+    )
 
 
 class _Options(NamedTuple):
@@ -249,6 +266,8 @@ def _seekable(
     """
     if isinstance(stream, io.BufferedReader | io.BytesIO | io.FileIO) and stream.seekable():
         return stream
+    import tempfile  # only for a pipe or a zip member read as EVTX or .evt
+
     spool = tempfile.TemporaryFile()  # noqa: SIM115 (closed with the reader)
     closers.append(spool.close)
     budget = limits.max_spool_bytes
@@ -262,7 +281,7 @@ def _seekable(
                     source=name,
                 )
             spool.write(chunk)
-    except STREAM_DAMAGE as exc:
+    except stream_damage() as exc:
         if isinstance(exc, Malformed):
             raise exc.located(source=name, offset=None) from None
         raise Malformed("broken stream", f"{type(exc).__name__}: {exc}", source=name) from None
@@ -325,6 +344,8 @@ class _Counting(io.RawIOBase):
 
 
 def _gunzipped(stream: IO[bytes], closers: list[Callable[[], None]], limits: Limits) -> IO[bytes]:
+    import gzip
+
     counting = _Counting(stream)
     unzipped = gzip.GzipFile(fileobj=counting, mode="rb")
     closers.append(unzipped.close)
@@ -351,7 +372,7 @@ def _from_binary(
     while True:
         try:
             head, stream = _peek(stream, closers)
-        except STREAM_DAMAGE as exc:
+        except stream_damage() as exc:
             if isinstance(exc, Malformed):
                 raise exc.located(source=name, offset=None) from None
             raise Malformed("broken stream", f"{type(exc).__name__}: {exc}", source=name) from None
@@ -368,7 +389,8 @@ def _from_binary(
             seekable = _seekable(stream, closers, limits, name)
             return _from_zip(seekable, name, options, stats, closers, depth)
         stream = _gunzipped(stream, closers, limits)
-    for binary in _BINARY:
+    for binary in map(format_named, BINARY_FORMATS):
+        assert isinstance(binary, RecordFormat)
         assert binary.sniff_bytes is not None
         if fmt == binary.name or (fmt == "auto" and binary.sniff_bytes(head)):
             units = binary.records(_seekable(stream, closers, limits, name), limits)
@@ -399,7 +421,7 @@ def _document_format(stream: IO[bytes], fmt: str) -> RecordFormat | None:
     else:
         text = head.decode("utf-8", "replace")
     start = text.lstrip("\ufeff \t\r\n")
-    for document in _DOCUMENTS:
+    for document in _documents():
         sniff = document.sniff
         if fmt in ("auto", document.name) and sniff is not None and sniff(start):
             return document
@@ -427,7 +449,7 @@ def _text_chunks(stream: IO[bytes], closers: list[Callable[[], None]]) -> Iterat
     try:
         while chunk := text.read(1 << 16):
             yield chunk
-    except STREAM_DAMAGE as exc:
+    except stream_damage() as exc:
         if isinstance(exc, Malformed):
             raise
         raise Malformed("broken stream", f"{type(exc).__name__}: {exc}"[:200]) from None
@@ -467,7 +489,10 @@ def _from_zip(
     the zip as a whole is refused (a ``bad zip`` or ``zip member limit`` error) only when its
     directory cannot be read or lists more than ``max_members`` members.
     """
+    import zipfile
+
     limits = options.limits
+    zip_damage = _zip_damage()
     try:
         count = _zip_members(archive)
         if count is None or count > limits.max_members:
@@ -478,7 +503,7 @@ def _from_zip(
                 source=name,
             )
         zipped = zipfile.ZipFile(archive)
-    except _ZIP_DAMAGE as exc:
+    except zip_damage as exc:
         raise Malformed("bad zip", f"{type(exc).__name__}: {exc}"[:200], source=name) from None
     closers.append(zipped.close)
     members = [info for info in zipped.infolist() if not info.is_dir()]
@@ -495,7 +520,7 @@ def _from_zip(
         label = f"{name}[{info.filename}]"
         try:
             member = zipped.open(info)
-        except _ZIP_DAMAGE as exc:
+        except zip_damage as exc:
             detail = f"{type(exc).__name__}: {exc}"[:200]
             raise Malformed("bad zip member", detail, source=label) from None
         closers.append(member.close)
@@ -552,7 +577,7 @@ def _from_lines(
     strict = options.strict
     if fmt_found is None:
         return drive(lines, _NoFormat(), stats, strict=strict, source=name), None
-    found = _BY_NAME[fmt_found]
+    found = format_named(fmt_found)
     if isinstance(found, LineFormat):
         parser = found.parser(options.zone, options.clock)
         return drive(lines, parser, stats, strict=strict, source=name), fmt_found
@@ -579,7 +604,7 @@ def _detect(lines: Iterator[str], source: str) -> tuple[list[str], str | None]:
         peeked.append(line)
         if line and not line.isspace():
             non_blank += 1
-            for fmt_name, sniff in _TEXT_SNIFFERS:
+            for fmt_name, sniff in _text_sniffers():
                 if sniff(line):
                     return peeked, fmt_name
             if non_blank >= _SNIFF_LINES:

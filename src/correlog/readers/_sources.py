@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import codecs
 import functools
-import gzip
 import io
 import os
 import sys
-import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any, Final, NamedTuple
@@ -34,21 +32,28 @@ from typing import IO, Any, Final, NamedTuple
 from .._errors import Malformed, UsageError
 from ._core import damage
 
-__all__ = ["Opened", "Source", "binary_lines", "open_input", "open_lines"]
+__all__ = ["Opened", "Source", "binary_lines", "open_input", "open_lines", "stream_damage"]
 
 #: What :func:`correlog.read` accepts as its input.
 Source = str | os.PathLike[str] | IO[str] | IO[bytes] | Iterable[str] | Iterable[bytes]
 
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _UTF8_BOM = codecs.BOM_UTF8
-#: What a decompressing layer raises when its input is damaged (or a limit stops it).
-STREAM_DAMAGE: Final = (
-    gzip.BadGzipFile,
-    zipfile.BadZipFile,
-    EOFError,
-    zlib.error,
-    Malformed,
-)
+
+
+def stream_damage() -> tuple[type[BaseException], ...]:
+    """What a decompressing layer raises when its input is damaged (or a limit stops it).
+
+    A function, called in ``except stream_damage():`` clauses (which Python evaluates only when
+    an exception reaches them), so that gzip and zipfile are imported only for an input that
+    needs them, or on the way out of an error.
+    """
+    import gzip
+    import zipfile
+
+    return (gzip.BadGzipFile, zipfile.BadZipFile, EOFError, zlib.error, Malformed)
+
+
 #: The bound on a line when the caller gives none (``Limits.max_line_bytes``' default).
 DEFAULT_MAX_LINE: Final = 1 << 20
 
@@ -187,7 +192,7 @@ def _binary(binary: IO[bytes], max_line: int) -> tuple[Iterator[str], Callable[[
                 at = source.tell()
                 head = source.read(2)
                 source.seek(at)
-        except STREAM_DAMAGE as exc:
+        except stream_damage() as exc:
             yield _broken(exc)
             return
         if head not in _UTF16_BOMS:
@@ -225,7 +230,7 @@ def _decoded(source: Any, max_line: int) -> Iterator[str]:
             except UnicodeDecodeError:
                 line = raw.decode("cp1252", "replace")
             yield line.rstrip("\r\n")
-    except STREAM_DAMAGE as exc:
+    except stream_damage() as exc:
         yield _broken(exc)
 
 
@@ -269,7 +274,7 @@ def _stripped(text: Any, max_line: int) -> Iterator[str]:
                 yield _too_long(text.readline, len(line), max_line, "\n")
                 continue
             yield line.rstrip("\r\n")
-    except STREAM_DAMAGE as exc:
+    except stream_damage() as exc:
         yield _broken(exc)
 
 

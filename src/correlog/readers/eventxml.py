@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Final
-from xml.etree.ElementTree import Element, iterparse
-from xml.etree.ElementTree import ParseError as XmlError
+from typing import TYPE_CHECKING, Any, Final
 
 from .._errors import Malformed
 from .._events import Event
 from ._core import Limits, RecordFormat
 from ._winevent import decode_event, record_of, utc_time, wanted
+
+if TYPE_CHECKING:
+    from xml.etree.ElementTree import Element
 
 __all__ = ["FORMAT", "NAME", "event_from_element", "sniff", "xml_events"]
 
@@ -92,6 +93,10 @@ def xml_events(chunks: Iterable[str]) -> Iterator[tuple[int, Any]]:
     A well-formedness error is yielded once as ``(ordinal, ParseError)`` and ends the stream.
     The element is only valid until the next one is asked for.
     """
+    # Imported here: detecting a text input's format imports this module for its sniff.
+    from xml.etree.ElementTree import ParseError as XmlError
+    from xml.etree.ElementTree import iterparse
+
     ordinal = 0
     stack: list[Element] = []
     try:

@@ -13,9 +13,12 @@ it again. Beside them, ``stats-`` files name a key by the rule files' stats
 the bytes is decided in :func:`correlog.sigma._load._settled`.
 
 The file is a SHA-256 of its data, a newline, then the data: plain JSON (:mod:`._plain`), never
-a pickle. Loading it runs no code: a file whose digest does not match is ignored, the metadata
-and index are checked at once, and each rule's tree is checked when it is built, on the rule's
-first use (see :func:`correlog.sigma._load._rule_from_plain`). A cache is still a way to change
+a pickle. Each rule's tree is held as JSON text inside it, parsed when the rule is first used:
+most of a large set is never asked about a given log's records, and the nested lists of
+SigmaHQ's trees were most of what a cached start spent parsing (and freeing at exit). Loading
+it runs no code: a file whose digest does not match is ignored, the metadata and index are
+checked at once, and each rule's tree is checked when it is built, on the rule's first use (see
+:func:`correlog.sigma._load._rule_from_plain`). A cache is still a way to change
 what a hunt reports, so it is only read from, and written to, a place no other user can write:
 
 * the folder (``$XDG_CACHE_HOME/correlog``, else ``~/.cache/correlog``; on Windows
@@ -48,10 +51,10 @@ from typing import Any, Final
 
 from .. import __version__
 
-__all__ = ["FORMAT", "KEEP", "RuleCache", "default_folder"]
+__all__ = ["FORMAT", "KEEP", "RuleCache", "default_folder", "dumps", "loads"]
 
 #: The layout of the cached data; part of the key, so a new layout never reads an old file.
-FORMAT: Final = 2
+FORMAT: Final = 3
 #: Cached rule sets kept; older ones are deleted when a new one is written.
 KEEP: Final = 8
 _PREFIX: Final = "rules-"
@@ -62,7 +65,7 @@ _KEY: Final = re.compile(rb"[0-9a-f]{64}")
 _OPEN_FLAGS: Final = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
 
 
-def _loads(data: bytes) -> Any:
+def loads(data: bytes | str) -> Any:
     """JSON text parsed: with orjson when installed (the ``fast`` extra), else the standard
     library's parser. Both raise a :class:`ValueError` on text that is not JSON."""
     try:
@@ -70,6 +73,11 @@ def _loads(data: bytes) -> Any:
     except ImportError:
         return json.loads(data)
     return orjson.loads(data)
+
+
+def dumps(data: Any) -> str:
+    """Plain data as compact JSON text (what :func:`loads` reads back)."""
+    return json.dumps(data, separators=(",", ":"))
 
 
 def default_folder(environ: Mapping[str, str] | None = None) -> Path:
@@ -92,8 +100,13 @@ def _pysigma_version() -> str:
     spec = importlib.util.find_spec("sigma")
     if spec is None or not spec.submodule_search_locations:
         return "-"
-    site = Path(next(iter(spec.submodule_search_locations))).parent
-    found = sorted(p.name for p in site.glob("pysigma-*.dist-info"))
+    site = os.path.dirname(next(iter(spec.submodule_search_locations)))
+    # Names compared, not globbed: a glob compiles a regular expression, on every start.
+    found = sorted(
+        name
+        for name in os.listdir(site)
+        if name.lower().startswith("pysigma-") and name.endswith(".dist-info")
+    )
     return ",".join(found) or "?"
 
 
@@ -223,7 +236,7 @@ class RuleCache:
             self.outcome = f"ignored: {path} is damaged (its digest does not match its data)"
             return None
         try:
-            data = _loads(body)
+            data = loads(body)
         except (ValueError, RecursionError) as exc:
             self.outcome = f"ignored: {path} is not readable JSON ({exc})"
             return None
@@ -279,7 +292,7 @@ class RuleCache:
             if problem:
                 self._refuse(problem)
                 return
-            body = json.dumps({**data, "format": FORMAT, "key": key}, separators=(",", ":"))
+            body = dumps({**data, "format": FORMAT, "key": key})
             encoded = body.encode("utf-8")
             digest = hashlib.sha256(encoded).hexdigest().encode()
             self._write(self.path(key), digest + b"\n" + encoded)

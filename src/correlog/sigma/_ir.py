@@ -372,8 +372,31 @@ def trie_regex(words: Iterable[str]) -> str:
     return build(trie)
 
 
+class _FirstCall:
+    """``re.compile(pattern, flags).<method>``, compiled on the first call, which then puts the
+    compiled method in its own place in the predicate's namespace: later calls go straight to
+    it. Compiling a rule's regular expressions (its own, its globs, the tries of its long lists)
+    is most of what making its predicate costs, and most are never reached: a test before
+    them fails first (a rule on one image never reads the command line of another's)."""
+
+    __slots__ = ("_flags", "_method", "_name", "_namespace", "_pattern")
+
+    def __init__(
+        self, pattern: str, flags: int, method: str, namespace: dict[str, object], name: str
+    ) -> None:
+        self._pattern, self._flags, self._method = pattern, flags, method
+        self._namespace, self._name = namespace, name
+
+    def __call__(self, text: str) -> re.Match[str] | None:
+        compiled: Callable[[str], re.Match[str] | None]
+        compiled = getattr(re.compile(self._pattern, self._flags), self._method)
+        self._namespace[self._name] = compiled
+        return compiled(text)
+
+
 class _Gen:
-    """Writes one predicate's source; values and helpers go into its namespace as ``k<n>``."""
+    """Writes one predicate's source; values and helpers go into its namespace (:attr:`consts`,
+    where the function is defined) as ``k<n>``."""
 
     def __init__(self) -> None:
         self.consts: dict[str, object] = {}
@@ -383,6 +406,12 @@ class _Gen:
     def const(self, value: object) -> str:
         name = f"k{len(self.consts)}"
         self.consts[name] = value
+        return name
+
+    def regex(self, pattern: str, flags: int, method: str) -> str:
+        """The name of ``re.compile(pattern, flags).<method>`` (compiled on its first call)."""
+        name = f"k{len(self.consts)}"
+        self.consts[name] = _FirstCall(pattern, flags, method, self.consts, name)
         return name
 
     def low(self, field: str) -> str:
@@ -431,7 +460,7 @@ class _Gen:
         if len(multi) <= _CHAIN_MAX:
             tests += [f"{t!r} in {x}" for t in multi]
         elif all(ord(c) <= 0xFFFF for t in multi for c in t):
-            search = self.const(re.compile(trie_regex(multi), re.DOTALL).search)
+            search = self.regex(trie_regex(multi), re.DOTALL, "search")
             tests.append(f"{search}({x}) is not None")
         else:
             first = self.const(frozenset(t[0] for t in multi))
@@ -444,11 +473,11 @@ class _Gen:
             return self.strs([n], True)
         if isinstance(n, Glob):
             x = self.var(n.field, n.cased)
-            match = self.const(re.compile(n.pattern, re.DOTALL).fullmatch)
+            match = self.regex(n.pattern, re.DOTALL, "fullmatch")
             return f"({x} is not None and {match}({x}) is not None)"
         if isinstance(n, Regex):
             x = self.orig(n.field)
-            search = self.const(re.compile(n.pattern, n.flags).search)
+            search = self.regex(n.pattern, n.flags, "search")
             if not n.required:
                 return f"({x} is not None and {search}({x}) is not None)"
             lowered = self.low(n.field)
@@ -516,9 +545,8 @@ def compile_predicate(node: Node, name: str = "rule") -> Predicate:
     lines += [f"    {var} = l.get({field!r})" for field, var in gen.lowered.items()]
     lines += [f"    {var} = v.get({field!r})" for field, var in gen.original.items()]
     lines.append(f"    return {body}")
-    namespace: dict[str, Any] = dict(gen.consts)
-    exec(compile("\n".join(lines), f"<sigma {name}>", "exec"), namespace)
-    predicate: Predicate = namespace["p"]
+    exec(compile("\n".join(lines), f"<sigma {name}>", "exec"), gen.consts)
+    predicate: Predicate = gen.consts["p"]  # type: ignore[assignment]
     return predicate
 
 

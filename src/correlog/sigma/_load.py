@@ -12,7 +12,7 @@ import attrs
 
 from .._errors import UsageError
 from . import _ir, _plain
-from ._cache import RuleCache, cache_key, stats_key
+from ._cache import RuleCache, cache_key, dumps, loads, stats_key
 from ._convert import NotSupported
 from ._index import RuleIndex
 from ._rules import LoadReport, RuleSet, SigmaRule, Unsupported, _bad_input, _build, _pysigma
@@ -220,7 +220,8 @@ def _rule_to_plain(rule: SigmaRule) -> dict[str, Any]:
         "tags": list(rule.tags),
         "service": rule.service,
         "fields": sorted(rule.fields),
-        "tree": _plain.node_to_plain(rule.tree),
+        # As JSON text, parsed on the rule's first use (see _tree_decoder).
+        "tree": dumps(_plain.node_to_plain(rule.tree)),
     }
 
 
@@ -245,8 +246,8 @@ def _rule_from_plain(data: object, origin: Path) -> SigmaRule:
     title, source, rule_id = data["title"], data["source"], data["id"]
     if title is None or source is None:
         raise _plain.BadPlainData("a rule has a title and a source")
-    if type(data["tree"]) is not list:
-        raise _plain.BadPlainData("a rule's tree is a list")
+    if type(data["tree"]) is not str:
+        raise _plain.BadPlainData("a rule's tree is JSON text")
     fields = frozenset(data["fields"])
     return SigmaRule._deferred(
         _tree_decoder(data["tree"], fields, origin, rule_id or title),
@@ -265,19 +266,21 @@ def _rule_from_plain(data: object, origin: Path) -> SigmaRule:
 
 
 def _tree_decoder(
-    data: object, fields: frozenset[str], origin: Path, name: str
+    text: str, fields: frozenset[str], origin: Path, name: str
 ) -> Callable[[], _ir.Node]:
-    """What makes a cached rule's tree: checked as when the whole set was (the cache file's
-    digest already told that it is what correlog wrote). A tree that fails the check can only
-    come from a file rewritten on purpose with a matching digest: the file is deleted, so that
-    the next run compiles the rules, and a :class:`UsageError` names it."""
+    """What makes a cached rule's tree from its JSON text: parsed and checked as when the whole
+    set was (the cache file's digest already told that it is what correlog wrote). A tree that
+    fails the check can only come from a file rewritten on purpose with a matching digest: the
+    file is deleted, so that the next run compiles the rules, and a :class:`UsageError` names
+    it. (JSON that does not parse is a :class:`ValueError`, as :class:`~._plain.BadPlainData`
+    is.)"""
 
     def decode() -> _ir.Node:
         try:
-            tree = _plain.node_from_plain(data)
+            tree = _plain.node_from_plain(loads(text))
             if _ir.fields_of(tree) != fields:
                 raise _plain.BadPlainData("the rule's fields are not its tree's")
-        except (_plain.BadPlainData, RecursionError) as exc:
+        except (ValueError, RecursionError) as exc:
             origin.unlink(missing_ok=True)
             raise UsageError(
                 f"the compiled-rules cache {origin} holds a bad tree for rule {name} ({exc}); "
