@@ -440,3 +440,24 @@ def test_a_rule_with_a_fields_attribute_of_its_own_is_still_asked_about_every_re
         + monitor.close()
     )
     assert [alert.pid for alert in alerts] == [2]
+
+
+@pytest.mark.parametrize("kinds", [["web"], ["web", "tamper", "sigma"]])
+def test_verdicts_kept_for_open_processes_are_those_the_rules_give(kinds: list[str]) -> None:
+    """A rule that names the fields it reads is not asked again about an open process whose
+    fields hold values it already judged: processes that agree on the owner and differ in the
+    image (allowed or not) still get each their own verdict, message included."""
+    events: list[Event] = []
+    images = [r"C:\w\cmd.exe", r"C:\php\php.exe", r"C:\w\net.exe", r"C:\w\cmd.exe"]
+    for n, image in enumerate(images * 2):
+        pid, t = 100 + n, 2 * n
+        events += [created(pid, t, image=image, creator_pid=7), token(pid, t + 1, user="IUSR_A")]
+    events += [exited(100 + n, 30 + n) for n in range(len(images))]
+    remembering = Monitor(_rules(kinds))
+    asking = Monitor([_AskedAlways(rule) for rule in _rules(kinds)])
+    got = remembering.feed_many(events) + remembering.close()
+    assert got == asking.feed_many(events) + asking.close()
+    assert sorted(a.message for a in got if a.rule == "anonymous-web") == sorted(
+        f"IUSR_A ran {image}" for image in images * 2 if "php" not in image
+    )
+    assert remembering._open_verdicts["anonymous-web"].known  # they were remembered

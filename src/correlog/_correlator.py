@@ -360,12 +360,20 @@ class Correlator:
         hs = self._hosts.get(_key(host, channel))
         return None if hs is None else hs.clock
 
+    def _open_entry(self, host: str, pid: int, channel: str | None) -> list[Any] | None:
+        """The open entry for (host, pid) itself, or None (the monitor reads fields of it)."""
+        hs = self._hosts.get(_key(host, channel))
+        return None if hs is None else hs.entries.get(pid)
+
     def snapshot(self, host: str, pid: int, channel: str | None = None) -> Record | None:
         """The open entry for (host, pid) as a record with reason ``open``, or None."""
         hs = self._hosts.get(_key(host, channel))
         entry = None if hs is None else hs.entries.get(pid)
-        if entry is None:
-            return None
+        return None if entry is None else self._snapshot_of(entry)
+
+    @staticmethod
+    def _snapshot_of(entry: list[Any]) -> Record:
+        """An open entry as a record with reason ``open`` (see :meth:`snapshot`)."""
         _process_id(entry)
         _provenance(entry)
         view = entry[:]

@@ -38,11 +38,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from itertools import chain, islice
+from operator import itemgetter
 from typing import Any, Final, Protocol
 
 from ._correlator import Correlator
 from ._errors import StateError, UsageError
 from ._events import Event, EventKind, HostEvent, ProcessEvent
+from ._layout import RECORD_SLOT
 from ._records import Alert, LevelledAlert, Record, Verdict
 from ._single import single_record
 from ._state import Stream, expect, json_pieces
@@ -80,6 +82,57 @@ def rule_fields(rule: RuleLike) -> frozenset[str] | None:
     (Not ``fields``: a Sigma rule's ``fields`` are its view fields, not what it reads.)"""
     fields = getattr(rule, "record_fields", None)
     return None if fields is None else frozenset(fields)
+
+
+#: Fields an open entry holds in another form until it is wanted whole (see
+#: :meth:`Correlator.snapshot`), or whose values cannot key a dict: a rule that reads one is
+#: asked about every snapshot.
+_UNKEYED: Final = frozenset({"provenance", "process_id", "extra", "first_seen"})
+#: Fields every snapshot of an open process has alike: status partial, reason open.
+_SNAPSHOT_ALIKE: Final = frozenset({"status", "reason"})
+#: How many verdicts a rule's :class:`_OpenVerdicts` keeps before it starts afresh.
+_VERDICTS_BOUND: Final = 4096
+_UNASKED: Final = object()
+
+
+class _OpenVerdicts:
+    """A rule's verdicts on open processes, by the values of the fields it says it reads.
+
+    A rule that names what it reads (``record_fields``) gives one verdict to all records that
+    agree on those fields, so an open process whose fields hold values the rule has already
+    judged needs neither a snapshot nor a call: ``watch`` asks the open process of every
+    creation and token event, and most of them repeat an image and owner seen before. Bounded:
+    emptied when full. (A test drives monitors with and without it to the same alerts.)
+    """
+
+    __slots__ = ("key", "known")
+
+    def __init__(self, fields: frozenset[str]) -> None:
+        slots = sorted(RECORD_SLOT[name] for name in fields - _SNAPSHOT_ALIKE)
+        #: The values a verdict depends on, read from an open entry (Record's layout).
+        self.key: Callable[[list[Any]], Any] = itemgetter(*slots) if slots else _no_key
+        #: key -> the rule's verdict on a snapshot with those values.
+        self.known: dict[Any, Any] = {}
+
+    @staticmethod
+    def for_rule(rule: RuleLike) -> _OpenVerdicts | None:
+        """The verdicts of ``rule`` when it names fields that key them, else None."""
+        fields = rule_fields(rule)
+        if not fields or not fields <= _RECORD_FIELDS or fields & _UNKEYED:
+            return None
+        return _OpenVerdicts(fields)
+
+    def remember(self, key: Any, verdict: Any) -> None:
+        if len(self.known) >= _VERDICTS_BOUND:
+            self.known.clear()
+        self.known[key] = verdict
+
+
+def _no_key(entry: list[Any]) -> tuple[()]:
+    return ()
+
+
+_RECORD_FIELDS: Final = frozenset(Record._fields)
 
 
 def _named_rules(rules: Sequence[RuleLike]) -> tuple[tuple[str, RuleLike], ...]:
@@ -178,6 +231,12 @@ class Monitor:
         #: once it has said no, since its answer is the same for every record.
         self._record_rules = self._rules
         self._constant = {name for name, rule in self._rules if rule_fields(rule) == _NONE}
+        #: Rule name -> its verdicts on open processes, for rules that say what they read.
+        self._open_verdicts = {
+            name: verdicts
+            for name, rule in self._rules
+            if (verdicts := _OpenVerdicts.for_rule(rule)) is not None
+        }
         self._correlator = correlator if correlator is not None else Correlator()
         self._correlator._track_released()
         self._on_record = on_record
@@ -329,14 +388,37 @@ class Monitor:
                     self._ask_open(folded, alerts)
 
     def _ask_open(self, event: ProcessEvent, alerts: list[Alert]) -> None:
-        """Ask the rules about the still-open process ``event`` belongs to, if any."""
-        snap = self._correlator.snapshot(event.host, event.pid, event.channel)
-        if snap is None:
+        """Ask the rules about the still-open process ``event`` belongs to, if any: what
+        :meth:`_ask` does on its snapshot, with a verdict already known for the same values
+        of a rule's fields taken as given (see :class:`_OpenVerdicts`); the snapshot is made
+        only when a rule must be asked or an alert raised."""
+        correlator = self._correlator
+        entry = correlator._open_entry(event.host, event.pid, event.channel)
+        if entry is None:
             return
         key = (event.host, event.pid, event.channel)
         fired = self._fired.get(key)
         asked = len(alerts)
-        self._ask(snap, _NONE if fired is None else fired, event, alerts)
+        snap: Record | None = None
+        for name, rule in self._record_rules:
+            if fired is not None and name in fired:
+                continue
+            verdicts = self._open_verdicts.get(name)
+            if verdicts is None:
+                snap = snap or correlator._snapshot_of(entry)
+                verdict = rule(snap)
+            else:
+                values = verdicts.key(entry)
+                verdict = verdicts.known.get(values, _UNASKED)
+                if verdict is _UNASKED:
+                    snap = snap or correlator._snapshot_of(entry)
+                    verdict = rule(snap)
+                    verdicts.remember(values, verdict)
+            if verdict:
+                snap = snap or correlator._snapshot_of(entry)
+                alerts.append(_alert(name, snap, event, verdict))
+            elif name in self._constant:
+                self._drop(name)
         if len(alerts) > asked:
             names = {alert.rule for alert in alerts[asked:]}
             if fired is None:

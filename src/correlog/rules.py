@@ -31,7 +31,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Iterable
-from typing import Final
+from typing import ClassVar, Final
 
 import attrs
 
@@ -217,6 +217,11 @@ class AnonymousWeb:
     fires too: nothing says the program was an expected one.
     """
 
+    #: The record fields its verdict reads: an open process whose values of these it has
+    #: already judged is not asked again (see :class:`correlog.Monitor`).
+    record_fields: ClassVar[frozenset[str]] = frozenset(
+        {"user", "domain", "logon_id", "creator_image", "image", "reason"}
+    )
     name: str = "anonymous-web"
     accounts: tuple[str, ...] = attrs.field(default=DEFAULT_ACCOUNTS, converter=_accounts)
     allow: ImageSet = attrs.field(default=ImageSet(DEFAULT_ALLOW), converter=_image_set)
@@ -293,6 +298,8 @@ class WebServerChild:
     creator's own creation event when the correlator saw it.
     """
 
+    #: The record fields its verdict reads (see :attr:`AnonymousWeb.record_fields`).
+    record_fields: ClassVar[frozenset[str]] = frozenset({"creator_image", "image"})
     name: str = "web-server-child"
     servers: ImageSet = attrs.field(default=ImageSet(DEFAULT_WEB_SERVERS), converter=_image_set)
     allow: ImageSet = attrs.field(default=ImageSet(DEFAULT_ALLOW), converter=_image_set)
