@@ -317,21 +317,34 @@ class Inputs:
         #: ``--log-offset``: (host, log) -> nanoseconds added to that log's event times.
         self.offsets = log_offsets(args)
 
-    def __iter__(self) -> Iterator[Event]:
-        return STOP.events(self._events())
+    # The events pass through as few Python frames as can be: each layer that only hands
+    # events on (a ``yield from``) costs a frame resume per event, so the layers return the
+    # iterator they would delegate to, chained in C (itertools), and only setup, teardown and
+    # the merge of several inputs run as generators.
 
-    def _events(self) -> Iterator[Event]:
+    def __iter__(self) -> Iterator[Event]:
+        return STOP.events(itertools.chain.from_iterable(self._streams()))
+
+    def _streams(self) -> Iterator[Iterator[Event]]:
+        """The one stream of events, once the paths are expanded (when reading begins); the
+        progress bar, if any, stays up until that stream is done."""
         self.expanded = expand(self.paths, self.args.format)
         files = self.expanded.files
         if files.count("-") > 1:
             raise UsageError("stdin ('-') can be read only once")
         if not self.progress:
-            yield from self._merged(files)
+            yield self._merged(files)
             return
         with ProgressBar(files, self.readers, sys.stderr) as self._bar:
-            yield from self._merged(files)
+            yield self._merged(files)
 
     def _merged(self, files: list[str]) -> Iterator[Event]:
+        """The events of ``files`` (see :meth:`_merged_many`); one input's as they come."""
+        if len(files) == 1:
+            return self._one(files[0])
+        return self._merged_many(files)
+
+    def _merged_many(self, files: list[str]) -> Iterator[Event]:
         """The events of ``files`` merged by time (ties: the earlier file first), holding at
         most :data:`MAX_LIVE_INPUTS` inputs open whatever their number.
 
@@ -340,9 +353,6 @@ class Inputs:
         closed; its events wait there for their turn. The events, their order and where an
         error stops the read are those of a merge of every input read as it goes.
         """
-        if len(files) == 1:
-            yield from self._one(files[0])
-            return
         spool = Spool()
         live = [MAX_LIVE_INPUTS]
         try:
@@ -370,10 +380,11 @@ class Inputs:
             yield from spool.replay(itertools.chain((first,), events))
 
     def _one(self, path: str) -> Iterator[Event]:
-        bar = self._bar
-        if bar is None or path == "-":
-            yield from self._read(path, path)
-            return
+        if self._bar is None or path == "-":
+            return self._read(path, path)
+        return self._one_with_bar(path, self._bar)
+
+    def _one_with_bar(self, path: str, bar: ProgressBar) -> Iterator[Event]:
         with open(path, "rb") as handle:
             bar.opened(handle)
             try:
@@ -382,10 +393,15 @@ class Inputs:
                 bar.closed(handle)
 
     def _read(self, source: Any, name: str) -> Iterator[Event]:
+        """The input's events, read when asked (the input opened at the first); at their end, a
+        forced ``--format`` that read nothing is an error."""
+        return itertools.chain.from_iterable(self._read_parts(source, name))
+
+    def _read_parts(self, source: Any, name: str) -> Iterator[Iterator[Event]]:
         args = self.args
         reader = read(source, args.format, errors=args.errors, tz=args.tz, name=name)
         self.readers.append(reader)
-        yield from shift_events(reader, self.offsets) if self.offsets else reader
+        yield shift_events(reader, self.offsets) if self.offsets else reader
         if args.format != "auto":
             _check_forced(reader, args.format, name)
 
