@@ -24,6 +24,7 @@ from collections import Counter
 from itertools import islice
 
 from correlog import Correlator
+from correlog._layout import OPEN_FIELDS
 
 from .streams import churn_events
 
@@ -60,7 +61,7 @@ def breakdown(n: int) -> dict[str, float]:
         count("per-log dicts (pid -> entry)", log.entries)
         for entry in log.entries.values():
             open_ += 1
-            count("entry lists (24 slots)", entry)
+            count(f"entry lists ({len(OPEN_FIELDS)} slots)", entry)
             for value in entry:
                 if type(value) is tuple:
                     count("tuples (provenance of two events or more)", value)

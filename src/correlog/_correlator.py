@@ -8,11 +8,15 @@ they arrive in that order; between two processes with the same pid (pids are reu
 seconds) the old one's exit comes before the new one's creation, unless it was lost.
 
 The correlator keeps one *open entry* per (host, pid) it has heard of and not yet closed. Each
-entry is a plain list laid out exactly like :class:`~correlog.Record`; folding an event in writes
-a few slots, and emitting it is one ``tuple.__new__`` (the process id slot holds only the first
-event's time until the id is wanted, see :func:`_process_id`; while an entry holds one event,
-its provenance slot holds that event's record number and its status slot the event id, see
-:func:`_provenance`). Which event's value wins for each
+entry is a plain list laid out like :class:`~correlog.Record` less the four fields an open
+process does without (:data:`~correlog._layout.OPEN_FIELDS`: no end, status, reason or channel;
+its ``host`` slot holds its log's key). Folding an event in writes a few slots; emitting it is
+one unpack of the entry and one tuple in Record's order
+(:data:`~correlog._layout.record_from_entry`), and a closed entry's key slot holds ``None``
+until the FIFO drops it. The process id slot holds only the first event's time until the id
+is wanted (see :func:`_process_id`); while an entry holds one event, its provenance slot holds
+that event's record number and its exit status slot the event id (see :func:`_provenance`).
+Which event's value wins for each
 slot is :data:`~correlog.MERGE_POLICY`; the fold code below is that table specialised by hand for
 the arrival orders that can occur (a creation always opens an entry, an exit always closes one),
 and the test suite checks the two agree.
@@ -64,7 +68,7 @@ import attrs
 from ._engine import CorrelatorStats, check_new_host, settings
 from ._errors import StateError, UsageError
 from ._events import Event, EventKind, HostEvent, HostEventKind, ProcessEvent
-from ._layout import RECORD_SLOT, record_from_event
+from ._layout import OPEN_FIELDS, OPEN_SLOT, RECORD_SLOT, record_from_entry, record_from_event
 from ._records import ProcessId, Reason, Record, Status
 from ._sequencer import Sequencer
 from ._state import (
@@ -96,30 +100,36 @@ _NEVER: Final = -(2**63)
 _NO_ENTRIES: Final[dict[int, list[Any]]] = {}
 _UNSET: Final = object()
 
-# Slots of an entry list (Record's layout), from the one layout module.
-_HOST: Final = RECORD_SLOT["host"]
-_PID: Final = RECORD_SLOT["pid"]
-_IMAGE: Final = RECORD_SLOT["image"]
-_USER: Final = RECORD_SLOT["user"]
-_DOMAIN: Final = RECORD_SLOT["domain"]
-_LOGON: Final = RECORD_SLOT["logon_id"]
-_OWNER_SRC: Final = RECORD_SLOT["owner_source"]
-_CPID: Final = RECORD_SLOT["creator_pid"]
-_CIMAGE: Final = RECORD_SLOT["creator_image"]
-_START: Final = RECORD_SLOT["start"]
-_END: Final = RECORD_SLOT["end"]
-_STATUS: Final = RECORD_SLOT["status"]
-_REASON: Final = RECORD_SLOT["reason"]
-_PROV: Final = RECORD_SLOT["provenance"]
-_LAYOUT: Final = RECORD_SLOT["layout"]
-_FIRST_SEEN: Final = RECORD_SLOT["first_seen"]
-_CHANNEL: Final = RECORD_SLOT["channel"]
-_CMDLINE: Final = RECORD_SLOT["command_line"]
-_EXIT_STATUS: Final = RECORD_SLOT["exit_status"]
-_INTEGRITY: Final = RECORD_SLOT["integrity"]
-_EXTRA: Final = RECORD_SLOT["extra"]
-_PROCESS_ID: Final = RECORD_SLOT["process_id"]
-_AUDITS_LOST: Final = RECORD_SLOT["audits_lost"]
+# Slots of an open entry list (see OPEN_FIELDS), from the one layout module.
+_LOG: Final = OPEN_SLOT["host"]  # the key of the entry's log while it is open (_Host.key)
+_PID: Final = OPEN_SLOT["pid"]
+_IMAGE: Final = OPEN_SLOT["image"]
+_USER: Final = OPEN_SLOT["user"]
+_DOMAIN: Final = OPEN_SLOT["domain"]
+_LOGON: Final = OPEN_SLOT["logon_id"]
+_OWNER_SRC: Final = OPEN_SLOT["owner_source"]
+_CPID: Final = OPEN_SLOT["creator_pid"]
+_CIMAGE: Final = OPEN_SLOT["creator_image"]
+_START: Final = OPEN_SLOT["start"]
+_PROV: Final = OPEN_SLOT["provenance"]
+_LAYOUT: Final = OPEN_SLOT["layout"]
+_FIRST_SEEN: Final = OPEN_SLOT["first_seen"]
+_CMDLINE: Final = OPEN_SLOT["command_line"]
+_EXIT_STATUS: Final = OPEN_SLOT["exit_status"]
+_INTEGRITY: Final = OPEN_SLOT["integrity"]
+_EXTRA: Final = OPEN_SLOT["extra"]
+_PROCESS_ID: Final = OPEN_SLOT["process_id"]
+_AUDITS_LOST: Final = OPEN_SLOT["audits_lost"]
+#: What a closed entry holds in place of its log's key: the FIFO drops it lazily.
+_CLOSED: Final = None
+#: The record fields a saved open entry has none of.
+_NONE_WHILE_OPEN: Final = ("end", "status", "reason", "exit_status")
+# Slots of a record (the creator memo holds records).
+_R_HOST: Final = RECORD_SLOT["host"]
+_R_PID: Final = RECORD_SLOT["pid"]
+_R_IMAGE: Final = RECORD_SLOT["image"]
+_R_CHANNEL: Final = RECORD_SLOT["channel"]
+_R_PROCESS_ID: Final = RECORD_SLOT["process_id"]
 
 _new_record = tuple.__new__
 
@@ -129,11 +139,44 @@ def _key(host: str, channel: str | None) -> str | tuple[str, str]:
     return host if channel is None else (host, channel)
 
 
+def _names(key: str | tuple[str, str]) -> tuple[str, str | None]:
+    """The host and log named by a log's key (see :func:`_key`)."""
+    return (key, None) if type(key) is str else key  # type: ignore[return-value]
+
+
 def _open_data(entry: list[Any]) -> dict[str, Any]:
-    """An open entry as saved: its process id and provenance made final first."""
-    _process_id(entry)
-    _provenance(entry)
-    return record_to_data(entry)
+    """An open entry as saved: in Record's layout, with no status and no reason."""
+    return record_to_data(_view(entry, None, None))
+
+
+def _view(entry: list[Any], status: Status | None, reason: Reason | None) -> Record:
+    """An open entry as a record that has not exited, the entry left open (its process id and
+    provenance made final)."""
+    ident = _process_id(entry)
+    prov = _provenance(entry)
+    host, channel = _names(entry[_LOG])
+    return record_from_entry(entry, host, None, status, reason, prov, channel, None, ident)
+
+
+def _close(entry: list[Any], reason: Reason) -> Record:
+    """The record an entry that did not exit closes with (its status is partial); the entry is
+    closed from then on (the FIFO skips it: see _CLOSED). The fold's exit and eviction write
+    this out inline."""
+    ident = _process_id(entry)
+    prov = _provenance(entry)
+    key = entry[_LOG]
+    entry[_LOG] = _CLOSED
+    if type(key) is str:
+        return record_from_entry(entry, key, None, _PARTIAL, reason, prov, None, None, ident)
+    host, channel = key
+    return record_from_entry(entry, host, None, _PARTIAL, reason, prov, channel, None, ident)
+
+
+def _reopen(slots: list[Any], log: _Host) -> list[Any]:
+    """A record's slots (a saved open entry) as an open entry of ``log``."""
+    entry = [slots[RECORD_SLOT[name]] for name in OPEN_FIELDS]
+    entry[_LOG] = log.key
+    return entry
 
 
 def _stats_value(_inst: object, _field: object, value: Any) -> Any:
@@ -165,9 +208,11 @@ def _process_id(entry: list[Any]) -> ProcessId:
     known = entry[_PROCESS_ID]
     if type(known) is not tuple:
         prov = entry[_PROV]
+        key = entry[_LOG]
+        host, channel = (key, None) if type(key) is str else key  # _names, written out
         known = entry[_PROCESS_ID] = (
-            entry[_HOST],
-            entry[_CHANNEL],
+            host,
+            channel,
             entry[_PID],
             known,
             prov[1] if type(prov) is tuple else prov,  # see _provenance
@@ -179,14 +224,14 @@ def _provenance(entry: list[Any]) -> tuple[int | None, ...]:
     """The entry's provenance, in its full form from now on.
 
     An open entry that holds one event keeps that event's record number alone in the
-    provenance slot, and its event id in the status slot (which an open entry does not use
+    provenance slot, and its event id in the exit status slot (which an open entry does not use
     otherwise): that saves a tuple of two per open entry. The pair is made when a second event
     comes, or when the entry is wanted whole (emitted, snapshot, saved).
     """
     prov = entry[_PROV]
     if type(prov) is not tuple:
-        prov = entry[_PROV] = (entry[_STATUS], prov)
-        entry[_STATUS] = None
+        prov = entry[_PROV] = (entry[_EXIT_STATUS], prov)
+        entry[_EXIT_STATUS] = None
     return prov  # type: ignore[no-any-return]
 
 
@@ -196,11 +241,11 @@ def _memo_record(
     """A creator memo item read back from a saved state: in Record's layout, holding only what
     the memo reads (log, pid, image, process id); never emitted."""
     slots: list[Any] = [None] * len(Record._fields)
-    slots[_HOST] = host
-    slots[_CHANNEL] = channel
-    slots[_PID] = pid
-    slots[_IMAGE] = image
-    slots[_PROCESS_ID] = tuple(ident)
+    slots[_R_HOST] = host
+    slots[_R_CHANNEL] = channel
+    slots[_R_PID] = pid
+    slots[_R_IMAGE] = image
+    slots[_R_PROCESS_ID] = tuple(ident)
     return _new_record(Record, slots)
 
 
@@ -213,6 +258,7 @@ class _Host:
         "entries",
         "gone",
         "jump",
+        "key",
         "last_record",
         "lost_until",
         "name",
@@ -222,6 +268,9 @@ class _Host:
     def __init__(self, name: str, clock: int, channel: str | None = None) -> None:
         self.name = name
         self.channel = channel
+        #: This log's key in :attr:`Correlator._hosts`; its open entries hold it, one object for
+        #: all (an entry holding its _Host would make a reference cycle of every entry).
+        self.key: str | tuple[str, str] = _key(name, channel)
         self.clock = clock
         #: This log's part of the creator memo: pid -> the record a process's entry closed with
         #: (expired or evicted) while it may still run; its image and process id answer for
@@ -374,20 +423,14 @@ class Correlator:
     @staticmethod
     def _snapshot_of(entry: list[Any]) -> Record:
         """An open entry as a record with reason ``open`` (see :meth:`snapshot`)."""
-        _process_id(entry)
-        _provenance(entry)
-        view = entry[:]
-        view[_STATUS] = _PARTIAL
-        view[_REASON] = Reason.OPEN
-        return _new_record(Record, view)
+        return _view(entry, _PARTIAL, Reason.OPEN)
 
     def open_records(self) -> list[Record]:
         """Snapshots of every open entry, oldest first."""
         return [
-            rec
+            _view(entry, _PARTIAL, Reason.OPEN)
             for entry in self._fifo
-            if entry[_REASON] is None
-            and (rec := self.snapshot(entry[_HOST], entry[_PID], entry[_CHANNEL])) is not None
+            if entry[_LOG] is not _CLOSED
         ]
 
     # -- saved state -----------------------------------------------------------------------
@@ -439,7 +482,7 @@ class Correlator:
             "closed": self._closed,
             "stats": attrs.asdict(self.stats, value_serializer=_stats_value),
             "logs": logs,
-            "open": stream(_open_data(entry) for entry in self._fifo if entry[_REASON] is None),
+            "open": stream(_open_data(entry) for entry in self._fifo if entry[_LOG] is not _CLOSED),
             "window": None if self._sequencer is None else self._sequencer.state(),
         }
 
@@ -490,7 +533,7 @@ class Correlator:
             hs.jump = None if jump is None else expect(jump, int, "a held jump")
             hs.last_record = expect(item.get("last_record"), int, "a record number")
             hs.lost_until = expect(item.get("lost_until"), int, "a lost-audits time")
-            hosts[_key(host, channel)] = hs
+            hosts[hs.key] = hs
         order: deque[Record] = deque()
         for raw in expect(data.get("memo"), list, "the creator memo"):
             try:
@@ -507,16 +550,16 @@ class Correlator:
             order.append(remembered)
         fifo: deque[list[Any]] = deque()
         for item in expect(data.get("open"), list, "open entries"):
-            entry = record_from_data(item)
-            hs_ = hosts.get(_key(entry[_HOST], entry[_CHANNEL]))
+            slots = record_from_data(item)
+            hs_ = hosts.get(_key(slots[_R_HOST], slots[_R_CHANNEL]))
             if (
                 hs_ is None
-                or entry[_PID] in hs_.entries
-                or entry[_REASON] is not None
-                or entry[_STATUS] is not None
-                or type(entry[_PROV]) is not tuple
+                or slots[_R_PID] in hs_.entries
+                or any(slots[RECORD_SLOT[name]] is not None for name in _NONE_WHILE_OPEN)
+                or type(slots[RECORD_SLOT["provenance"]]) is not tuple
             ):
                 raise StateError(f"damaged state: open entry {item!r}")
+            entry = _reopen(slots, hs_)
             hs_.entries[entry[_PID]] = entry
             fifo.append(entry)
         stats = expect(data.get("stats"), dict, "stats")
@@ -687,6 +730,7 @@ class Correlator:
         cur_channel: str | None = None
         hs: _Host = None  # type: ignore[assignment]  # set at the first event (cur is _UNSET)
         ents: dict[int, list[Any]] = _NO_ENTRIES  # likewise
+        log: str | tuple[str, str] = ""  # likewise: the log's key (hs.key)
         entry: list[Any] | None
         owner_source: EventKind | None
         start: int | None
@@ -730,6 +774,7 @@ class Correlator:
                         check_new_host(host, channel, time, ev)
                         hs_ = self._new_log(key, host, time)
                     hs = hs_
+                    log = hs.key
                     ents = hs.entries
                     cur = host
                     cur_channel = channel
@@ -744,35 +789,85 @@ class Correlator:
                         n_orphans += 1
                         continue
                     count -= 1
-                    if user is not None and entry[_OWNER_SRC] is not _T:
-                        entry[_USER] = user
-                        entry[_DOMAIN] = domain
-                        entry[_LOGON] = logon_id
-                        entry[_OWNER_SRC] = _E
-                    if entry[_IMAGE] is None:
-                        entry[_IMAGE] = image
-                    if entry[_LAYOUT] is None:
-                        entry[_LAYOUT] = layout
+                    entry[_LOG] = _CLOSED  # the FIFO drops it lazily
+                    # The entry closes: one unpack reads every slot, the exit is merged into
+                    # the locals, and one tuple in Record's order is the record
+                    # (record_from_entry, written out; tests/test_layout.py pins both).
+                    (
+                        _o_host,
+                        _o_pid,
+                        o_image,
+                        o_user,
+                        o_domain,
+                        o_logon_id,
+                        o_owner_source,
+                        o_creator_pid,
+                        o_creator_image,
+                        o_start,
+                        o_provenance,
+                        o_layout,
+                        o_first_seen,
+                        o_command_line,
+                        o_exit_status,
+                        o_integrity,
+                        o_extra,
+                        o_process_id,
+                        o_creator_process_id,
+                        o_audits_lost,
+                    ) = entry
+                    if user is not None and o_owner_source is not _T:
+                        o_user = user
+                        o_domain = domain
+                        o_logon_id = logon_id
+                        o_owner_source = _E
+                    if o_image is None:
+                        o_image = image
+                    if o_layout is None:
+                        o_layout = layout
                     if extra:
-                        entry[_EXTRA] = _union(entry[_EXTRA], extra)
-                    entry[_END] = time
-                    entry[_EXIT_STATUS] = exit_status
-                    prov = entry[_PROV]
-                    first = entry[_PROCESS_ID]
-                    if type(prov) is not tuple:
-                        # The entry held one event: its record number, its id in the status
-                        # slot (see _provenance).
-                        if type(first) is not tuple:
-                            entry[_PROCESS_ID] = (host, channel, pid, first, prov)
-                        entry[_PROV] = (entry[_STATUS], prov, event_id, record_number)
+                        o_extra = _union(o_extra, extra)
+                    if type(o_provenance) is not tuple:
+                        # The entry held one event: its record number, its id in the exit
+                        # status slot (see _provenance).
+                        if type(o_process_id) is not tuple:
+                            o_process_id = (host, channel, pid, o_process_id, o_provenance)
+                        o_provenance = (o_exit_status, o_provenance, event_id, record_number)
                     else:
-                        if type(first) is not tuple:
-                            entry[_PROCESS_ID] = (host, channel, pid, first, prov[1])
+                        if type(o_process_id) is not tuple:
+                            o_process_id = (host, channel, pid, o_process_id, o_provenance[1])
                         # Concatenation is faster than a display with unpacking here.
-                        entry[_PROV] = prov + (event_id, record_number)  # noqa: RUF005
-                    entry[_STATUS] = _PARTIAL if entry[_START] is None else _COMPLETE
-                    entry[_REASON] = _EXITED
-                    emit(_new_record(Record, entry))
+                        o_provenance = o_provenance + (event_id, record_number)  # noqa: RUF005
+                    emit(
+                        _new_record(
+                            Record,
+                            (
+                                host,
+                                pid,
+                                o_image,
+                                o_user,
+                                o_domain,
+                                o_logon_id,
+                                o_owner_source,
+                                o_creator_pid,
+                                o_creator_image,
+                                o_start,
+                                time,
+                                _PARTIAL if o_start is None else _COMPLETE,
+                                _EXITED,
+                                o_provenance,
+                                o_layout,
+                                o_first_seen,
+                                channel,
+                                o_command_line,
+                                exit_status,
+                                o_integrity,
+                                o_extra,
+                                o_process_id,
+                                o_creator_process_id,
+                                o_audits_lost,
+                            ),
+                        )
+                    )
                     n_exited += 1
                     continue
                 if kind is _T:
@@ -796,8 +891,8 @@ class Correlator:
                             entry[_EXTRA] = _union(entry[_EXTRA], extra)
                         prov = entry[_PROV]
                         if type(prov) is not tuple:  # it held one event (see _provenance)
-                            entry[_PROV] = (entry[_STATUS], prov, event_id, record_number)
-                            entry[_STATUS] = None
+                            entry[_PROV] = (entry[_EXIT_STATUS], prov, event_id, record_number)
+                            entry[_EXIT_STATUS] = None
                         else:
                             entry[_PROV] = prov + (event_id, record_number)  # noqa: RUF005
                         continue
@@ -828,11 +923,7 @@ class Correlator:
                     old = ents.pop(pid, None)
                     if old is not None:
                         count -= 1
-                        _process_id(old)
-                        _provenance(old)
-                        old[_STATUS] = _PARTIAL
-                        old[_REASON] = _SUPERSEDED
-                        emit(_new_record(Record, old))
+                        emit(_close(old, _SUPERSEDED))
                         n_superseded += 1
                     creator_id = found = None
                     if creator_pid is not None:
@@ -845,8 +936,8 @@ class Correlator:
                         elif hs.gone:
                             known_creator = hs.gone.get(creator_pid)
                             if known_creator is not None:
-                                found = known_creator[_IMAGE]
-                                creator_id = known_creator[_PROCESS_ID]
+                                found = known_creator[_R_IMAGE]
+                                creator_id = known_creator[_R_PROCESS_ID]
                     if hs.gone and hs.gone.pop(pid, None) is not None:
                         # A new process holds this pid now: what was remembered under it is stale.
                         self._memo_count -= 1
@@ -866,11 +957,11 @@ class Correlator:
                 if user is None:
                     domain = logon_id = owner_source = None
                 # A new entry opens (a creation, or a token for a process not seen yet): the
-                # merge policy applied to this one event, as one list display in Record's field
-                # order (a builder call would cost a frame per event). tests/test_layout.py pins
-                # the display to Record's fields; the reference test pins what it holds.
+                # merge policy applied to this one event, as one list display in the order of
+                # OPEN_FIELDS (a builder call would cost a frame per event). tests/test_layout.py
+                # pins the display to those fields; the reference test pins what it holds.
                 entry = [
-                    host,
+                    log,  # host: its log's key while it is open
                     pid,
                     image,
                     user,
@@ -880,15 +971,11 @@ class Correlator:
                     creator_pid,
                     creator_image,
                     start,
-                    None,  # end
-                    event_id,  # status: while it is the only event (see _provenance)
-                    None,  # reason
-                    record_number,  # provenance: likewise
+                    record_number,  # provenance: while it is the only event (see _provenance)
                     layout,
                     hs.clock,  # first_seen
-                    channel,
                     command_line,
-                    None,  # exit_status
+                    event_id,  # exit_status: likewise
                     integrity,
                     extra or None,
                     time,  # the process id, made when wanted: see _process_id
@@ -1008,7 +1095,6 @@ class Correlator:
                 turn.append(True)
             yield from out
         fifo = self._fifo
-        hosts = self._hosts
         one: list[Record] = []
         while fifo:
             try:
@@ -1017,9 +1103,9 @@ class Correlator:
                 raise _concurrent_use() from None
             try:
                 entry = fifo.popleft()
-                if entry[_REASON] is not None:
+                if entry[_LOG] is _CLOSED:
                     continue  # closed earlier; lazily deleted
-                del hosts[_key(entry[_HOST], entry[_CHANNEL])].entries[entry[_PID]]
+                del self._hosts[entry[_LOG]].entries[entry[_PID]]
                 self._open -= 1
                 self._emit(entry, Reason.FLUSHED, one)
             finally:
@@ -1084,14 +1170,8 @@ class Correlator:
         entry[_PROV] = (ev.event_id, ev.record_number, *_provenance(entry))
 
     def _emit(self, entry: list[Any], reason: Reason, out: list[Record]) -> None:
-        _provenance(entry)
-        entry[_STATUS] = (
-            _COMPLETE if entry[_START] is not None and entry[_END] is not None else _PARTIAL
-        )
-        entry[_REASON] = reason
-        if type(entry[_PROCESS_ID]) is not tuple:
-            _process_id(entry)
-        out.append(_new_record(Record, entry))
+        """Close an entry that did not exit (its status is partial) with ``reason``."""
+        out.append(_close(entry, reason))
         self.stats.records[reason] += 1
 
     def _expire(self, hs: _Host, out: list[Record]) -> int:
@@ -1121,22 +1201,71 @@ class Correlator:
         # Usually one entry: attributes are read in the loop rather than copied to locals first.
         while count - evicted > self._max_open:
             entry = self._fifo.popleft()
-            if entry[_REASON] is not None:
+            key = entry[_LOG]
+            if key is _CLOSED:
                 continue  # closed earlier; lazily deleted
-            host = entry[_HOST]
-            channel = entry[_CHANNEL]
-            hs = hosts[host if channel is None else (host, channel)]
+            hs = hosts[key]
+            host = hs.name
+            channel = hs.channel
             pid = entry[_PID]
             del hs.entries[pid]
-            ident = entry[_PROCESS_ID]
-            prov = entry[_PROV]
-            if type(prov) is not tuple:  # _provenance, written out
-                prov = entry[_PROV] = (entry[_STATUS], prov)
-            if type(ident) is not tuple:
-                entry[_PROCESS_ID] = (host, channel, pid, ident, prov[1])
-            entry[_STATUS] = _PARTIAL
-            entry[_REASON] = _EVICTED
-            record = _new_record(Record, entry)
+            # record_from_entry, written out (as in the fold's exit); the entry left the FIFO
+            # and its log's dict already, so it needs no _CLOSED mark.
+            (
+                _o_host,
+                _o_pid,
+                o_image,
+                o_user,
+                o_domain,
+                o_logon_id,
+                o_owner_source,
+                o_creator_pid,
+                o_creator_image,
+                o_start,
+                o_provenance,
+                o_layout,
+                o_first_seen,
+                o_command_line,
+                o_exit_status,
+                o_integrity,
+                o_extra,
+                o_process_id,
+                o_creator_process_id,
+                o_audits_lost,
+            ) = entry
+            if type(o_provenance) is not tuple:  # _provenance, written out
+                o_provenance = (o_exit_status, o_provenance)
+            if type(o_process_id) is not tuple:
+                o_process_id = (host, channel, pid, o_process_id, o_provenance[1])
+            record = _new_record(
+                Record,
+                (
+                    host,
+                    pid,
+                    o_image,
+                    o_user,
+                    o_domain,
+                    o_logon_id,
+                    o_owner_source,
+                    o_creator_pid,
+                    o_creator_image,
+                    o_start,
+                    None,
+                    _PARTIAL,
+                    _EVICTED,
+                    o_provenance,
+                    o_layout,
+                    o_first_seen,
+                    channel,
+                    o_command_line,
+                    None,
+                    o_integrity,
+                    o_extra,
+                    o_process_id,
+                    o_creator_process_id,
+                    o_audits_lost,
+                ),
+            )
             out.append(record)
             evicted += 1
             # _remember, written out (see above).
@@ -1150,9 +1279,9 @@ class Correlator:
                 # At the bound, each eviction drops the oldest remembered: one step here
                 # (_memo_owner, written out).
                 old: Any = order.popleft()  # a Record, read by position
-                old_host = old[_HOST]
-                old_channel = old[_CHANNEL]
-                old_pid = old[_PID]
+                old_host = old[_R_HOST]
+                old_channel = old[_R_CHANNEL]
+                old_pid = old[_R_PID]
                 old_hs = hosts.get(old_host if old_channel is None else (old_host, old_channel))
                 if old_hs is not None and old_hs.gone.get(old_pid) is old:
                     del old_hs.gone[old_pid]
@@ -1200,12 +1329,13 @@ class Correlator:
         if len(hosts) >= self._max_logs:
             for idle in [k for k, hs in hosts.items() if not hs.entries and not hs.gone]:
                 del hosts[idle]
-        hs = hosts[key] = _Host(host, clock, None if isinstance(key, str) else key[1])
+        hs = _Host(host, clock, None if isinstance(key, str) else key[1])
+        hosts[hs.key] = hs
         return hs
 
     def _compact(self) -> None:
-        """Drop closed entries from the FIFO (an open entry has no reason yet)."""
-        self._fifo = deque(entry for entry in self._fifo if entry[_REASON] is None)
+        """Drop closed entries from the FIFO (see _CLOSED)."""
+        self._fifo = deque(entry for entry in self._fifo if entry[_LOG] is not _CLOSED)
 
     def _far(self, hs: _Host, t: int, out: list[Record]) -> int:
         """``t`` is more than max_skew from the host's clock: hold it, or take the jump.

@@ -5,8 +5,11 @@ a Python-level ``__new__`` and costs several times a positional ``tuple.__new__`
 unpack of an event reads every field at the cost of a few attribute loads. Positions written by
 hand drift when a field is added, so every position the library uses comes from here:
 
-* the slot of each :class:`~correlog.Record` field (an open entry in the correlator is a list in
-  the same layout), and of each :class:`~correlog.ProcessEvent` field;
+* the slot of each :class:`~correlog.Record` field and of each :class:`~correlog.ProcessEvent`
+  field;
+* the layout of an open entry in the correlator (:data:`OPEN_FIELDS`): Record's, less the slots
+  an open process never fills;
+* the builder of the record an open entry closes with (:data:`record_from_entry`);
 * the builders of a record (or an open entry) made from *one* event, generated (as attrs
   generates its methods) from :data:`~correlog.MERGE_POLICY` applied to that one event and from
   the two classes' ``_fields``. The orphan branch, the late path, :func:`~correlog.single_record`
@@ -25,7 +28,10 @@ from ._records import Reason, Record, Status
 
 __all__ = [
     "EVENT_SLOT",
+    "OPEN_FIELDS",
+    "OPEN_SLOT",
     "RECORD_SLOT",
+    "record_from_entry",
     "record_from_event",
     "single_record",
 ]
@@ -34,6 +40,25 @@ __all__ = [
 RECORD_SLOT: Final[dict[str, int]] = {name: i for i, name in enumerate(Record._fields)}
 #: Field name -> position in a :class:`~correlog.ProcessEvent`.
 EVENT_SLOT: Final[dict[str, int]] = {name: i for i, name in enumerate(ProcessEvent._fields)}
+
+#: The record fields an open entry in the correlator does not hold: ``end``, ``status`` and
+#: ``reason``, which an open process does not have yet, and ``channel``, because the entry's
+#: ``host`` slot holds its log's key (which names the host and the log).
+NOT_OPEN: Final = ("end", "status", "reason", "channel")
+#: An open entry is a list of these, in Record's order: four pointers less per open process than
+#: Record's layout (these lists are the largest part of the open state).
+OPEN_FIELDS: Final = tuple(name for name in Record._fields if name not in NOT_OPEN)
+#: Field name -> position in an open entry (``host``: its log's key while it is open).
+OPEN_SLOT: Final[dict[str, int]] = {name: i for i, name in enumerate(OPEN_FIELDS)}
+#: The arguments of :data:`record_from_entry`, in Record's order: the fields an open entry does
+#: not hold, and those it holds in a short form while open (its log's key for ``host``; the
+#: first event's record number, id and time for ``provenance``, ``exit_status`` and
+#: ``process_id``: see the correlator's ``_provenance`` and ``_process_id``).
+CLOSING_FIELDS: Final = tuple(
+    name
+    for name in Record._fields
+    if name in NOT_OPEN or name in ("host", "provenance", "exit_status", "process_id")
+)
 
 #: The record fields that are the correlator's own bookkeeping, not the merge policy's.
 BOOKKEEPING: Final = (
@@ -174,11 +199,44 @@ single_record: Callable[[ProcessEvent], Record | None] = _compile(
 )
 
 
+def _compile_record_from_entry() -> Callable[..., Record]:
+    """Generate ``record_from_entry(entry, <CLOSING_FIELDS>)``: one unpack of the open entry,
+    one tuple in Record's order. (Cheaper than growing the list into Record's layout: the
+    unpack is one step, and ``tuple.__new__`` copies a tuple once where it copies a list twice.)
+    """
+    held = ", ".join(f"_{name}" if name in CLOSING_FIELDS else name for name in OPEN_FIELDS)
+    lines = [
+        f"def record_from_entry(entry, {', '.join(CLOSING_FIELDS)}):",
+        f"    ({held},) = entry",
+        f"    return _new(Record, ({', '.join(Record._fields)},))",
+    ]
+    namespace: dict[str, Any] = {"_new": tuple.__new__, "Record": Record}
+    exec(compile("\n".join(lines), "<correlog layout: record_from_entry>", "exec"), namespace)
+    function = namespace["record_from_entry"]
+    function.__doc__ = (
+        "The record of an open entry (a list of OPEN_FIELDS), given the fields it does not hold"
+        " or holds in short form (CLOSING_FIELDS, positional, in that order)."
+    )
+    function.__module__ = "correlog"
+    return function  # type: ignore[no-any-return]
+
+
+#: ``record_from_entry(entry, host, end, status, reason, provenance, channel, exit_status,
+#: process_id)``: the record an open entry closes with (or a snapshot of it); the correlator's
+#: hot paths call it positionally, and :func:`_slot_constants` pins that order.
+record_from_entry: Callable[..., Record] = _compile_record_from_entry()
+
+
 def _slot_constants() -> None:
-    """Fail at import (not an assert: ``python -O`` keeps it) if a slot name went missing."""
+    """Fail at import (not an assert: ``python -O`` keeps it) if a slot name went missing, or
+    if closing an open entry would not give Record's layout."""
     for name in BOOKKEEPING:
         if name not in RECORD_SLOT:
             raise ImportError(f"Record has no bookkeeping field {name!r}")
+    # The correlator passes these positionally: a change of Record's order must be seen there.
+    closing = ("host", "end", "status", "reason", "provenance", "channel", "exit_status")
+    if (*closing, "process_id") != CLOSING_FIELDS:
+        raise ImportError(f"record_from_entry takes {CLOSING_FIELDS}: update its callers")
 
 
 _slot_constants()

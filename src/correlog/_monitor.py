@@ -44,7 +44,7 @@ from typing import Any, Final, Protocol
 from ._correlator import Correlator
 from ._errors import StateError, UsageError
 from ._events import Event, EventKind, HostEvent, ProcessEvent
-from ._layout import RECORD_SLOT
+from ._layout import OPEN_SLOT
 from ._records import Alert, LevelledAlert, Record, Verdict
 from ._single import single_record
 from ._state import Stream, expect, json_pieces
@@ -85,11 +85,13 @@ def rule_fields(rule: RuleLike) -> frozenset[str] | None:
 
 
 #: Fields an open entry holds in another form until it is wanted whole (see
-#: :meth:`Correlator.snapshot`), or whose values cannot key a dict: a rule that reads one is
-#: asked about every snapshot.
-_UNKEYED: Final = frozenset({"provenance", "process_id", "extra", "first_seen"})
-#: Fields every snapshot of an open process has alike: status partial, reason open.
-_SNAPSHOT_ALIKE: Final = frozenset({"status", "reason"})
+#: :meth:`Correlator.snapshot` and :data:`correlog._layout.OPEN_FIELDS`), or whose values
+#: cannot key a dict: a rule that reads one is asked about every snapshot.
+_UNKEYED: Final = frozenset(
+    {"host", "channel", "provenance", "exit_status", "process_id", "extra", "first_seen"}
+)
+#: Fields every snapshot of an open process has alike: status partial, reason open, no end.
+_SNAPSHOT_ALIKE: Final = frozenset({"status", "reason", "end"})
 #: How many verdicts a rule's :class:`_OpenVerdicts` keeps before it starts afresh.
 _VERDICTS_BOUND: Final = 4096
 _UNASKED: Final = object()
@@ -108,8 +110,8 @@ class _OpenVerdicts:
     __slots__ = ("key", "known")
 
     def __init__(self, fields: frozenset[str]) -> None:
-        slots = sorted(RECORD_SLOT[name] for name in fields - _SNAPSHOT_ALIKE)
-        #: The values a verdict depends on, read from an open entry (Record's layout).
+        slots = sorted(OPEN_SLOT[name] for name in fields - _SNAPSHOT_ALIKE)
+        #: The values a verdict depends on, read from an open entry.
         self.key: Callable[[list[Any]], Any] = itemgetter(*slots) if slots else _no_key
         #: key -> the rule's verdict on a snapshot with those values.
         self.known: dict[Any, Any] = {}
@@ -118,7 +120,12 @@ class _OpenVerdicts:
     def for_rule(rule: RuleLike) -> _OpenVerdicts | None:
         """The verdicts of ``rule`` when it names fields that key them, else None."""
         fields = rule_fields(rule)
-        if not fields or not fields <= _RECORD_FIELDS or fields & _UNKEYED:
+        if (
+            not fields
+            or not fields <= _RECORD_FIELDS
+            or fields & _UNKEYED
+            or not fields - _SNAPSHOT_ALIKE <= OPEN_SLOT.keys()
+        ):
             return None
         return _OpenVerdicts(fields)
 
