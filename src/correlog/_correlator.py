@@ -416,8 +416,7 @@ class Correlator:
 
     def snapshot(self, host: str, pid: int, channel: str | None = None) -> Record | None:
         """The open entry for (host, pid) as a record with reason ``open``, or None."""
-        hs = self._hosts.get(_key(host, channel))
-        entry = None if hs is None else hs.entries.get(pid)
+        entry = self._open_entry(host, pid, channel)
         return None if entry is None else self._snapshot_of(entry)
 
     @staticmethod

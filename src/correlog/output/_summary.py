@@ -73,7 +73,7 @@ class Summary:
             return
         self.kinds["record"] += len(items)
         self.records_by_host.update(map(_HOST, items))
-        times = [r.process_id[3] if r.start is None else r.start for r in items]  # record_time
+        times = list(map(record_time, items))
         self._span(min(times))
         self._span(max(times))
 
