@@ -23,7 +23,10 @@ correlator a generator of up to ``_BATCH`` events, and the correlator puts each 
 the monitor holds the moment it becomes final; so each time the correlator asks the generator
 for the next event, the previous one is folded in, its records are in that list, and the
 generator does for it exactly what :meth:`Monitor.feed` does: the same records, asks, alerts and
-order (a differential test holds the two paths equal). A rule that says it reads no field of a
+order (a differential test holds the two paths equal). When every rule keeps its verdicts on
+open processes (see :class:`_OpenVerdicts`), the generator looks the event's open entry up
+itself and calls :meth:`Monitor._ask_open` only when a rule has not judged its values yet or
+would fire: most events of a log then cost two dict lookups. A rule that says it reads no field of a
 record (``fields`` empty, as :class:`~correlog.rules.AuditTamper`) answers the same for every
 record: once it has said no it is not asked about records again.
 
@@ -244,6 +247,7 @@ class Monitor:
             for name, rule in self._rules
             if (verdicts := _OpenVerdicts.for_rule(rule)) is not None
         }
+        self._quick = self._quick_check()
         self._correlator = correlator if correlator is not None else Correlator()
         self._correlator._track_released()
         self._on_record = on_record
@@ -356,6 +360,7 @@ class Monitor:
         host_rules = self._host_rules
         ask_open = self._ask_open
         final = self._final
+        logs = self._correlator._hosts
         done = 0
         for event in events:
             if host_rules and isinstance(event, HostEvent):
@@ -366,7 +371,21 @@ class Monitor:
                 done = len(out)
             # An exit's process is never open once the exit is folded in: nothing to ask.
             if isinstance(event, ProcessEvent) and event.kind is not _E:
-                ask_open(event, alerts)
+                quick = self._quick
+                if quick is None:
+                    ask_open(event, alerts)
+                else:
+                    # _ask_open's answer when every rule already said no to these values:
+                    # nothing, found here without its calls (the open entry found as
+                    # Correlator._open_entry finds it).
+                    host, channel = event.host, event.channel
+                    log = logs.get(host if channel is None else (host, channel))
+                    entry = None if log is None else log.entries.get(event.pid)
+                    if entry is not None:
+                        for key, known in quick:
+                            if known.get(key(entry), _UNASKED):  # unasked, or it fires
+                                ask_open(event, alerts)
+                                break
             if alerts:
                 for alert in alerts:
                     on_alert(alert)
@@ -436,6 +455,16 @@ class Monitor:
     def _drop(self, name: str) -> None:
         self._record_rules = tuple(named for named in self._record_rules if named[0] != name)
         self._constant.discard(name)
+        self._quick = self._quick_check()
+
+    def _quick_check(self) -> tuple[tuple[Callable[[list[Any]], Any], dict[Any, Any]], ...] | None:
+        """When every rule still asked about records keeps its verdicts on open processes: each
+        one's (key, verdicts), so the batched path can tell from an open entry alone that no
+        rule would fire (see :meth:`_folding`); else None."""
+        verdicts = [self._open_verdicts.get(name) for name, _ in self._record_rules]
+        if None in verdicts:
+            return None
+        return tuple((v.key, v.known) for v in verdicts if v is not None)
 
     def _final(self, records: list[Record], event: Event | None, alerts: list[Alert]) -> None:
         on_record = self._on_record
