@@ -191,3 +191,50 @@ def test_the_evtx_row_gives_correlog_the_records_the_floor_parses(tmp_path: Path
     paths = evtx_copies([source], 3, folder)
     assert len(set(paths)) == 3
     assert expand(paths, "evtx").files == paths
+
+
+@pytest.mark.skipif(not cases.has_orjson(), reason="orjson (the fast extra) is not installed")
+def test_the_least_nxlog_pipeline_writes_one_line_per_exited_process(
+    stream: Stream, tmp_path: Path
+) -> None:
+    # The reference row's script must do the pairing it claims, or its ratio means nothing.
+    import subprocess
+
+    import orjson
+
+    from .end_to_end import _NXLOG_LEAST
+
+    path = tmp_path / "stream.json"
+    write_lines(path, nxlog_lines(stream.events))
+    done = subprocess.run(
+        [sys.executable, "-c", _NXLOG_LEAST, str(path)], capture_output=True, check=True
+    )
+    lines = [orjson.loads(line) for line in done.stdout.splitlines()]
+    exited = [
+        r
+        for r in correlog.Correlator().process(correlog.read(str(path), "nxlog"))
+        if r.reason == "exited"
+    ]
+    assert len(lines) == len(exited) > 100
+    assert sorted((line["host"].lower(), line["pid"]) for line in lines) == sorted(
+        (r.host, r.pid) for r in exited
+    )
+
+
+@pytest.mark.skipif(not cases.evtx_files(), reason="no evtx package or shared EVTX files")
+def test_the_least_evtx_pipeline_writes_one_line_per_process_it_saw_created() -> None:
+    import subprocess
+
+    from .end_to_end import _EVTX_LEAST
+
+    paths = [str(p) for p in cases.evtx_files()]
+    done = subprocess.run(
+        [sys.executable, "-c", _EVTX_LEAST, *paths], capture_output=True, check=True
+    )
+    created = {
+        (e.host, e.pid)
+        for p in paths
+        for e in correlog.read(p, "evtx")
+        if isinstance(e, correlog.ProcessEvent) and e.kind is EventKind.CREATED
+    }
+    assert len(done.stdout.splitlines()) == len(created) > 100
