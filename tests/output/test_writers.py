@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 import correlog
 from correlog import Alert, Correlator, Monitor, Record, UsageError
+from correlog._records import LevelledAlert
 from correlog.output import (
     CSV_COLUMNS,
     JsonWriter,
@@ -33,7 +34,7 @@ from correlog.output import (
 from correlog.rules import AnonymousWeb
 from correlog.sinks import JsonLines
 
-from .strategies import MAX_NS, MIN_NS, items
+from .strategies import MAX_NS, MIN_NS, alerts, items
 
 
 def sample_items() -> list[Any]:
@@ -223,9 +224,19 @@ def test_the_summary_counts_hits_by_rule_level_and_host_and_the_time_span() -> N
     assert summary.last == max(known)
 
 
-@given(st.lists(items, max_size=12))
+_levelled = st.builds(
+    lambda alert, level, title: LevelledAlert(
+        **attrs.asdict(alert, recurse=False), level=level, title=title
+    ),
+    alerts(),
+    st.none() | st.sampled_from(["", "high", "low"]),
+    st.none() | st.text(max_size=5),
+)
+
+
+@given(st.lists(items | _levelled, max_size=12))
 def test_the_summary_counts_every_item_as_its_row_says(things: list[Any]) -> None:
-    # Records take a shortcut (no Row built): the counts must be those of the rows.
+    # Records and alerts take a shortcut (no Row built): the counts must be those of the rows.
     summary = Summary()
     for thing in things:
         summary(thing)
@@ -233,6 +244,9 @@ def test_the_summary_counts_every_item_as_its_row_says(things: list[Any]) -> Non
     assert summary.kinds == Counter(r.kind for r in rows)
     assert summary.records_by_host == Counter(r.host for r in rows if r.kind == "record")
     assert summary.by_host == Counter(r.host for r in rows if r.kind != "record")
+    assert summary.by_rule == Counter(
+        (r.rule or "", r.level or "") for r in rows if r.kind != "record"
+    )
     times = [r.time for r in rows if r.time is not None]
     assert (summary.first, summary.last) == ((min(times), max(times)) if times else (None, None))
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from operator import attrgetter
 from typing import Any
 
-from .._records import Record
+from .._records import Alert, Record
 from ._rows import printable, record_time, row
 from ._text import fixed_time
 
@@ -44,10 +44,21 @@ class Summary:
         """Count one record, alert or hit."""
         if type(item) is Record:
             # A record, the common item, counted from the three facts used: building its whole
-            # Row (an account text, a formatted process id) cost more than writing its JSON.
+            # Row (an account text, a formatted process id) cost more than writing its JSON. A
+            # test holds both shortcuts to the counts of the items' rows.
             self.kinds["record"] += 1
             self.records_by_host[item.host] += 1
             self._span(record_time(item))
+            return
+        if isinstance(item, Alert):
+            # Likewise an alert (what watch writes): its rule, level, host and time as row()
+            # reads them.
+            record = item.record
+            self.kinds["alert"] += 1
+            self.by_rule[item.rule or "", getattr(item, "level", None) or ""] += 1
+            self.by_host[item.host] += 1
+            time = item.time
+            self._span(record_time(record) if time is None and record is not None else time)
             return
         r = row(item)
         self.kinds[r.kind] += 1
