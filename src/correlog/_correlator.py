@@ -164,11 +164,8 @@ def _close(entry: list[Any], reason: Reason) -> Record:
     this out inline."""
     ident = _process_id(entry)
     prov = _provenance(entry)
-    key = entry[_LOG]
+    host, channel = _names(entry[_LOG])
     entry[_LOG] = _CLOSED
-    if type(key) is str:
-        return record_from_entry(entry, key, None, _PARTIAL, reason, prov, None, None, ident)
-    host, channel = key
     return record_from_entry(entry, host, None, _PARTIAL, reason, prov, channel, None, ident)
 
 
@@ -208,8 +205,7 @@ def _process_id(entry: list[Any]) -> ProcessId:
     known = entry[_PROCESS_ID]
     if type(known) is not tuple:
         prov = entry[_PROV]
-        key = entry[_LOG]
-        host, channel = (key, None) if type(key) is str else key  # _names, written out
+        host, channel = _names(entry[_LOG])
         known = entry[_PROCESS_ID] = (
             host,
             channel,

@@ -377,7 +377,7 @@ class Monitor:
                 quick = self._quick
                 if quick is None:
                     ask_open(event, alerts)
-                else:
+                elif quick:  # () once no rule is asked about records: nothing to look up
                     # _ask_open's answer when every rule already said no to these values:
                     # nothing, found here without its calls (the open entry found as
                     # Correlator._open_entry finds it).
