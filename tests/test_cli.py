@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -264,3 +265,27 @@ def test_several_sources_of_the_same_hosts_are_merged_and_duplicates_folded(
     assert done.returncode == 0, done.stderr
     assert sorted(map(short, lines(done.stdout))) == sorted(SAMPLE_EXPECTED_RECORDS)
     assert "duplicates 12" in done.stderr
+
+
+def test_watch_counts_the_records_it_does_not_print_as_it_counts_those_it_prints(
+    tmp_path: Path,
+) -> None:
+    """Without ``--records`` the final records are only counted, in batches: more than one
+    batch of them (4,000 events) gives the summary's counts by reason of ``--records`` and of
+    ``correlate``."""
+    from benchmarks.render import snare_lines, write_lines
+    from benchmarks.streams import make_stream
+
+    path = tmp_path / "stream.snare"
+    write_lines(path, snare_lines(make_stream(4000).events))
+
+    def counts(*args: str) -> str:
+        done = correlog(*args, "--format", "snare", str(path))
+        assert done.returncode == 0, done.stderr
+        found = re.search(r"records ([^;]+);", done.stderr)
+        assert found is not None, done.stderr
+        return found[1]
+
+    printed = counts("watch", "--records")
+    assert counts("watch") == printed == counts("correlate")
+    assert "exited=" in printed

@@ -442,6 +442,39 @@ def test_a_rule_with_a_fields_attribute_of_its_own_is_still_asked_about_every_re
     assert [alert.pid for alert in alerts] == [2]
 
 
+def test_a_final_record_whose_values_a_rule_judged_is_not_asked_again() -> None:
+    """The verdict on a final record is kept by the values of the fields the rule reads: the
+    second process with the same image and reason is not asked, and still alerts."""
+    asked: list[Record] = []
+
+    @attrs.frozen
+    class Counting:
+        name: str = "counting"
+        record_fields: frozenset[str] = frozenset({"image", "reason"})
+
+        def __call__(self, record: Record) -> str | None:
+            asked.append(record)
+            if record.reason is Reason.OPEN or record.image != "b.exe":
+                return None
+            return f"ran {record.image}"
+
+    images = ["a.exe", "a.exe", "b.exe", "b.exe"]
+    events: list[Event] = [created(n, n, image=image) for n, image in enumerate(images, 1)]
+    events += [exited(n, 10 + n) for n in range(1, 5)]
+    for batched in (True, False):
+        asked.clear()
+        monitor = Monitor([Counting()])
+        if batched:
+            alerts = monitor.feed_many(events)
+        else:
+            alerts = [alert for event in events for alert in monitor.feed(event)]
+        assert [(alert.pid, alert.message) for alert in alerts] == [
+            (3, "ran b.exe"),
+            (4, "ran b.exe"),
+        ]
+        assert [r.pid for r in asked if r.reason is not Reason.OPEN] == [1, 3]
+
+
 @pytest.mark.parametrize("kinds", [["web"], ["web", "tamper", "sigma"]])
 def test_verdicts_kept_for_open_processes_are_those_the_rules_give(kinds: list[str]) -> None:
     """A rule that names the fields it reads is not asked again about an open process whose

@@ -24,9 +24,11 @@ the monitor holds the moment it becomes final; so each time the correlator asks 
 for the next event, the previous one is folded in, its records are in that list, and the
 generator does for it exactly what :meth:`Monitor.feed` does: the same records, asks, alerts and
 order (a differential test holds the two paths equal). When every rule keeps its verdicts on
-open processes (see :class:`_OpenVerdicts`), the generator looks the event's open entry up
+open processes (see :class:`_Verdicts`), the generator looks the event's open entry up
 itself and calls :meth:`Monitor._ask_open` only when a rule has not judged its values yet or
-would fire: most events of a log then cost two dict lookups. A rule that says it reads no field of a
+would fire: most events of a log then cost two dict lookups. Final records are judged the same
+way, from their own values: a record whose values every rule already said no to costs one
+lookup per rule and no call. A rule that says it reads no field of a
 record (``fields`` empty, as :class:`~correlog.rules.AuditTamper`) answers the same for every
 record: once it has said no it is not asked about records again.
 
@@ -95,36 +97,37 @@ _UNKEYED: Final = frozenset(
 )
 #: Fields every snapshot of an open process has alike: status partial, reason open, no end.
 _SNAPSHOT_ALIKE: Final = frozenset({"status", "reason", "end"})
-#: How many verdicts a rule's :class:`_OpenVerdicts` keeps before it starts afresh: about
-#: 2.5 MB at most. A busy log has thousands of distinct owner, logon, creator and image values
+#: How many verdicts each table of a rule's (:class:`_Verdicts`) keeps before it starts afresh:
+#: about 2.5 MB at most. A busy log has thousands of distinct owner, logon, creator and image values
 #: (the benchmark's 200,000 Snare events: 10,762); 4096 emptied the table every few thousand
 #: events and asked twice as often (23,698 asks against 10,762).
 _VERDICTS_BOUND: Final = 16384
 _UNASKED: Final = object()
 
 
-class _OpenVerdicts:
-    """A rule's verdicts on open processes, by the values of the fields it says it reads.
+class _Verdicts:
+    """A rule's verdicts, by the values of the fields it says it reads.
 
     A rule that names what it reads (``record_fields``) gives one verdict to all records that
-    agree on those fields, so an open process whose fields hold values the rule has already
-    judged needs neither a snapshot nor a call: ``watch`` asks the open process of every
-    creation and token event, and most of them repeat an image and owner seen before. Bounded:
-    emptied when full. (A test drives monitors with and without it to the same alerts.)
+    agree on those fields, so a record whose fields hold values the rule has already judged
+    needs no call. Two tables per rule: one on open processes (:meth:`for_open`, keyed from the
+    open entry, so that neither a snapshot nor a call is needed: ``watch`` asks the open
+    process of every creation and token event, and most of them repeat an image and owner seen
+    before), one on final records (:meth:`for_final`, keyed from the record). Bounded: emptied
+    when full. (A test drives monitors with and without them to the same alerts.)
     """
 
     __slots__ = ("key", "known")
 
-    def __init__(self, fields: frozenset[str]) -> None:
-        slots = sorted(OPEN_SLOT[name] for name in fields - _SNAPSHOT_ALIKE)
-        #: The values a verdict depends on, read from an open entry.
-        self.key: Callable[[list[Any]], Any] = itemgetter(*slots) if slots else _no_key
-        #: key -> the rule's verdict on a snapshot with those values.
+    def __init__(self, key: Callable[[Any], Any]) -> None:
+        #: The values a verdict depends on, read from an open entry or a final record.
+        self.key = key
+        #: key -> the rule's verdict on a record with those values.
         self.known: dict[Any, Any] = {}
 
     @staticmethod
-    def for_rule(rule: RuleLike) -> _OpenVerdicts | None:
-        """The verdicts of ``rule`` when it names fields that key them, else None."""
+    def for_open(rule: RuleLike) -> _Verdicts | None:
+        """The verdicts of ``rule`` on open processes, when the fields it names key them."""
         fields = rule_fields(rule)
         if (
             not fields
@@ -133,7 +136,16 @@ class _OpenVerdicts:
             or not fields - _SNAPSHOT_ALIKE <= OPEN_SLOT.keys()
         ):
             return None
-        return _OpenVerdicts(fields)
+        slots = sorted(OPEN_SLOT[name] for name in fields - _SNAPSHOT_ALIKE)
+        return _Verdicts(itemgetter(*slots) if slots else _no_key)
+
+    @staticmethod
+    def for_final(rule: RuleLike) -> _Verdicts | None:
+        """The verdicts of ``rule`` on final records, when the fields it names key them."""
+        fields = rule_fields(rule)
+        if not fields or not fields <= _RECORD_FIELDS or fields & _UNKEYED_FINAL:
+            return None
+        return _Verdicts(itemgetter(*sorted(_RECORD_INDEX[name] for name in fields)))
 
     def remember(self, key: Any, verdict: Any) -> None:
         if len(self.known) >= _VERDICTS_BOUND:
@@ -146,6 +158,12 @@ def _no_key(entry: list[Any]) -> tuple[()]:
 
 
 _RECORD_FIELDS: Final = frozenset(Record._fields)
+_RECORD_INDEX: Final = {name: i for i, name in enumerate(Record._fields)}
+#: Fields of a final record that cannot key its verdicts: a mapping (not hashable), and values
+#: that differ for every record (a table of them would only fill up).
+_UNKEYED_FINAL: Final = frozenset(
+    {"extra", "provenance", "first_seen", "process_id", "creator_process_id"}
+)
 
 
 def _named_rules(rules: Sequence[RuleLike]) -> tuple[tuple[str, RuleLike], ...]:
@@ -248,9 +266,16 @@ class Monitor:
         self._open_verdicts = {
             name: verdicts
             for name, rule in self._rules
-            if (verdicts := _OpenVerdicts.for_rule(rule)) is not None
+            if (verdicts := _Verdicts.for_open(rule)) is not None
         }
-        self._quick = self._quick_check()
+        #: Rule name -> its verdicts on final records, for rules that say what they read.
+        self._final_verdicts = {
+            name: verdicts
+            for name, rule in self._rules
+            if (verdicts := _Verdicts.for_final(rule)) is not None
+        }
+        self._quick = self._quick_check(self._open_verdicts)
+        self._final_quick = self._quick_check(self._final_verdicts)
         self._correlator = correlator if correlator is not None else Correlator()
         self._correlator._track_released()
         self._on_record = on_record
@@ -419,7 +444,7 @@ class Monitor:
     def _ask_open(self, event: ProcessEvent, alerts: list[Alert]) -> None:
         """Ask the rules about the still-open process ``event`` belongs to, if any: what
         :meth:`_ask` does on its snapshot, with a verdict already known for the same values
-        of a rule's fields taken as given (see :class:`_OpenVerdicts`); the snapshot is made
+        of a rule's fields taken as given (see :class:`_Verdicts`); the snapshot is made
         only when a rule must be asked or an alert raised."""
         correlator = self._correlator
         entry = correlator._open_entry(event.host, event.pid, event.channel)
@@ -458,13 +483,16 @@ class Monitor:
     def _drop(self, name: str) -> None:
         self._record_rules = tuple(named for named in self._record_rules if named[0] != name)
         self._constant.discard(name)
-        self._quick = self._quick_check()
+        self._quick = self._quick_check(self._open_verdicts)
+        self._final_quick = self._quick_check(self._final_verdicts)
 
-    def _quick_check(self) -> tuple[tuple[Callable[[list[Any]], Any], dict[Any, Any]], ...] | None:
-        """When every rule still asked about records keeps its verdicts on open processes: each
-        one's (key, verdicts), so the batched path can tell from an open entry alone that no
-        rule would fire (see :meth:`_folding`); else None."""
-        verdicts = [self._open_verdicts.get(name) for name, _ in self._record_rules]
+    def _quick_check(
+        self, tables: dict[str, _Verdicts]
+    ) -> tuple[tuple[Callable[[Any], Any], dict[Any, Any]], ...] | None:
+        """When every rule still asked about records keeps its verdicts in ``tables``: each
+        one's (key, verdicts), so that an open entry (see :meth:`_folding`) or a final record
+        (see :meth:`_final`) alone can tell that no rule would fire; else None."""
+        verdicts = [tables.get(name) for name, _ in self._record_rules]
         if None in verdicts:
             return None
         return tuple((v.key, v.known) for v in verdicts if v is not None)
@@ -472,6 +500,7 @@ class Monitor:
     def _final(self, records: list[Record], event: Event | None, alerts: list[Alert]) -> None:
         on_record = self._on_record
         fired_for = self._fired
+        quick = self._final_quick
         for record in records:
             if on_record is not None:
                 on_record(record)
@@ -480,16 +509,34 @@ class Monitor:
                 if fired_for
                 else None
             )
+            if fired is None and quick is not None:
+                # _ask's answer when every rule already said no to these values: nothing,
+                # found here without its call (() once no rule is asked about records).
+                for key, known in quick:
+                    if known.get(key(record), _UNASKED):  # unasked, or it fires
+                        break
+                else:
+                    continue
             self._ask(record, _NONE if fired is None else fired, event, alerts)
 
     def _ask(
         self, record: Record, fired: AbstractSet[str], event: Event | None, alerts: list[Alert]
     ) -> None:
-        """Ask every rule not in ``fired``; an alert for each that fires."""
+        """Ask every rule not in ``fired``, or take its verdict on the same values (see
+        :class:`_Verdicts`); an alert for each that fires."""
+        tables = self._final_verdicts
         for name, rule in self._record_rules:
             if name in fired:
                 continue
-            verdict = rule(record)
+            verdicts = tables.get(name)
+            if verdicts is None:
+                verdict = rule(record)
+            else:
+                values = verdicts.key(record)
+                verdict = verdicts.known.get(values, _UNASKED)
+                if verdict is _UNASKED:
+                    verdict = rule(record)
+                    verdicts.remember(values, verdict)
             if verdict:
                 alerts.append(_alert(name, record, event, verdict))
             elif name in self._constant:

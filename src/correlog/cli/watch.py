@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
+from operator import attrgetter
 from typing import TextIO
 
 from .._errors import UsageError
@@ -45,6 +46,9 @@ RULES = ("anonymous-web", "web-server-child", "audit-tamper")
 LIVE_ONLY = ("checkpoint", "sink", "stats", "metrics", "idle_exit")
 #: The rules a plain ``watch`` runs: the intrusion, and the log going blind.
 DEFAULT_RULES = ("anonymous-web", "audit-tamper")
+#: Final records counted per pass through the cross-log stage when they are not printed.
+_RECORDS_BATCH = 1024
+_REASON = attrgetter("reason")
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -142,14 +146,28 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             if args.records:
                 sink(record)
 
+        # Without --records, a final record is only counted (after the cross-log stage): it
+        # waits in a list and goes through in batches, with no call per record.
+        waiting: list[Record] = []
+
+        def count_waiting() -> None:
+            counts.update(map(_REASON, across.records(waiting)))
+            waiting.clear()
+
         def on_record(record: Record) -> None:
             for final in across.record(record):
                 emit(final)
 
+        def on_record_counted(record: Record) -> None:
+            waiting.append(record)
+            if len(waiting) >= _RECORDS_BATCH:
+                count_waiting()
+
+        to_records = on_record if args.records else on_record_counted
         monitor: Monitor | SingleEventMonitor = (
-            SingleEventMonitor(_rules(args, err), on_record=on_record)
+            SingleEventMonitor(_rules(args, err), on_record=to_records)
             if args.single_event
-            else Monitor(_rules(args, err), correlator=correlator(args), on_record=on_record)
+            else Monitor(_rules(args, err), correlator=correlator(args), on_record=to_records)
         )
         inputs = Inputs(args.paths, args)
 
@@ -165,6 +183,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         def finish() -> None:
             for alert in monitor.close():
                 write(alert)
+            count_waiting()
             for record in across.close():
                 emit(record)
             for warning in across.warnings():
