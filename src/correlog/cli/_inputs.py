@@ -168,6 +168,19 @@ class _Stop:
                 self.armed = False
             yield item
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """A read of many items at once (a batch), as :meth:`events` guards each one: a signal
+        that came meanwhile stops it before it begins, one that comes during it stops it (the
+        caller keeps what it read so far)."""
+        if self.pending:
+            raise Interrupted(self.pending)
+        self.armed = True
+        try:
+            yield
+        finally:
+            self.armed = False
+
 
 #: The one signal policy of the running command (:func:`correlog.cli.main` installs it).
 STOP = _Stop()
@@ -323,7 +336,12 @@ class Inputs:
     # the merge of several inputs run as generators.
 
     def __iter__(self) -> Iterator[Event]:
-        return STOP.events(itertools.chain.from_iterable(self._streams()))
+        return STOP.events(self.unguarded())
+
+    def unguarded(self) -> Iterator[Event]:
+        """The events without the signal guard of each read: for a caller that reads them in
+        batches inside :meth:`_Stop.reading`."""
+        return itertools.chain.from_iterable(self._streams())
 
     def _streams(self) -> Iterator[Iterator[Event]]:
         """The one stream of events, once the paths are expanded (when reading begins); the

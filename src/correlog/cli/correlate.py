@@ -12,6 +12,7 @@ from .._events import Event
 from .._records import Record
 from ._crosslog import CrossLog
 from ._inputs import (
+    STOP,
     Inputs,
     add_engine_options,
     add_input_options,
@@ -53,12 +54,13 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
         def body() -> None:
             # Correlator.process, except that a batch cut short by a signal or a bad line is
-            # still folded before the stop goes on.
-            events = iter(inputs)
+            # still folded before the stop goes on. A signal stops a read, never a fold.
+            events = inputs.unguarded()
             while True:
                 batch: list[Event] = []
                 try:
-                    batch.extend(islice(events, BATCH))
+                    with STOP.reading():
+                        batch.extend(islice(events, BATCH))
                 finally:
                     write(across.records(engine.feed_many(batch)))
                 if not batch:
