@@ -70,6 +70,8 @@ def test_a_damaged_state_is_refused_whole() -> None:
     damaged.append({**good, "open": [{**entry, "reason": "no such reason"}]})
     damaged.append({**good, "open": [entry, entry]})  # one process twice
     damaged.append({**good, "open": [{**entry, "host": "unknown"}]})
+    # first seen after its log's clock: an entry takes the clock's time when it opens
+    damaged.append({**good, "open": [{**entry, "first_seen": good["logs"][0]["clock"] + 1}]})
     for state in damaged:
         with pytest.raises(StateError):
             Correlator.from_state(state)

@@ -552,6 +552,8 @@ class Correlator:
                 or slots[_R_PID] in hs_.entries
                 or any(slots[RECORD_SLOT[name]] is not None for name in _NONE_WHILE_OPEN)
                 or type(slots[RECORD_SLOT["provenance"]]) is not tuple
+                # an entry takes its log's clock when it opens, and stays at or before it
+                or slots[RECORD_SLOT["first_seen"]] > hs_.clock
             ):
                 raise StateError(f"damaged state: open entry {item!r}")
             entry = _reopen(slots, hs_)
@@ -1350,11 +1352,14 @@ class Correlator:
 
         Returns how many entries expired.
         """
+        if t < hs.clock:
+            # No entry was first seen after the clock (an entry takes the clock's time, and the
+            # clock only goes back here): only a clock going back can leave one after it.
+            for entry in hs.entries.values():
+                if entry[_FIRST_SEEN] > t:
+                    entry[_FIRST_SEEN] = t
         hs.clock = t
         hs.jump = None
-        for entry in hs.entries.values():
-            if entry[_FIRST_SEEN] > t:
-                entry[_FIRST_SEEN] = t
         hs.next_deadline = -_INF if hs.entries else _INF
         return self._expire(hs, out)
 
