@@ -151,6 +151,8 @@ _VALUE = st.one_of(
     st.integers(-5, 2**64 + 5),
     st.sampled_from(["hack1", "OFFSEC", "C:\\Windows\\cmd.exe", "S-1-16-12288", "%%1936"]),
     st.lists(st.integers(0, 3), max_size=2),
+    st.booleans(),
+    st.floats(allow_nan=False),
 )
 _NAMES = (
     "NewProcessId",
@@ -254,3 +256,23 @@ def test_a_line_with_no_time_at_all_is_a_bad_time() -> None:
     with pytest.raises(Malformed) as raised:
         parser(line)
     assert raised.value.category == "bad time"
+
+
+def test_the_extra_fields_of_a_4688_are_its_own_and_typed_as_given() -> None:
+    """The 4688's extra fields come from a memo when they are text: each event still gets a
+    dict of its own, and equal values of other types (``1``, ``1.0``, ``True``) keep their
+    own text."""
+    decode = VISTA_DECODERS[4688]
+    fields = {"NewProcessId": "0x10", "SubjectUserName": "hack1", "MandatoryLabel": "S-1-16-8192"}
+    first, second = (decode(fields, "FS03", 10**18, 7) for _ in range(2))
+    assert (
+        first.extra == second.extra == {"SubjectUserName": "hack1", "MandatoryLabel": "S-1-16-8192"}
+    )
+    assert first.extra is not second.extra
+    texts = [
+        decode({**fields, "TokenElevationType": value}, "FS03", 10**18, 7).extra[
+            "TokenElevationType"
+        ]
+        for value in (1, 1.0, True, "1")
+    ]
+    assert texts == ["1", "1.0", "True", "1"]

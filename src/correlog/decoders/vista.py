@@ -29,6 +29,7 @@ from typing import Any, Final
 
 from .._errors import Malformed
 from .._events import Event, EventKind, HostEvent, HostEventKind, Layout, ProcessEvent
+from .._memo import Memo
 from ._common import (
     HOSTS,
     LOGONS,
@@ -99,6 +100,17 @@ _EXTRA_4688: Final = (
     "SubjectDomainName",
     "SubjectLogonId",
 )
+_TEXT_OR_NONE: Final = frozenset({str, type(None)})
+
+
+def _extra_of(values: tuple[str | None, ...]) -> dict[str, str] | None:
+    """:func:`extra_fields` of a 4688 whose :data:`_EXTRA_4688` fields hold ``values``."""
+    return extra_fields(dict(zip(_EXTRA_4688, values, strict=True)), _EXTRA_4688)
+
+
+# The five values repeat (one elevation type, label and creator account per session): their
+# extra fields are made once. Text only: ``1`` and ``1.0`` are equal keys with other texts.
+_EXTRAS_4688: Final[Memo[tuple[str | None, ...], dict[str, str] | None]] = Memo(_extra_of, 4096)
 
 
 def _decode_4688(fields: Mapping[str, Any], host: str, time: int, record: int | None) -> Event:
@@ -147,12 +159,21 @@ def _decode_4688(fields: Mapping[str, Any], host: str, time: int, record: int | 
         parent = get("ParentProcessName")
         command = get("CommandLine")
         label = get("MandatoryLabel")
-        # extra_fields(fields, _EXTRA_4688), inline: the five names, present and not empty.
-        extra = {
-            name: found if type(found) is str else str(found)
-            for name in _EXTRA_4688
-            if (found := get(name)) is not None and found != ""
-        }
+        # extra_fields(fields, _EXTRA_4688), from the memo when every value is text or absent;
+        # each event gets a dict of its own.
+        values = (
+            get("TokenElevationType"),
+            label,
+            get("SubjectUserName"),
+            get("SubjectDomainName"),
+            get("SubjectLogonId"),
+        )
+        if _TEXT_OR_NONE.issuperset(map(type, values)):
+            extra = _EXTRAS_4688[values]
+            if extra is not None:
+                extra = extra.copy()
+        else:
+            extra = extra_fields(fields, _EXTRA_4688)
         return new_event(
             ProcessEvent,
             (
@@ -174,7 +195,7 @@ def _decode_4688(fields: Mapping[str, Any], host: str, time: int, record: int | 
                 command or None,
                 None,
                 None if type(label) is not str else INTEGRITY_LEVELS.get(label),
-                extra or None,
+                extra,
             ),
         )
     except Malformed as exc:
