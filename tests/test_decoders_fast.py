@@ -264,15 +264,18 @@ def test_the_extra_fields_of_a_4688_are_its_own_and_typed_as_given() -> None:
     own text."""
     decode = VISTA_DECODERS[4688]
     fields = {"NewProcessId": "0x10", "SubjectUserName": "hack1", "MandatoryLabel": "S-1-16-8192"}
-    first, second = (decode(fields, "FS03", 10**18, 7) for _ in range(2))
-    assert (
-        first.extra == second.extra == {"SubjectUserName": "hack1", "MandatoryLabel": "S-1-16-8192"}
-    )
-    assert first.extra is not second.extra
-    texts = [
-        decode({**fields, "TokenElevationType": value}, "FS03", 10**18, 7).extra[
-            "TokenElevationType"
-        ]
-        for value in (1, 1.0, True, "1")
-    ]
+
+    def extra(given: Mapping[str, Any]) -> Mapping[str, str] | None:
+        event = decode(given, "FS03", 10**18, 7)
+        assert isinstance(event, ProcessEvent)
+        return event.extra
+
+    first, second = extra(fields), extra(fields)
+    assert first == second == {"SubjectUserName": "hack1", "MandatoryLabel": "S-1-16-8192"}
+    assert first is not second
+    texts = []
+    for value in (1, 1.0, True, "1"):
+        found = extra({**fields, "TokenElevationType": value})
+        assert found is not None
+        texts.append(found["TokenElevationType"])
     assert texts == ["1", "1.0", "True", "1"]
