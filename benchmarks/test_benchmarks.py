@@ -238,3 +238,17 @@ def test_the_least_evtx_pipeline_writes_one_line_per_process_it_saw_created() ->
         if isinstance(e, correlog.ProcessEvent) and e.kind is EventKind.CREATED
     }
     assert len(done.stdout.splitlines()) == len(created) > 100
+
+
+def test_the_bytecode_count_names_the_functions_of_a_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from . import bytecodes
+
+    counts = bytecodes.count(["correlate", "--sample"])
+    assert counts["_correlator.py:_fold"] > 0
+    assert counts["<correlog.output fast encoder for Record>:encode"] > 0
+    bytecodes.main(["--top", "3", "correlate", "--sample"])
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].startswith("bytecode instructions: ")
+    assert len(table) == 4
