@@ -289,3 +289,56 @@ def test_watch_counts_the_records_it_does_not_print_as_it_counts_those_it_prints
     printed = counts("watch", "--records")
     assert counts("watch") == printed == counts("correlate")
     assert "exited=" in printed
+
+
+def test_watch_says_the_same_reading_a_file_in_batches_or_a_pipe_one_event_at_a_time(
+    tmp_path: Path,
+) -> None:
+    """A regular file is read a batch at a time, a pipe one event at a time (its alerts leave
+    before the next read waits): the same alerts, records and summary either way, across more
+    than one batch (4,000 events)."""
+    from benchmarks.render import snare_lines, write_lines
+    from benchmarks.streams import make_stream
+
+    path = tmp_path / "stream.snare"
+    write_lines(path, snare_lines(make_stream(4000).events))
+    for flags in ([], ["--records"]):
+        from_file = correlog("watch", *flags, "--format", "snare", str(path))
+        from_pipe = correlog(
+            "watch", *flags, "--format", "snare", "-", stdin=path.read_text(encoding="utf-8")
+        )
+        assert from_file.returncode == from_pipe.returncode == 0, from_pipe.stderr
+        assert from_file.stdout == from_pipe.stdout
+        assert len(lines(from_file.stdout)) > 100
+        assert from_file.stderr == from_pipe.stderr
+
+
+def test_a_read_may_wait_on_a_pipe_or_a_terminal_not_on_a_file_or_a_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What decides between batches and one event at a time (see the test above)."""
+    import argparse
+
+    from correlog.cli._inputs import Inputs, sample_path
+
+    log = tmp_path / "a.snare"
+    log.write_bytes(Path(sample_path()).read_bytes())
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    args = argparse.Namespace()
+
+    def may_wait(*paths: str) -> bool:
+        return Inputs(list(paths), args).may_wait()
+
+    assert not may_wait(str(log))
+    assert not may_wait(str(tmp_path))
+    assert may_wait(str(fifo))
+    assert may_wait(str(log), str(fifo))
+    with log.open("rb") as regular:
+        monkeypatch.setattr(sys, "stdin", regular)
+        assert not may_wait("-")
+    read_end, write_end = os.pipe()
+    with os.fdopen(read_end, "rb") as pipe, os.fdopen(write_end, "wb"):
+        monkeypatch.setattr(sys, "stdin", pipe)
+        assert may_wait("-")
+        assert may_wait()  # no path: standard input

@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import io
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -86,6 +87,30 @@ def test_a_signal_flushes_what_was_read_prints_the_summary_and_exits_128_plus_it
     # Every process of the sample, the open ones flushed: nothing read was lost.
     assert len(records) == 6
     assert {r["reason"] for r in records} >= {"exited", "flushed"}
+
+
+@needs_linux_proc
+def test_watch_on_a_pipe_that_stays_open_alerts_before_the_next_read() -> None:
+    """``tail -f log | correlog watch``: each alert leaves as soon as the event that decides it is
+    read, while the pipe stays open; not after a batch of events or at the end of the input."""
+    proc = correlog_process("watch", "--format", "snare", "-")
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    proc.stdin.write(SAMPLE)
+    proc.stdin.flush()  # and the pipe stays open: correlog waits for more
+    wait_until_idle(proc)
+    os.set_blocking(proc.stdout.fileno(), False)
+    printed = os.read(proc.stdout.fileno(), 1 << 20).decode()
+    assert proc.poll() is None  # still running: what it printed it printed before the end
+    alerts = [json.loads(line) for line in printed.splitlines()]
+    assert [(a["rule"], a["host"], a["pid"]) for a in alerts] == [
+        ("anonymous-web", "web2k", 1452),
+        ("anonymous-web", "web03", 2216),
+    ], printed
+    os.set_blocking(proc.stdout.fileno(), True)
+    out, err = proc.communicate(timeout=60)  # closes the pipe: the end of the input
+    assert proc.returncode == 0, err
+    assert out == b""  # nothing held back for the end
 
 
 def test_a_closed_stdout_ends_quietly_with_status_0(tmp_path: Path) -> None:

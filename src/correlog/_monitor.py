@@ -161,6 +161,8 @@ _RECORD_FIELDS: Final = frozenset(Record._fields)
 _RECORD_INDEX: Final = {name: i for i, name in enumerate(Record._fields)}
 #: Fields of a final record that cannot key its verdicts: a mapping (not hashable), and values
 #: that differ for every record (a table of them would only fill up).
+#: A record's (host, pid, log): the key of :attr:`Monitor._fired`.
+_process_key: Final = itemgetter(*(_RECORD_INDEX[name] for name in ("host", "pid", "channel")))
 _UNKEYED_FINAL: Final = frozenset(
     {"extra", "provenance", "first_seen", "process_id", "creator_process_id"}
 )
@@ -383,37 +385,47 @@ class Monitor:
     ) -> Iterator[Event]:
         """Hand ``events`` to the correlator one at a time; each time it asks for the next one,
         do for the one it just folded in what :meth:`feed` does around the correlator's
-        ``feed``. ``out`` is where the correlator puts the records as they become final."""
+        ``feed``. ``out`` is where the correlator puts the records as they become final; they
+        are taken out of it once passed on, so a non-empty ``out`` holds the last event's."""
         alerts: list[Alert] = []
         host_rules = self._host_rules
         ask_open = self._ask_open
         final = self._final
         logs = self._correlator._hosts
-        done = 0
+        quick = self._quick
         for event in events:
-            if host_rules and isinstance(event, HostEvent):
-                _ask_host(host_rules, event, alerts)
-            yield event
-            if len(out) > done:
-                final(out[done:], event, alerts)
-                done = len(out)
-            # An exit's process is never open once the exit is folded in: nothing to ask.
-            if isinstance(event, ProcessEvent) and event.kind is not _E:
-                quick = self._quick
-                if quick is None:
-                    ask_open(event, alerts)
-                elif quick:  # () once no rule is asked about records: nothing to look up
-                    # _ask_open's answer when every rule already said no to these values:
-                    # nothing, found here without its calls (the open entry found as
-                    # Correlator._open_entry finds it).
-                    host, channel = event.host, event.channel
-                    log = logs.get(host if channel is None else (host, channel))
-                    entry = None if log is None else log.entries.get(event.pid)
-                    if entry is not None:
-                        for key, known in quick:
-                            if known.get(key(entry), _UNASKED):  # unasked, or it fires
-                                ask_open(event, alerts)
-                                break
+            if not isinstance(event, ProcessEvent):
+                if host_rules and isinstance(event, HostEvent):
+                    _ask_host(host_rules, event, alerts)
+                yield event
+                if out:
+                    final(out, event, alerts)
+                    out.clear()
+                    quick = self._quick
+            else:
+                yield event
+                if out:
+                    final(out, event, alerts)
+                    out.clear()
+                    quick = self._quick  # a rule may have left (see _drop)
+                # An exit's process is never open once the exit is folded in: nothing to ask.
+                if event.kind is not _E:
+                    if quick is None:
+                        ask_open(event, alerts)
+                        quick = self._quick
+                    elif quick:  # () once no rule is asked about records: nothing to look up
+                        # _ask_open's answer when every rule already said no to these values:
+                        # nothing, found here without its calls (the open entry found as
+                        # Correlator._open_entry finds it).
+                        host, channel = event.host, event.channel
+                        log = logs.get(host if channel is None else (host, channel))
+                        entry = None if log is None else log.entries.get(event.pid)
+                        if entry is not None:
+                            for key, known in quick:
+                                if known.get(key(entry), _UNASKED):  # unasked, or it fires
+                                    ask_open(event, alerts)
+                                    quick = self._quick
+                                    break
             if alerts:
                 for alert in alerts:
                     on_alert(alert)
@@ -504,11 +516,7 @@ class Monitor:
         for record in records:
             if on_record is not None:
                 on_record(record)
-            fired = (
-                fired_for.pop((record.host, record.pid, record.channel), None)
-                if fired_for
-                else None
-            )
+            fired = fired_for.pop(_process_key(record), None) if fired_for else None
             if fired is None and quick is not None:
                 # _ask's answer when every rule already said no to these values: nothing,
                 # found here without its call (() once no rule is asked about records).

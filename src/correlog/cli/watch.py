@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
+from itertools import chain, islice
 from operator import attrgetter
 from typing import TextIO
 
@@ -25,6 +26,7 @@ from ..rules import (
 )
 from ._crosslog import CrossLog
 from ._inputs import (
+    BATCH,
     Inputs,
     add_engine_options,
     add_input_options,
@@ -46,8 +48,6 @@ RULES = ("anonymous-web", "web-server-child", "audit-tamper")
 LIVE_ONLY = ("checkpoint", "sink", "stats", "metrics", "idle_exit")
 #: The rules a plain ``watch`` runs: the intrusion, and the log going blind.
 DEFAULT_RULES = ("anonymous-web", "audit-tamper")
-#: Final records counted per pass through the cross-log stage when they are not printed.
-_RECORDS_BATCH = 1024
 _REASON = attrgetter("reason")
 
 
@@ -146,8 +146,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             if args.records:
                 sink(record)
 
-        # Without --records, a final record is only counted (after the cross-log stage): it
-        # waits in a list and goes through in batches, with no call per record.
+        # Without --records, a final record is only counted (after the cross-log stage): the
+        # monitor puts it in a list, counted after each batch of events, with no call of ours.
         waiting: list[Record] = []
 
         def count_waiting() -> None:
@@ -158,12 +158,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             for final in across.record(record):
                 emit(final)
 
-        def on_record_counted(record: Record) -> None:
-            waiting.append(record)
-            if len(waiting) >= _RECORDS_BATCH:
-                count_waiting()
-
-        to_records = on_record if args.records else on_record_counted
+        to_records = on_record if args.records else waiting.append
         monitor: Monitor | SingleEventMonitor = (
             SingleEventMonitor(_rules(args, err), on_record=to_records)
             if args.single_event
@@ -178,7 +173,18 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 alerts += 1
 
         def body() -> None:
-            monitor.feed_stream(inputs, write)
+            # Read in batches, unless a read may wait (a pipe): then each event as it comes, so
+            # an alert leaves as soon as its event is folded in. The records the events
+            # completed are counted after each batch.
+            if inputs.may_wait():
+                source = iter(inputs)
+                for first in source:
+                    monitor.feed_stream(chain((first,), islice(source, BATCH - 1)), write)
+                    count_waiting()
+            else:
+                for batch in inputs.batches():
+                    monitor.feed_stream(batch, write)
+                    count_waiting()
 
         def finish() -> None:
             for alert in monitor.close():
