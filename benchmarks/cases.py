@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from collections.abc import Callable, Sequence
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -204,15 +205,17 @@ def _correlate(paths: Sequence[Path], fmt: str, loops: int = 1) -> int:
 
 
 def watch_sides(path: Path, lines: int) -> tuple[Side, Side]:
-    """``(watch, correlate)`` on a Snare file: read into a correlating ``Monitor`` with the
-    default rules, each alert handed over as soon as its event is folded in (what ``correlog
-    watch`` does) against read into ``Correlator.process``."""
+    """``(watch, correlate)`` on a Snare file: read a batch at a time into a correlating
+    ``Monitor`` with the default rules, each alert handed over as soon as its event is folded
+    in (what ``correlog watch`` does on a file) against read into ``Correlator.process``."""
 
     def watch() -> Pass:
         def run() -> int:
             monitor = Monitor([AnonymousWeb(), AuditTamper()], correlator=Correlator())
             alerts: list[Alert] = []
-            monitor.feed_stream(correlog.read(path, "snare"), alerts.append)
+            events = correlog.read(path, "snare")
+            while batch := list(islice(events, 1024)):
+                monitor.feed_stream(batch, alerts.append)
             return len(alerts) + len(monitor.close())
 
         return run

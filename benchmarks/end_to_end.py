@@ -8,6 +8,8 @@ alternating pairs and the table shows the median ratio of their speeds (see
 * Snare: ``correlog correlate --format snare`` against SEC (the Simple Event Correlator,
   Debian's ``sec``) with three context rules doing the same pairing (592 opens a context per
   host and pid, 600 adds to it, 593 writes it out). Goal: 6x SEC's speed, at most 2.5x its RSS.
+* ``correlog watch`` (default rules, alerts written) against ``correlog correlate`` (every
+  record written) on the same Snare file. Goal: at least 0.9 of its speed.
 * NXLog JSON: ``correlog correlate --format nxlog`` against a Python process that only parses
   every line with ``orjson.loads`` (the floor of any Python JSON reader).
 * EVTX: ``correlog correlate`` on the shared EVTX files against a process that renders every
@@ -39,7 +41,7 @@ from .render import nxlog_lines, snare_lines, write_lines
 from .run import Row, Sizes
 from .streams import make_stream
 
-__all__ = ["SECTIONS", "SEC_RULES", "correlate_argv", "cpu_and_rss", "end_to_end"]
+__all__ = ["SECTIONS", "SEC_RULES", "correlate_argv", "cpu_and_rss", "end_to_end", "watch_argv"]
 
 #: SEC's rules for the same pairing as ``correlate``: one context per host and pid.
 SEC_RULES = r"""
@@ -161,6 +163,11 @@ def correlate_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "correlog", "correlate", "--output", "json", *args]
 
 
+def watch_argv(*args: str) -> list[str]:
+    """``correlog watch ARGS --output json``, as :func:`correlate_argv`."""
+    return [sys.executable, "-m", "correlog", "watch", "--output", "json", *args]
+
+
 def _pairs(
     subject: Sequence[str], baseline: Sequence[str], pairs: int
 ) -> list[tuple[float, float, int, int]]:
@@ -208,7 +215,8 @@ def evtx_copies(files: Sequence[Path], loops: int, folder: Path) -> list[str]:
 
 
 def end_to_end(sizes: Sizes) -> Iterator[Row]:
-    """The end-to-end rows: Snare against SEC, NXLog and EVTX against their floors."""
+    """The end-to-end rows: Snare against SEC, ``watch`` against ``correlate``, NXLog and EVTX
+    against their floors."""
     pairs = max(1, min(sizes.pairs, 3))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -232,6 +240,9 @@ def end_to_end(sizes: Sizes) -> Iterator[Row]:
                 "<= 2.5 x",
                 share <= 2.5,
             )
+        watch = watch_argv("--format", "snare", str(snare))
+        runs = _pairs(watch, correlate_argv("--format", "snare", str(snare)), pairs)
+        yield _row("watch / correlate Snare (CPU)", runs, n, 0.9)
         if cases.has_orjson():
             nxlog = folder / "stream.json"
             n = write_lines(

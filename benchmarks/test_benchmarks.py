@@ -252,3 +252,21 @@ def test_the_bytecode_count_names_the_functions_of_a_run(
     table = capsys.readouterr().out.splitlines()
     assert table[0].startswith("bytecode instructions: ")
     assert len(table) == 4
+
+
+def test_the_stage_tool_runs_every_stage_on_what_it_read(tmp_path: Path) -> None:
+    """``python -m benchmarks.stages``: the floor parses every line, each stage takes time, and
+    the records it encodes are those ``correlate`` makes."""
+    from .stages import measure
+
+    stream = make_stream(600, seed=5)
+    snare = tmp_path / "s.snare"
+    lines = write_lines(snare, snare_lines(stream.events))
+    items, stages = measure([str(snare)], "snare", repeat=1)
+    assert items == lines == 600
+    assert [name for name, _ in stages] == ["floor", "read", "fold", "cross-log", "encode"]
+    assert all(seconds > 0 for _, seconds in stages)
+    if importlib.util.find_spec("orjson") is not None:
+        nxlog = tmp_path / "n.json"
+        n = write_lines(nxlog, nxlog_lines(stream.events))
+        assert measure([str(nxlog)], "nxlog", repeat=1)[0] == n
