@@ -159,10 +159,10 @@ def _no_key(entry: list[Any]) -> tuple[()]:
 
 _RECORD_FIELDS: Final = frozenset(Record._fields)
 _RECORD_INDEX: Final = {name: i for i, name in enumerate(Record._fields)}
-#: Fields of a final record that cannot key its verdicts: a mapping (not hashable), and values
-#: that differ for every record (a table of them would only fill up).
 #: A record's (host, pid, log): the key of :attr:`Monitor._fired`.
 _process_key: Final = itemgetter(*(_RECORD_INDEX[name] for name in ("host", "pid", "channel")))
+#: Fields of a final record that cannot key its verdicts: a mapping (not hashable), and values
+#: that differ for every record (a table of them would only fill up).
 _UNKEYED_FINAL: Final = frozenset(
     {"extra", "provenance", "first_seen", "process_id", "creator_process_id"}
 )
@@ -398,38 +398,31 @@ class Monitor:
         logs = self._correlator._hosts
         quick = self._quick
         for event in events:
-            if not isinstance(event, ProcessEvent):
-                if host_rules and isinstance(event, HostEvent):
-                    _ask_host(host_rules, event, alerts)
-                yield event
-                if out:
-                    final(out, event, alerts)
-                    out.clear()
+            if host_rules and isinstance(event, HostEvent):
+                _ask_host(host_rules, event, alerts)
+            yield event
+            if out:
+                final(out, event, alerts)
+                out.clear()
+                quick = self._quick  # a rule may have left (see _drop)
+            # An exit's process is never open once the exit is folded in: nothing to ask.
+            if isinstance(event, ProcessEvent) and event.kind is not _E:
+                if quick is None:
+                    ask_open(event, alerts)
                     quick = self._quick
-            else:
-                yield event
-                if out:
-                    final(out, event, alerts)
-                    out.clear()
-                    quick = self._quick  # a rule may have left (see _drop)
-                # An exit's process is never open once the exit is folded in: nothing to ask.
-                if event.kind is not _E:
-                    if quick is None:
-                        ask_open(event, alerts)
-                        quick = self._quick
-                    elif quick:  # () once no rule is asked about records: nothing to look up
-                        # _ask_open's answer when every rule already said no to these values:
-                        # nothing, found here without its calls (the open entry found as
-                        # Correlator._open_entry finds it).
-                        host, channel = event.host, event.channel
-                        log = logs.get(host if channel is None else (host, channel))
-                        entry = None if log is None else log.entries.get(event.pid)
-                        if entry is not None:
-                            for key, known in quick:
-                                if known.get(key(entry), _UNASKED):  # unasked, or it fires
-                                    ask_open(event, alerts)
-                                    quick = self._quick
-                                    break
+                elif quick:  # () once no rule is asked about records: nothing to look up
+                    # _ask_open's answer when every rule already said no to these values:
+                    # nothing, found here without its calls (the open entry found as
+                    # Correlator._open_entry finds it).
+                    host, channel = event.host, event.channel
+                    log = logs.get(host if channel is None else (host, channel))
+                    entry = None if log is None else log.entries.get(event.pid)
+                    if entry is not None:
+                        for key, known in quick:
+                            if known.get(key(entry), _UNASKED):  # unasked, or it fires
+                                ask_open(event, alerts)
+                                quick = self._quick
+                                break
             if alerts:
                 for alert in alerts:
                     on_alert(alert)
