@@ -36,6 +36,7 @@ from correlog import (
     SingleEventMonitor,
     single_record,
 )
+from correlog.cli._inputs import BATCH
 from correlog.rules import AnonymousWeb, AuditTamper
 
 from .streams import churn_events
@@ -214,7 +215,7 @@ def watch_sides(path: Path, lines: int) -> tuple[Side, Side]:
             monitor = Monitor([AnonymousWeb(), AuditTamper()], correlator=Correlator())
             alerts: list[Alert] = []
             events = correlog.read(path, "snare")
-            while batch := list(islice(events, 1024)):
+            while batch := list(islice(events, BATCH)):
                 monitor.feed_stream(batch, alerts.append)
             return len(alerts) + len(monitor.close())
 

@@ -41,7 +41,7 @@ from .render import nxlog_lines, snare_lines, write_lines
 from .run import Row, Sizes
 from .streams import make_stream
 
-__all__ = ["SECTIONS", "SEC_RULES", "correlate_argv", "cpu_and_rss", "end_to_end", "watch_argv"]
+__all__ = ["SECTIONS", "SEC_RULES", "correlog_argv", "cpu_and_rss", "end_to_end"]
 
 #: SEC's rules for the same pairing as ``correlate``: one context per host and pid.
 SEC_RULES = r"""
@@ -158,14 +158,9 @@ def cpu_and_rss(argv: Sequence[str]) -> tuple[float, int]:
     return float(cpu), int(rss)
 
 
-def correlate_argv(*args: str) -> list[str]:
-    """``correlog correlate ARGS --output json`` with this interpreter (and these sources)."""
-    return [sys.executable, "-m", "correlog", "correlate", "--output", "json", *args]
-
-
-def watch_argv(*args: str) -> list[str]:
-    """``correlog watch ARGS --output json``, as :func:`correlate_argv`."""
-    return [sys.executable, "-m", "correlog", "watch", "--output", "json", *args]
+def correlog_argv(verb: str, *args: str) -> list[str]:
+    """``correlog VERB --output json ARGS`` with this interpreter (and these sources)."""
+    return [sys.executable, "-m", "correlog", verb, "--output", "json", *args]
 
 
 def _pairs(
@@ -222,6 +217,7 @@ def end_to_end(sizes: Sizes) -> Iterator[Row]:
         folder = Path(tmp)
         snare = folder / "stream.snare"
         n = write_lines(snare, snare_lines(make_stream(sizes.end_to_end_events).events))
+        correlate_snare = correlog_argv("correlate", "--format", "snare", str(snare))
         sec = shutil.which("sec")
         if sec is None:
             yield Row("correlate Snare / SEC", "skipped: no sec", "", "")
@@ -229,7 +225,7 @@ def end_to_end(sizes: Sizes) -> Iterator[Row]:
             rules = folder / "pairing.sec"
             rules.write_text(SEC_RULES.lstrip(), encoding="utf-8")
             sec_argv = [sec, f"--conf={rules}", f"--input={snare}", "--notail", "--log=/dev/null"]
-            runs = _pairs(correlate_argv("--format", "snare", str(snare)), sec_argv, pairs)
+            runs = _pairs(correlate_snare, sec_argv, pairs)
             yield _row("correlate Snare / SEC (CPU)", runs, n, 6.0)
             rss, sec_rss = max(r[2] for r in runs), max(r[3] for r in runs)
             share = rss / max(sec_rss, 1)
@@ -240,8 +236,8 @@ def end_to_end(sizes: Sizes) -> Iterator[Row]:
                 "<= 2.5 x",
                 share <= 2.5,
             )
-        watch = watch_argv("--format", "snare", str(snare))
-        runs = _pairs(watch, correlate_argv("--format", "snare", str(snare)), pairs)
+        watch_snare = correlog_argv("watch", "--format", "snare", str(snare))
+        runs = _pairs(watch_snare, correlate_snare, pairs)
         yield _row("watch / correlate Snare (CPU)", runs, n, 0.9)
         if cases.has_orjson():
             nxlog = folder / "stream.json"
@@ -249,7 +245,7 @@ def end_to_end(sizes: Sizes) -> Iterator[Row]:
                 nxlog, nxlog_lines(make_stream(sizes.end_to_end_events, seed=4688).events)
             )
             floor = [sys.executable, "-c", _NXLOG_FLOOR, str(nxlog)]
-            runs = _pairs(correlate_argv("--format", "nxlog", str(nxlog)), floor, pairs)
+            runs = _pairs(correlog_argv("correlate", "--format", "nxlog", str(nxlog)), floor, pairs)
             yield _row("correlate NXLog / orjson.loads process", runs, n, 0.5)
             least_argv = [sys.executable, "-c", _NXLOG_LEAST, str(nxlog)]
             yield _row("  least Python pipeline NXLog / same", _pairs(least_argv, floor, pairs), n)
@@ -260,7 +256,7 @@ def end_to_end(sizes: Sizes) -> Iterator[Row]:
         with tempfile.TemporaryDirectory() as tmp:
             paths = evtx_copies(files, sizes.evtx_loops, Path(tmp))
             floor = [sys.executable, "-c", _EVTX_FLOOR, *paths]
-            runs = _pairs(correlate_argv("--format", "evtx", *paths), floor, pairs)
+            runs = _pairs(correlog_argv("correlate", "--format", "evtx", *paths), floor, pairs)
             least = _pairs([sys.executable, "-c", _EVTX_LEAST, *paths], floor, pairs)
         from evtx import PyEvtxParser
 

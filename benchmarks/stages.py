@@ -3,18 +3,18 @@
 Each stage runs alone on the same input, in this process, best of ``--repeat`` (process CPU
 time, the garbage collector on, what was read before frozen out of its reach):
 
-* ``floor``: the format's parse floor, as the end-to-end table names it (decode and split every
+* ``floor``: the format's parse floor, the pass the readers' cases time (decode and split every
   line for legacy text, ``orjson.loads`` of every line for JSON lines, the ``evtx`` crate's
-  rendering plus ``orjson.loads`` for EVTX);
+  rendering plus ``orjson.loads`` for EVTX; see :mod:`benchmarks.cases`);
 * ``read``: ``correlog.read`` of every event (the floor's parse inside it);
 * ``fold``: ``Correlator.feed_many`` of those events, then ``close``;
 * ``cross-log``: the cross-log stage (``LogMerger``, as ``correlate`` runs it) over the records;
 * ``encode``: the records as JSON text (the command's encoder).
 
 Beside each stage, ``floor / stage``: the speed the command could reach against the floor if
-that stage were all it did. Their sum bounds the command from above before the interpreter's
-start, the command line around the stages and the writing: when the stages a command cannot
-skip already add up to less than a goal, no reader, however lean, reaches it.
+that stage were all it did. The floor over their sum bounds the command's ratio from above,
+before the interpreter's start, the command line around the stages and the writing: when the
+stages a command cannot skip already allow less than a goal, the command cannot reach it.
 
 Run: ``python -m benchmarks.stages --format nxlog FILE...`` (``--repeat 3``).
 """
@@ -25,13 +25,18 @@ import argparse
 import gc
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+from . import cases
 
 __all__ = ["Stage", "main", "measure"]
 
 _T = TypeVar("_T")
 
 Stage = tuple[str, float]
+#: Formats of JSON lines: their floor is ``orjson.loads`` of every line.
+_JSON_LINES = frozenset({"nxlog", "winlogbeat", "ecs", "jsonl"})
 
 
 def _best(work: Callable[[], _T], repeat: int) -> tuple[float, _T]:
@@ -46,33 +51,16 @@ def _best(work: Callable[[], _T], repeat: int) -> tuple[float, _T]:
     return best, result
 
 
-def _floor(paths: Sequence[str], fmt: str) -> int:
-    """The format's parse floor over every input; the items parsed."""
-    items = 0
+def _floor(paths: Sequence[str], fmt: str) -> Callable[[], int]:
+    """The format's floor over every input: the passes the readers' cases time (see
+    :mod:`benchmarks.cases`), each answering the items it parsed."""
+    files = [Path(path) for path in paths]
     if fmt == "evtx":
-        import orjson
-        from evtx import PyEvtxParser
-
-        for path in paths:
-            rendered: Any = PyEvtxParser(path).records_json()  # dicts with the JSON as "data"
-            for record in rendered:
-                orjson.loads(record["data"])
-                items += 1
-    elif fmt in ("nxlog", "winlogbeat", "ecs", "jsonl"):
-        import orjson
-
-        for path in paths:
-            with open(path, "rb") as lines:
-                for line in lines:
-                    orjson.loads(line)
-                    items += 1
+        passes = [cases.evtx_sides(files, 1)[1].prepare()]
     else:
-        for path in paths:
-            with open(path, "rb") as lines:
-                for line in lines:
-                    line.decode("utf-8", "replace").split("\t")
-                    items += 1
-    return items
+        sides = cases.nxlog_sides if fmt in _JSON_LINES else cases.snare_sides
+        passes = [sides(file, 0)[1].prepare() for file in files]
+    return lambda: sum(cast(int, each()) for each in passes)
 
 
 def measure(paths: Sequence[str], fmt: str, repeat: int = 3) -> tuple[int, list[Stage]]:
@@ -82,7 +70,7 @@ def measure(paths: Sequence[str], fmt: str, repeat: int = 3) -> tuple[int, list[
     from correlog._crosslog import LogMerger
     from correlog.output._encoder import Encoder
 
-    floor, items = _best(lambda: _floor(paths, fmt), repeat)
+    floor, items = _best(_floor(paths, fmt), repeat)
     read, events = _best(lambda: [e for path in paths for e in correlog.read(path, fmt)], repeat)
     gc.freeze()  # the events stay: the collector need not walk them in the stages below
     try:
