@@ -20,6 +20,9 @@ do on the same input against the same floor: parse each line or record, keep a c
 fields in a dict under (host, pid), and write one ``orjson.dumps`` line per process, with no
 time parsing, no checks, no record of the full shape, no cross-log stage. It says how much of
 the distance to the floor any pure-Python correlator keeps, and how much is correlog's own.
+A second reference row runs :mod:`benchmarks.same_bytes`: the least Python that writes
+correlog's own bytes for the same processes. Where it stays below 0.5, so must any Python
+correlator that writes them: that is the bound the NXLog and EVTX goals meet.
 
 A case whose peer or package is missing (no ``sec``, no orjson, no evtx or shared files) is
 listed as skipped.
@@ -41,7 +44,7 @@ from .render import nxlog_lines, snare_lines, write_lines
 from .run import Row, Sizes
 from .streams import make_stream
 
-__all__ = ["SECTIONS", "SEC_RULES", "correlog_argv", "cpu_and_rss", "end_to_end"]
+__all__ = ["SAME_BYTES", "SECTIONS", "SEC_RULES", "correlog_argv", "cpu_and_rss", "end_to_end"]
 
 #: SEC's rules for the same pairing as ``correlate``: one context per host and pid.
 SEC_RULES = r"""
@@ -140,6 +143,11 @@ print(os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime, usage.
 #: Each side runs as a user runs it: Python's bytecode written once and then read (an
 #: environment with ``PYTHONDONTWRITEBYTECODE`` would compile every module on every run).
 _AS_INSTALLED = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+#: :mod:`benchmarks.same_bytes` run as a script (it imports nothing of correlog or of this
+#: package): add ``nxlog FILE`` or ``evtx FILE...``.
+SAME_BYTES = [sys.executable, str(Path(__file__).with_name("same_bytes.py"))]
 
 
 def cpu_and_rss(argv: Sequence[str]) -> tuple[float, int]:
@@ -249,6 +257,9 @@ def end_to_end(sizes: Sizes) -> Iterator[Row]:
             yield _row("correlate NXLog / orjson.loads process", runs, n, 0.5)
             least_argv = [sys.executable, "-c", _NXLOG_LEAST, str(nxlog)]
             yield _row("  least Python pipeline NXLog / same", _pairs(least_argv, floor, pairs), n)
+            same_argv = [*SAME_BYTES, "nxlog", str(nxlog)]
+            same = _pairs(same_argv, floor, pairs)
+            yield _row("  least Python, correlog's bytes / same", same, n)
         else:
             yield Row("correlate NXLog / orjson.loads process", "skipped: no orjson", "", "")
     files = cases.evtx_files()
@@ -258,11 +269,13 @@ def end_to_end(sizes: Sizes) -> Iterator[Row]:
             floor = [sys.executable, "-c", _EVTX_FLOOR, *paths]
             runs = _pairs(correlog_argv("correlate", "--format", "evtx", *paths), floor, pairs)
             least = _pairs([sys.executable, "-c", _EVTX_LEAST, *paths], floor, pairs)
+            same = _pairs([*SAME_BYTES, "evtx", *paths], floor, pairs)
         from evtx import PyEvtxParser
 
         records = sum(1 for p in files for _ in PyEvtxParser(str(p)).records()) * sizes.evtx_loops
         yield _row("correlate EVTX / evtx + orjson process", runs, records, 0.5)
         yield _row("  least Python pipeline EVTX / same", least, records)
+        yield _row("  least Python, correlog's bytes / same", same, records)
     else:
         yield Row(
             "correlate EVTX / evtx + orjson process",
