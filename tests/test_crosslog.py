@@ -353,6 +353,68 @@ def test_the_merger_gives_what_the_plain_reference_gives(
     assert out == reference(records, tolerance, window, max_held)
 
 
+def offsets_reference(
+    alone: list[tuple[tuple[str, int, str], str, Record]], tolerance: int, evidence_size: int
+) -> dict[str, Counter[int]]:
+    """The offset evidence as the module docs say, with a list: each record that left without
+    a partner is compared with every remembered record of its key (host, pid, image) from the
+    other log, oldest first: the Security time minus the Sysmon time (starts, else ends), in
+    whole seconds, counted per host when more than ``tolerance`` apart; then it is remembered,
+    and the oldest forgotten beyond ``evidence_size``."""
+    remembered: list[tuple[tuple[str, int, str], str, int | None, int | None]] = []
+    apart: dict[str, Counter[int]] = {}
+    for key, log, rec in alone:
+        for other_key, other_log, start, end in remembered:
+            if other_key != key or other_log == log:
+                continue
+            if rec.start is not None and start is not None:
+                delta = rec.start - start
+            elif rec.end is not None and end is not None:
+                delta = rec.end - end
+            else:
+                continue
+            if log == "sysmon":
+                delta = -delta
+            if abs(delta) > tolerance:
+                apart.setdefault(key[0], Counter())[round(delta / S)] += 1
+        remembered.append((key, log, rec.start, rec.end))
+        del remembered[: max(0, len(remembered) - evidence_size)]
+    return apart
+
+
+class _Watched(LogMerger):
+    """A merger that keeps what left it without a partner, in order."""
+
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(**settings)
+        self.alone: list[tuple[tuple[str, int, str], str, Record]] = []
+
+    def _alone(self, held: Any, out: list[Record]) -> None:
+        self.alone.append((held.key, held.log, held.record))
+        super()._alone(held, out)
+
+
+#: Records of one host and pid, mostly of one image: a key that comes back in both logs.
+_ONE_KEY = st.lists(_ONE_RECORD.map(_built).map(lambda r: r._replace(host="a", pid=4)), max_size=30)
+
+
+@settings(max_examples=400)
+@given(
+    records=_ONE_KEY | st.lists(_ONE_RECORD.map(_built), max_size=30),
+    tolerance=st.sampled_from([0, S]),
+    window=st.sampled_from([0, S, 10**15]),
+    evidence_size=st.sampled_from([0, 1, 2, 3, 5, 65_536]),
+)
+def test_the_offset_evidence_is_what_the_plain_reference_counts(
+    records: list[Record], tolerance: int, window: int, evidence_size: int
+) -> None:
+    merger = _Watched(tolerance=tolerance / S, window=window / S, evidence_size=evidence_size)
+    merger.feed_many(records)
+    merger.close()
+    expected = offsets_reference(merger.alone, tolerance, evidence_size) if evidence_size else {}
+    assert merger._apart == expected
+
+
 def _origin(records: list[Record]) -> dict[int | None, Record]:
     """Each record by its first record number (unique in these tests)."""
     return {rec.provenance[1]: rec for rec in records}

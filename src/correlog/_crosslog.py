@@ -414,9 +414,15 @@ class LogMerger:
         self._seq = 0
         #: Per host, per log: the latest time of that log's records; under None, the host's.
         self._clocks: dict[str, dict[str | None, int]] = {}
-        # Evidence of clock offsets: recent (log, start, end) per key, oldest first.
-        self._recent: dict[tuple[str, int, str], list[tuple[str, int | None, int | None]]] = {}
-        self._recent_order: deque[tuple[str, int, str]] = deque()
+        # Evidence of clock offsets: per log, per key, the recent (start, end), oldest first; a
+        # record is compared with the other log's only, so a key seen often in one log (a pid
+        # and image that come back all day) costs nothing.
+        self._recent: dict[str, dict[tuple[str, int, str], list[tuple[int | None, int | None]]]] = {
+            SYSMON: {},
+            SECURITY: {},
+        }
+        #: (log, key) of every remembered record, oldest first, for ``evidence_size``.
+        self._recent_order: deque[tuple[str, tuple[str, int, str]]] = deque()
         #: Per host: pairs merged (their logs agree).
         self._aligned: dict[str, int] = {}
         self._apart: dict[str, Counter[int]] = {}
@@ -540,12 +546,12 @@ class LogMerger:
         records, stats and offsets for the same further calls (a property test cuts streams
         anywhere to check it). ``on_merge`` is not part of it. Take it between calls.
         """
-        index: dict[tuple[str, int, str], int] = {}
+        index: dict[tuple[str, tuple[str, int, str]], int] = {}
         recent = []
-        for key in self._recent_order:
-            at = index.get(key, 0)
-            index[key] = at + 1
-            log, start, end = self._recent[key][at]
+        for log, key in self._recent_order:
+            at = index.get((log, key), 0)
+            index[log, key] = at + 1
+            start, end = self._recent[log][key][at]
             recent.append([key[0], key[1], key[2], log, start, end])
         return {
             "format": LOG_MERGER_FORMAT,
@@ -679,8 +685,9 @@ class LogMerger:
                 expect(pid, int, "a pid"),
                 expect(image, str, "an image"),
             )
-            self._recent.setdefault(key, []).append((log, start, end))
-            self._recent_order.append(key)
+            log = SYSMON if log == SYSMON else SECURITY
+            self._recent[log].setdefault(key, []).append((start, end))
+            self._recent_order.append((log, key))
         for entry in expect(data.get("aligned"), list, "aligned counts"):
             host, count = _pair(entry, "an aligned count")
             self._aligned[expect(host, str, "a host")] = expect(count, int, "a count")
@@ -784,14 +791,35 @@ class LogMerger:
     # -- evidence of clock offsets ---------------------------------------------------------
 
     def _witness(self, key: tuple[str, int, str], log: str, record: Record) -> None:
-        host = key[0]
         start, end = record.start, record.end
-        entries = self._recent.get(key)
+        others = self._recent[SECURITY if log == SYSMON else SYSMON].get(key)
+        if others:
+            self._count_offsets(key[0], log, start, end, others)
+        recent = self._recent[log]
+        entries = recent.get(key)
         if entries is None:
-            entries = self._recent[key] = []
-        for other, other_start, other_end in entries:
-            if other == log:
-                continue
+            entries = recent[key] = []
+        entries.append((start, end))
+        order = self._recent_order
+        order.append((log, key))
+        if len(order) > self._evidence_size:
+            old_log, old = order.popleft()
+            kept = self._recent[old_log][old]
+            del kept[0]
+            if not kept:
+                del self._recent[old_log][old]
+
+    def _count_offsets(
+        self,
+        host: str,
+        log: str,
+        start: int | None,
+        end: int | None,
+        others: list[tuple[int | None, int | None]],
+    ) -> None:
+        """Count the offsets between a record of ``log`` and the other log's recent records of
+        its key (``others``), oldest first."""
+        for other_start, other_end in others:
             if start is not None and other_start is not None:
                 delta = start - other_start
             elif end is not None and other_end is not None:
@@ -810,14 +838,6 @@ class LogMerger:
             second = round(delta / NS_PER_SECOND)
             if second in bins or len(bins) < _MAX_BINS:
                 bins[second] += 1
-        entries.append((log, start, end))
-        self._recent_order.append(key)
-        if len(self._recent_order) > self._evidence_size:
-            old = self._recent_order.popleft()
-            kept = self._recent[old]
-            del kept[0]
-            if not kept:
-                del self._recent[old]
 
 
 class AlertMerger:
