@@ -403,8 +403,9 @@ class LogMerger:
         self._evidence_size = evidence_size
         self._on_merge = on_merge
         self.stats = MergeStats()
-        #: (host, pid, image case-folded) -> the records waiting under that key.
-        self._held: dict[tuple[str, int, str], list[_Held]] = {}
+        #: Per log: (host, pid, image case-folded) -> that log's records waiting under that key
+        #: (a record looks among the other log's only).
+        self._held: dict[str, dict[tuple[str, int, str], list[_Held]]] = {SYSMON: {}, SECURITY: {}}
         #: Per host: (deadline, seq, held) heaps; entries of paired records are dropped lazily.
         self._due: dict[str, list[tuple[int, int, _Held]]] = {}
         self._due_entries = 0
@@ -472,7 +473,8 @@ class LogMerger:
         if mark > host_clock:
             host_clock = mark
         clocks[None] = host_clock
-        partner = self._partner(key, log, record) if key in self._held else None
+        others = self._held[SECURITY if log is SYSMON else SYSMON]
+        partner = self._partner(others[key], record) if key in others else None
         if partner is not None:
             self._aligned[host] = self._aligned.get(host, 0) + 1
             merged = _merged(record, log, partner.record)
@@ -505,7 +507,8 @@ class LogMerger:
         for held in self._fifo:
             if not held.out:
                 self._alone(held, out)
-        self._held.clear()
+        for of_log in self._held.values():
+            of_log.clear()
         self._due.clear()
         self._fifo.clear()
         self._clocks.clear()
@@ -637,10 +640,9 @@ class LogMerger:
                 raise StateError(f"damaged state: waiting record seq {seq!r}")
             key = (record.host, record.pid, record.image.casefold())
             deadline = expect(item.get("deadline"), int, "a deadline")
-            held = waiting[seq] = _Held(
-                record, SYSMON if log == SYSMON else SECURITY, key, deadline, seq
-            )
-            self._held.setdefault(key, []).append(held)
+            log = SYSMON if log == SYSMON else SECURITY
+            held = waiting[seq] = _Held(record, log, key, deadline, seq)
+            self._held[log].setdefault(key, []).append(held)
             self._fifo.append(held)
         self._count = len(waiting)
         queued: set[int] = set()
@@ -701,18 +703,16 @@ class LogMerger:
 
     # -- waiting ---------------------------------------------------------------------------
 
-    def _partner(self, key: tuple[str, int, str], log: str, record: Record) -> _Held | None:
-        waiting = self._held.get(key)
-        if not waiting:
-            return None
+    def _partner(self, waiting: list[_Held], record: Record) -> _Held | None:
+        """The closest (then the first) of the other log's ``waiting`` records that pairs with
+        ``record``, no longer waiting; None if none does."""
         tolerance = self._tolerance
         best: _Held | None = None
         best_distance = 0
         for held in waiting:
-            if held.log is not log:
-                distance = _closeness(held.record, record, tolerance)
-                if distance is not None and (best is None or distance < best_distance):
-                    best, best_distance = held, distance
+            distance = _closeness(held.record, record, tolerance)
+            if distance is not None and (best is None or distance < best_distance):
+                best, best_distance = held, distance
         if best is not None:
             self._drop(best)
         return best
@@ -722,7 +722,7 @@ class LogMerger:
     ) -> None:
         self._seq += 1
         held = _Held(record, log, key, deadline, self._seq)
-        self._held.setdefault(key, []).append(held)
+        self._held[log].setdefault(key, []).append(held)
         heapq.heappush(self._due.setdefault(host, []), (deadline, held.seq, held))
         self._due_entries += 1
         self._fifo.append(held)
@@ -734,10 +734,11 @@ class LogMerger:
         """``held`` no longer waits (paired or released)."""
         held.out = True
         self._count -= 1
-        waiting = self._held[held.key]
+        held_of_log = self._held[held.log]
+        waiting = held_of_log[held.key]
         waiting.remove(held)
         if not waiting:
-            del self._held[held.key]
+            del held_of_log[held.key]
         if len(self._fifo) > 2 * self._count + 64:
             self._fifo = deque(h for h in self._fifo if not h.out)
         if self._due_entries > 2 * self._count + 64:
