@@ -265,14 +265,15 @@ def end_to_end(sizes: Sizes) -> Iterator[Row]:
     files = cases.evtx_files()
     if files and cases.has_orjson():
         with tempfile.TemporaryDirectory() as tmp:
-            paths = evtx_copies(files, sizes.evtx_loops, Path(tmp))
+            paths = evtx_copies(files, sizes.end_to_end_evtx_loops, Path(tmp))
             floor = [sys.executable, "-c", _EVTX_FLOOR, *paths]
             runs = _pairs(correlog_argv("correlate", "--format", "evtx", *paths), floor, pairs)
             least = _pairs([sys.executable, "-c", _EVTX_LEAST, *paths], floor, pairs)
             same = _pairs([*SAME_BYTES, "evtx", *paths], floor, pairs)
         from evtx import PyEvtxParser
 
-        records = sum(1 for p in files for _ in PyEvtxParser(str(p)).records()) * sizes.evtx_loops
+        records = sum(1 for p in files for _ in PyEvtxParser(str(p)).records())
+        records *= sizes.end_to_end_evtx_loops
         yield _row("correlate EVTX / evtx + orjson process", runs, records, 0.5)
         yield _row("  least Python pipeline EVTX / same", least, records)
         yield _row("  least Python, correlog's bytes / same", same, records)
