@@ -54,7 +54,6 @@ _EXTRA = (
     "SubjectLogonId",
 )
 _BATCH = 1024
-_EPOCH = datetime(1970, 1, 1)
 
 Write = Callable[[bytes], object]
 #: (host as printed, its process-id prefix): the host's name lower-cased, CRC-32 of it.
@@ -208,8 +207,8 @@ def evtx(paths: Sequence[str], write: Write) -> None:
                 continue
             host, prefix = _host(system["Computer"], hosts)
             text = system["TimeCreated"]["#attributes"]["SystemTime"]  # ...hh:mm:ss.ffffffZ
-            moment = datetime.fromisoformat(text[:-1])
-            ns = int((moment - _EPOCH).total_seconds()) * 10**9 + moment.microsecond * 1000
+            moment = datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
+            ns = int(moment.timestamp()) * 10**9 + moment.microsecond * 1000
             data = event["EventData"]
             pid = int(data["NewProcessId"], 16)
             number = system["EventRecordID"]

@@ -315,8 +315,8 @@ def test_the_bytecode_count_names_the_functions_of_a_run(
 
 
 def test_the_stage_tool_runs_every_stage_on_what_it_read(tmp_path: Path) -> None:
-    """``python -m benchmarks.stages``: the floor parses every line, each stage takes time, and
-    the records it encodes are those ``correlate`` makes."""
+    """``python -m benchmarks.stages``: the floor parses every line of each format, and every
+    stage is run and timed."""
     from .stages import measure
 
     stream = make_stream(600, seed=5)
